@@ -1,0 +1,40 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a step of those.
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test setup translations lint extract-messages screenshots
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+setup: $(BIN)/.installed translations
+
+translations: $(BIN)/.installed
+	$(BIN)/pybabel compile -q -f -d translations
+
+## Run the app on the embedded defaults (SQLite, local storage, SMS to the console) with demo data.
+run: setup
+	$(BIN)/flask --app webapp db upgrade
+	$(BIN)/flask --app webapp demo
+	@echo "→ open http://$(HOST):$(PORT)/"
+	$(BIN)/flask --app webapp run --host $(HOST) --port $(PORT)
+
+## Run the whole test suite on SQLite, then on PostgreSQL.
+test: setup
+	bash scripts/test.sh
+
+lint: setup
+	$(BIN)/ruff check .
+
+extract-messages: $(BIN)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations
+
+screenshots: setup
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest -q -m browser

@@ -1,0 +1,393 @@
+"""SQLAlchemy 2.0 typed models of the confirmation platform.
+
+The student record itself lives in a JSON column keyed by the field schema (confirm/fields.py), so a
+new field is a schema edit, not a new column or code path. Columns that queries need (name, ID
+number) are kept beside it by ``Student.set_value``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from confirm.states import State
+
+
+def utcnow() -> datetime:
+    """The current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC, returns aware UTC — the same on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use aware UTC datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+JsonDict = JSON().with_variant(JSONB(), "postgresql")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with stable constraint names for Alembic."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JsonDict}
+
+
+class School(Base):
+    __tablename__ = "schools"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(10), unique=True)  # 学校标识码
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (CheckConstraint("length(code) = 10", name="code_10_digits"),)
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(50))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    session_nonce: Mapped[str] = mapped_column(String(32))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    school: Mapped[School] = relationship()
+
+    __table_args__ = (CheckConstraint("role in ('head_teacher', 'school_admin')", name="role_known"),)
+
+    @property
+    def is_admin(self) -> bool:
+        """True for the school's registry admin (学籍管理员)."""
+        return self.role == "school_admin"
+
+
+class SchoolClass(Base):
+    __tablename__ = "classes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    grade: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(40))
+    class_code: Mapped[str | None] = mapped_column(String(20))  # 班号 in the national template
+    head_teacher_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
+
+    school: Mapped[School] = relationship()
+    head_teacher: Mapped[StaffUser | None] = relationship()
+
+    __table_args__ = (UniqueConstraint("school_id", "grade", "name"),)
+
+    @property
+    def title(self) -> str:
+        """e.g. 三年级 2班."""
+        return f"{self.grade} {self.name}"
+
+
+class Student(Base):
+    __tablename__ = "students"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"), index=True)
+    name: Mapped[str] = mapped_column(String(50), index=True)
+    id_number: Mapped[str | None] = mapped_column(String(30))
+    upload_no: Mapped[str] = mapped_column(String(12), unique=True)  # 拍照上传号 printed on the sheet
+    record: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    school_class: Mapped[SchoolClass] = relationship()
+    members: Mapped[list[FamilyMember]] = relationship(
+        back_populates="student", order_by="FamilyMember.slot", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (UniqueConstraint("school_id", "id_number"),)
+
+    def value(self, key: str) -> str:
+        """The stored value of record field ``key`` ("" when empty)."""
+        return (self.record or {}).get(key, "")
+
+    def set_value(self, key: str, value: str) -> None:
+        """Set one record field, keeping the indexed columns in step."""
+        record = dict(self.record or {})
+        if value:
+            record[key] = value
+        else:
+            record.pop(key, None)
+        self.record = record  # reassign so the JSON change is tracked
+        if key == "name":
+            self.name = value
+        elif key == "id_number":
+            self.id_number = value or None
+
+    def member(self, slot: int) -> FamilyMember | None:
+        """Family member 1 or 2, if recorded."""
+        return next((m for m in self.members if m.slot == slot), None)
+
+
+class FamilyMember(Base):
+    __tablename__ = "family_members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"))
+    slot: Mapped[int] = mapped_column(Integer)
+    record: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    student: Mapped[Student] = relationship(back_populates="members")
+
+    __table_args__ = (
+        UniqueConstraint("student_id", "slot"),
+        CheckConstraint("slot in (1, 2)", name="slot_1_or_2"),
+    )
+
+    def value(self, key: str) -> str:
+        """The stored value of member field ``key`` ("" when empty)."""
+        return (self.record or {}).get(key, "")
+
+    def set_value(self, key: str, value: str) -> None:
+        """Set one member field."""
+        record = dict(self.record or {})
+        if value:
+            record[key] = value
+        else:
+            record.pop(key, None)
+        self.record = record
+
+
+class ParentAccount(Base):
+    __tablename__ = "parent_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    platform_no: Mapped[str] = mapped_column(String(12), unique=True)  # 平台号
+    password_hash: Mapped[str] = mapped_column(String(200))
+    session_nonce: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    guardianships: Mapped[list[Guardianship]] = relationship(back_populates="parent")
+
+
+class Guardianship(Base):
+    """A parent account linked to a student through the student's registration code."""
+
+    __tablename__ = "guardianships"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("parent_accounts.id"), index=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
+    registration_code_id: Mapped[int | None] = mapped_column(ForeignKey("registration_codes.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    parent: Mapped[ParentAccount] = relationship(back_populates="guardianships")
+    student: Mapped[Student] = relationship()
+
+    __table_args__ = (UniqueConstraint("parent_id", "student_id"),)
+
+
+class RegistrationCode(Base):
+    """A student's 注册码. Only a keyed hash is kept; the code is shown once when issued."""
+
+    __tablename__ = "registration_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    used_at: Mapped[datetime | None]
+    used_by_parent_id: Mapped[int | None] = mapped_column(ForeignKey("parent_accounts.id"))
+    revoked_at: Mapped[datetime | None]
+
+    student: Mapped[Student] = relationship()
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    deadline: Mapped[date] = mapped_column(Date)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StoredFile(Base):
+    """An object in storage (a sanitised sheet photo or a proof document) and its checksum."""
+
+    __tablename__ = "stored_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    student_id: Mapped[int | None] = mapped_column(ForeignKey("students.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    storage_key: Mapped[str] = mapped_column(String(200), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content_type: Mapped[str] = mapped_column(String(50))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    uploaded_by_kind: Mapped[str] = mapped_column(String(10))
+    uploaded_by_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (CheckConstraint("kind in ('sheet', 'proof')", name="kind_known"),)
+
+
+class Confirmation(Base):
+    """One student's confirmation in one campaign."""
+
+    __tablename__ = "confirmations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
+    state: Mapped[str] = mapped_column(String(20), default=State.OPEN.value)
+    sheet_file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_files.id"))
+    submitted_at: Mapped[datetime | None]
+    submitted_by_kind: Mapped[str | None] = mapped_column(String(10))
+    submitted_by_id: Mapped[int | None] = mapped_column(Integer)
+    decided_at: Mapped[datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    return_reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    student: Mapped[Student] = relationship()
+    campaign: Mapped[Campaign] = relationship()
+    sheet_file: Mapped[StoredFile | None] = relationship()
+    corrections: Mapped[list[FieldCorrection]] = relationship(
+        back_populates="confirmation", order_by="(FieldCorrection.slot, FieldCorrection.id)",
+        cascade="all, delete-orphan",
+    )
+    events: Mapped[list[ConfirmationEvent]] = relationship(order_by="ConfirmationEvent.id")
+
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "student_id"),
+        CheckConstraint(
+            "state in ('open', 'submitted', 'returned', 'approved')", name="state_known"
+        ),
+        CheckConstraint("state = 'open' or sheet_file_id is not null", name="submitted_has_sheet"),
+    )
+
+
+class ConfirmationEvent(Base):
+    """History of a confirmation: every transition, who made it and why."""
+
+    __tablename__ = "confirmation_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    confirmation_id: Mapped[int] = mapped_column(ForeignKey("confirmations.id"), index=True)
+    from_state: Mapped[str] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    actor_kind: Mapped[str] = mapped_column(String(10))
+    actor_id: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FieldCorrection(Base):
+    """A requested change of one field: the value shown on the sheet and the parent's correction."""
+
+    __tablename__ = "field_corrections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    confirmation_id: Mapped[int] = mapped_column(ForeignKey("confirmations.id", ondelete="CASCADE"))
+    slot: Mapped[int] = mapped_column(Integer)  # 0 student, 1/2 family member
+    field_key: Mapped[str] = mapped_column(String(40))
+    old_value: Mapped[str] = mapped_column(Text, default="")
+    new_value: Mapped[str] = mapped_column(Text)
+    is_key_data: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    requested_by_kind: Mapped[str] = mapped_column(String(10))
+    requested_by_id: Mapped[int] = mapped_column(Integer)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    confirmation: Mapped[Confirmation] = relationship(back_populates="corrections")
+
+    __table_args__ = (
+        UniqueConstraint("confirmation_id", "slot", "field_key"),
+        CheckConstraint(
+            "status in ('draft', 'submitted', 'applied', 'pending_admin', 'rejected')", name="status_known"
+        ),
+        CheckConstraint("slot in (0, 1, 2)", name="slot_known"),
+    )
+
+
+class SmsChallenge(Base):
+    """A 6-digit code sent by SMS: hashed, single use, expiring, with a bounded number of tries."""
+
+    __tablename__ = "sms_challenges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None]
+
+
+class AuditEvent(Base):
+    """Append-only record of security-relevant actions (database triggers refuse UPDATE and DELETE)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_kind: Mapped[str] = mapped_column(String(10))  # parent / staff / system
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(50))
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), index=True)
+    target_type: Mapped[str | None] = mapped_column(String(30))
+    target_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    ip: Mapped[str | None] = mapped_column(String(45))

@@ -1,0 +1,85 @@
+"""Logging in, and creating staff accounts."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from confirm.errors import FieldErrors
+from confirm.i18n import N_, Message
+from confirm.models import ParentAccount, School, StaffUser, utcnow
+from confirm.security import hash_password, new_nonce, verify_password
+from confirm.services.common import Actor, audit
+from confirm.services.registration import MIN_PASSWORD_LENGTH
+
+ROLES = ("head_teacher", "school_admin")
+_USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
+
+
+def authenticate(
+    session: Session, login: str, password: str, *, ip: str | None = None, now: datetime | None = None
+) -> ParentAccount | StaffUser | None:
+    """The account for ``login`` (platform number, parent phone or staff username) if the password fits."""
+    now = now or utcnow()
+    login = login.strip()
+    account: ParentAccount | StaffUser | None
+    if login.isdigit():
+        column = ParentAccount.phone if len(login) == 11 else ParentAccount.platform_no
+        account = session.scalar(select(ParentAccount).where(column == login))
+        kind = "parent"
+    else:
+        account = session.scalar(select(StaffUser).where(StaffUser.username == login, StaffUser.is_active))
+        kind = "staff"
+    if not verify_password(account.password_hash if account else None, password) or account is None:
+        audit(session, Actor(kind, account.id if account else None, ip), "login.failed",
+              school_id=getattr(account, "school_id", None), at=now)
+        return None
+    account.last_login_at = now
+    audit(session, Actor(kind, account.id, ip), "login.succeeded", school_id=getattr(account, "school_id", None),
+          at=now)
+    return account
+
+
+def create_staff(
+    session: Session,
+    school: School,
+    *,
+    username: str,
+    display_name: str,
+    role: str,
+    password: str,
+    phone: str | None = None,
+    actor: Actor,
+) -> StaffUser:
+    """Create a head-teacher or admin account of ``school``."""
+    errors = []
+    username = username.strip()
+    if not _USERNAME.match(username):
+        errors.append(("username", Message(N_("用户名为 3–64 位字母、数字、下划线、点或短横线"))))
+    elif session.scalar(select(StaffUser.id).where(StaffUser.username == username)):
+        errors.append(("username", Message(N_("用户名已被使用"))))
+    if not display_name.strip():
+        errors.append(("display_name", Message(N_("请填写姓名"))))
+    if role not in ROLES:
+        errors.append(("role", Message(N_("角色无效"))))
+    if len(password) < MIN_PASSWORD_LENGTH:
+        errors.append(("password", Message(N_("密码至少 %(n)s 位"), {"n": MIN_PASSWORD_LENGTH})))
+    if errors:
+        raise FieldErrors(errors)
+    user = StaffUser(
+        school_id=school.id,
+        username=username,
+        display_name=display_name.strip(),
+        role=role,
+        phone=phone or None,
+        password_hash=hash_password(password),
+        session_nonce=new_nonce(),
+        is_active=True,
+    )
+    session.add(user)
+    session.flush()
+    audit(session, actor, "staff.created", school_id=school.id, target=user, detail={"role": role})
+    return user

@@ -1,0 +1,194 @@
+"""Parent registration: registration code + child's name + phone → SMS code → account linked to the child."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from confirm.errors import DomainError, FieldErrors
+from confirm.fields import Kind
+from confirm.i18n import N_, Message
+from confirm.models import Guardianship, ParentAccount, RegistrationCode, Student, utcnow
+from confirm.ports import Notifier
+from confirm.security import (
+    hash_password,
+    keyed_hash,
+    new_digits,
+    new_nonce,
+    new_registration_code,
+    normalize_registration_code,
+)
+from confirm.services.common import Actor, audit
+from confirm.services.sms_codes import send_challenge, verify_challenge
+from confirm.validation import clean_value, normalize_text
+
+PURPOSE = "register"
+MIN_PASSWORD_LENGTH = 8
+
+
+@dataclass(frozen=True)
+class RegistrationStart:
+    """What the parent typed on the first registration step."""
+
+    code: str
+    student_name: str
+    phone: str
+
+
+def code_hash(key: bytes, code: str) -> str:
+    """The stored form of a registration code."""
+    return keyed_hash(key, "regcode:" + normalize_registration_code(code))
+
+
+def clean_mobile(raw: str) -> str:
+    """A normalised mainland mobile number, or FieldErrors on the ``phone`` field."""
+    from confirm.fields import Field
+
+    value, errors, _ = clean_value(Field("phone", "手机号", "Mobile", Kind.PHONE, "basic"), raw)
+    if errors or not value.startswith("1") or len(value) != 11:
+        raise FieldErrors([("phone", Message(N_("请输入正确的 11 位手机号码")))])
+    return value
+
+
+def issue_code(session: Session, student: Student, *, key: bytes, actor: Actor, now: datetime | None = None) -> str:
+    """Revoke the student's unused codes and issue a new one; the plain code is returned once."""
+    now = now or utcnow()
+    session.execute(
+        update(RegistrationCode)
+        .where(RegistrationCode.student_id == student.id, RegistrationCode.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    while True:
+        code = new_registration_code()
+        digest = code_hash(key, code)
+        if session.scalar(select(RegistrationCode.id).where(RegistrationCode.code_hash == digest)) is None:
+            break
+    session.add(RegistrationCode(student_id=student.id, code_hash=digest, issued_at=now, issued_by_id=actor.id))
+    audit(session, actor, "registration_code.issued", school_id=student.school_id, target=student, at=now)
+    return code
+
+
+def start_registration(
+    session: Session, data: RegistrationStart, *, key: bytes, notifier: Notifier, now: datetime | None = None
+):
+    """Check the code and the child's name, then send an SMS code to the phone. Returns the challenge."""
+    now = now or utcnow()
+    phone = clean_mobile(data.phone)
+    reg = session.scalar(
+        select(RegistrationCode).where(
+            RegistrationCode.code_hash == code_hash(key, data.code), RegistrationCode.revoked_at.is_(None)
+        )
+    )
+    if reg is None or normalize_text(data.student_name) != reg.student.name:
+        # One message for both cases so that codes cannot be probed for names.
+        raise FieldErrors([("code", Message(N_("注册码或学生姓名不正确，请核对后重新输入")))])
+    if reg.used_at is not None:
+        raise FieldErrors(
+            [("code", Message(N_("该注册码已被使用。如果不是您本人注册的，请联系班主任重置注册码")))]
+        )
+    return send_challenge(
+        session,
+        phone=phone,
+        purpose=PURPOSE,
+        payload={"registration_code_id": reg.id, "student_id": reg.student_id},
+        key=key,
+        notifier=notifier,
+        now=now,
+    )
+
+
+def existing_account(session: Session, phone: str) -> ParentAccount | None:
+    """The parent account already bound to ``phone``, if any."""
+    return session.scalar(select(ParentAccount).where(ParentAccount.phone == phone))
+
+
+def check_new_password(password: str, confirm: str) -> None:
+    """Raise FieldErrors unless the password is long enough and typed twice the same."""
+    errors = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        errors.append(("password", Message(N_("密码至少 %(n)s 位"), {"n": MIN_PASSWORD_LENGTH})))
+    elif password.isdigit() and len(set(password)) <= 2:
+        errors.append(("password", Message(N_("密码过于简单，请换一个"))))
+    if password != confirm:
+        errors.append(("password_confirm", Message(N_("两次输入的密码不一致"))))
+    if errors:
+        raise FieldErrors(errors)
+
+
+def _new_platform_no(session: Session) -> str:
+    while True:
+        number = new_digits(8)
+        if session.scalar(select(ParentAccount.id).where(ParentAccount.platform_no == number)) is None:
+            return number
+
+
+def complete_registration(
+    session: Session,
+    *,
+    challenge_id: int | None,
+    sms_code: str,
+    password: str,
+    password_confirm: str,
+    key: bytes,
+    ip: str | None = None,
+    now: datetime | None = None,
+) -> tuple[ParentAccount, Student, bool]:
+    """Verify the SMS code, bind the code to the account and link the child.
+
+    A phone that already has an account gets the child added to it (its password stays);
+    otherwise a new account with a fresh platform number (平台号) is created.
+    Returns (account, student, created).
+    """
+    now = now or utcnow()
+    challenge = verify_challenge(session, challenge_id, sms_code, purpose=PURPOSE, key=key, now=now)
+    account = existing_account(session, challenge.phone)
+    if account is None:
+        check_new_password(password, password_confirm)
+    code_id = challenge.payload["registration_code_id"]
+    # Claim the code atomically: two parents racing with one code cannot both win.
+    claimed = session.execute(
+        update(RegistrationCode)
+        .where(
+            RegistrationCode.id == code_id,
+            RegistrationCode.used_at.is_(None),
+            RegistrationCode.revoked_at.is_(None),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise DomainError(Message(N_("该注册码已被使用或已重置，请联系班主任")))
+    created = account is None
+    if account is None:
+        account = ParentAccount(
+            phone=challenge.phone,
+            platform_no=_new_platform_no(session),
+            password_hash=hash_password(password),
+            session_nonce=new_nonce(),
+            created_at=now,
+        )
+        session.add(account)
+        session.flush()
+    session.execute(
+        update(RegistrationCode).where(RegistrationCode.id == code_id).values(used_by_parent_id=account.id)
+    )
+    student = session.get_one(Student, challenge.payload["student_id"])
+    link = session.scalar(
+        select(Guardianship).where(Guardianship.parent_id == account.id, Guardianship.student_id == student.id)
+    )
+    if link is None:
+        session.add(Guardianship(parent_id=account.id, student_id=student.id, registration_code_id=code_id,
+                                 created_at=now))
+    audit(
+        session,
+        Actor("parent", account.id, ip),
+        "parent.registered" if created else "parent.linked_student",
+        school_id=student.school_id,
+        target=student,
+        at=now,
+    )
+    session.flush()
+    return account, student, created

@@ -1,0 +1,131 @@
+"""The school admin's set-up: classes, campaigns, students and registration-code slips."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from confirm.errors import FieldErrors
+from confirm.i18n import N_, Message
+from confirm.models import (
+    Campaign,
+    FamilyMember,
+    Guardianship,
+    School,
+    SchoolClass,
+    StaffUser,
+    Student,
+    utcnow,
+)
+from confirm.security import new_digits
+from confirm.services.common import Actor, audit
+from confirm.services.registration import issue_code
+
+
+def create_class(
+    session: Session, school: School, *, grade: str, name: str, head_teacher_id: int | None, actor: Actor
+) -> SchoolClass:
+    """Add a class to the school, optionally with its head teacher."""
+    grade, name = grade.strip(), name.strip()
+    errors = []
+    if not grade:
+        errors.append(("grade", Message(N_("请填写年级"))))
+    if not name:
+        errors.append(("name", Message(N_("请填写班级名称"))))
+    if grade and name and session.scalar(
+        select(SchoolClass.id).where(
+            SchoolClass.school_id == school.id, SchoolClass.grade == grade, SchoolClass.name == name
+        )
+    ):
+        errors.append(("name", Message(N_("本校已有这个班级"))))
+    if head_teacher_id is not None:
+        teacher = session.get(StaffUser, head_teacher_id)
+        if teacher is None or teacher.school_id != school.id:
+            errors.append(("head_teacher_id", Message(N_("请选择本校的班主任"))))
+    if errors:
+        raise FieldErrors(errors)
+    school_class = SchoolClass(school_id=school.id, grade=grade, name=name, head_teacher_id=head_teacher_id)
+    session.add(school_class)
+    session.flush()
+    audit(session, actor, "class.created", school_id=school.id, target=school_class)
+    return school_class
+
+
+def create_campaign(
+    session: Session, school: School, *, name: str, deadline: date, actor: Actor, today: date | None = None
+) -> Campaign:
+    """Start a campaign; the previous one of the school is closed."""
+    today = today or utcnow().date()
+    errors = []
+    if not name.strip():
+        errors.append(("name", Message(N_("请填写核查名称"))))
+    if deadline < today:
+        errors.append(("deadline", Message(N_("截止日期不能早于今天"))))
+    if errors:
+        raise FieldErrors(errors)
+    for old in session.scalars(select(Campaign).where(Campaign.school_id == school.id, Campaign.is_active)):
+        old.is_active = False
+    campaign = Campaign(school_id=school.id, name=name.strip(), deadline=deadline, is_active=True)
+    session.add(campaign)
+    session.flush()
+    audit(session, actor, "campaign.started", school_id=school.id, target=campaign)
+    return campaign
+
+
+def new_upload_no(session: Session) -> str:
+    """A fresh 拍照上传号 (photo-upload number printed on the student's sheet)."""
+    while True:
+        number = new_digits(10)
+        if session.scalar(select(Student.id).where(Student.upload_no == number)) is None:
+            return number
+
+
+def add_student(
+    session: Session,
+    school: School,
+    school_class: SchoolClass,
+    values: dict[str, str],
+    members: dict[int, dict[str, str]],
+) -> Student:
+    """Create a student from already-validated record values."""
+    student = Student(school_id=school.id, class_id=school_class.id, name="", upload_no=new_upload_no(session))
+    for key, value in values.items():
+        student.set_value(key, value)
+    student.set_value("school_code", school.code)
+    for slot, record in members.items():
+        if any(record.values()):
+            student.members.append(FamilyMember(slot=slot, record=dict(record)))
+    session.add(student)
+    session.flush()
+    return student
+
+
+@dataclass(frozen=True)
+class CodeSlip:
+    """One slip for the parents' meeting: the student and the code, shown only this once."""
+
+    student: Student
+    code: str
+
+
+def issue_class_codes(
+    session: Session, school_class: SchoolClass, *, key: bytes, actor: Actor, now: datetime | None = None
+) -> list[CodeSlip]:
+    """New registration codes for every student of the class who has no registered parent yet.
+
+    Printing again replaces the unused codes of earlier slips, which stop working.
+    """
+    now = now or utcnow()
+    linked = select(Guardianship.student_id)
+    students = session.scalars(
+        select(Student)
+        .where(Student.class_id == school_class.id, Student.id.not_in(linked))
+        .order_by(Student.name, Student.id)
+    ).all()
+    slips = [CodeSlip(s, issue_code(session, s, key=key, actor=actor, now=now)) for s in students]
+    audit(session, actor, "registration_codes.printed", school_id=school_class.school_id, target=school_class,
+          detail={"count": len(slips)}, at=now)
+    return slips

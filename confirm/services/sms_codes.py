@@ -1,0 +1,89 @@
+"""One-time SMS codes: hashed, single use, valid 10 minutes, at most 5 tries, rate-limited per phone."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from confirm.errors import DomainError, FieldErrors, RecordedRefusal
+from confirm.i18n import N_, Message
+from confirm.models import SmsChallenge, utcnow
+from confirm.ports import Notifier
+from confirm.security import constant_time_equal, keyed_hash, new_sms_code
+from confirm.unit_of_work import after_commit
+
+CODE_TTL = timedelta(minutes=10)
+MAX_ATTEMPTS = 5
+RESEND_INTERVAL = timedelta(seconds=60)
+DAILY_LIMIT_PER_PHONE = 10
+
+
+def send_challenge(
+    session: Session,
+    *,
+    phone: str,
+    purpose: str,
+    payload: dict[str, Any],
+    key: bytes,
+    notifier: Notifier,
+    now: datetime | None = None,
+) -> SmsChallenge:
+    """Create a code for ``phone`` and send it by SMS once the transaction commits."""
+    now = now or utcnow()
+    recent = session.execute(
+        select(func.count(), func.max(SmsChallenge.created_at)).where(
+            SmsChallenge.phone == phone, SmsChallenge.created_at > now - timedelta(days=1)
+        )
+    ).one()
+    count, last = recent
+    if last is not None and now - last < RESEND_INTERVAL:
+        wait = int((RESEND_INTERVAL - (now - last)).total_seconds()) + 1
+        raise DomainError(Message(N_("验证码发送过于频繁，请 %(seconds)s 秒后再试"), {"seconds": wait}))
+    if count >= DAILY_LIMIT_PER_PHONE:
+        raise DomainError(Message(N_("该手机号今天获取验证码的次数已达上限，请明天再试或联系班主任")))
+    code = new_sms_code()
+    challenge = SmsChallenge(
+        phone=phone,
+        purpose=purpose,
+        code_hash=keyed_hash(key, f"{purpose}:{code}"),
+        payload=payload,
+        created_at=now,
+        expires_at=now + CODE_TTL,
+    )
+    session.add(challenge)
+    session.flush()
+    text = f"【学籍信息确认】您的验证码是 {code}，10 分钟内有效。请勿告诉他人，老师不会向您索要验证码。"
+    after_commit(session, lambda: notifier.send(phone, text))
+    return challenge
+
+
+def verify_challenge(
+    session: Session,
+    challenge_id: int | None,
+    code: str,
+    *,
+    purpose: str,
+    key: bytes,
+    now: datetime | None = None,
+) -> SmsChallenge:
+    """Consume the challenge if ``code`` is right; otherwise count the try and raise FieldErrors."""
+    now = now or utcnow()
+    challenge = session.get(SmsChallenge, challenge_id) if challenge_id else None
+    if challenge is None or challenge.purpose != purpose or challenge.used_at is not None:
+        raise FieldErrors([("sms_code", Message(N_("验证码已失效，请重新获取")))])
+    if challenge.expires_at < now:
+        raise FieldErrors([("sms_code", Message(N_("验证码已过期（10 分钟内有效），请重新获取")))])
+    if challenge.attempts >= MAX_ATTEMPTS:
+        raise FieldErrors([("sms_code", Message(N_("验证码错误次数过多，请重新获取")))])
+    expected = challenge.code_hash
+    if not constant_time_equal(expected, keyed_hash(key, f"{purpose}:{code.strip()}")):
+        challenge.attempts += 1
+        left = MAX_ATTEMPTS - challenge.attempts
+        if left <= 0:
+            raise RecordedRefusal([("sms_code", Message(N_("验证码错误次数过多，请重新获取")))])
+        raise RecordedRefusal([("sms_code", Message(N_("验证码不正确，还可以尝试 %(left)s 次"), {"left": left}))])
+    challenge.used_at = now
+    return challenge

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Debian packages the tests use: Chromium (browser test) and a CJK font (so Chinese pages render).
+set -euo pipefail
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+fc-list 2>/dev/null | grep -qi "wenquanyi\|wqy" || need+=(fonts-wqy-zenhei)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "note: ${need[*]} missing and cannot be installed here (needs root and apt-get); the browser test will be skipped"
+  exit 0
+fi
+echo "installing ${need[*]} (apt-get)"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

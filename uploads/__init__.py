@@ -1,0 +1,1 @@
+"""Photo intake and object storage, framework-free; used by the web app."""

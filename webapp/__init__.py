@@ -1,0 +1,96 @@
+"""The Flask application factory: a list of named register_* steps."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+from flask_babel import get_locale, gettext
+
+from webapp import backends, db
+from webapp.config import from_environment
+from webapp.extensions import babel, csrf, login_manager, select_locale
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app from the environment, then ``test_config`` on top."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(from_environment(app.instance_path))
+    if test_config:
+        app.config.from_mapping(test_config)
+    for step in (register_logging, register_extensions, register_blueprints, register_templates,
+                 register_errors, register_security_headers, register_commands):
+        step(app)
+    return app
+
+
+def register_logging(app: Flask) -> None:
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    backends.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(ROOT / "translations"))
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.localize_callback = gettext
+
+
+def register_blueprints(app: Flask) -> None:
+    from webapp import admin, auth, files, health, parent, teacher
+
+    for bp in (auth.bp, parent.bp, teacher.bp, admin.bp, files.bp, health.bp):
+        app.register_blueprint(bp)
+
+
+def register_templates(app: Flask) -> None:
+    from confirm.i18n import Message
+
+    def msg(value):
+        return value.render(gettext) if isinstance(value, Message) else gettext(value)
+
+    app.jinja_env.filters["msg"] = msg
+    app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
+
+
+def register_errors(app: Flask) -> None:
+    from webapp.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_security_headers(app: Flask) -> None:
+    from urllib.parse import urlsplit
+
+    endpoint = app.config.get("S3_ENDPOINT_URL")
+    s3_origin = "{0.scheme}://{0.netloc}".format(urlsplit(endpoint)) if endpoint else "https:"
+    csp = (
+        f"default-src 'self'; img-src 'self' data: blob: {s3_origin}; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    )
+
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Security-Policy", csp)
+        return response
+
+
+def register_commands(app: Flask) -> None:
+    from webapp.cli import register_cli
+
+    register_cli(app)

@@ -1,0 +1,25 @@
+"""Forms of the school admin's pages."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+
+class ClassForm(FlaskForm):
+    grade = StringField(_l("年级"), validators=[DataRequired(_l("请填写年级")), Length(max=20)])
+    name = StringField(_l("班级"), validators=[DataRequired(_l("请填写班级名称")), Length(max=40)])
+    head_teacher_id = SelectField(_l("班主任"), coerce=lambda v: int(v) if v else None, validators=[Optional()],
+                                  validate_choice=False)
+
+
+class StaffForm(FlaskForm):
+    display_name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写姓名")), Length(max=50)])
+    username = StringField(_l("登录用户名"), validators=[DataRequired(_l("请填写用户名")), Length(max=64)])
+    phone = StringField(_l("手机号"), validators=[Optional(), Length(max=20)])
+    password = PasswordField(_l("初始密码"), validators=[DataRequired(_l("请设置初始密码")), Length(max=128)])
+
+
+class CampaignForm(FlaskForm):
+    name = StringField(_l("核查名称"), validators=[DataRequired(_l("请填写核查名称")), Length(max=100)])
+    deadline = DateField(_l("截止日期"), validators=[DataRequired(_l("请选择截止日期"))])

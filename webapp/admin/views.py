@@ -1,0 +1,133 @@
+"""School-admin views."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms import SelectChoice
+
+from confirm.errors import DomainError
+from confirm.models import School, StaffUser
+from confirm.services import accounts, records, stats
+from confirm.services.school import create_campaign, create_class
+from confirm.states import STAGE_LABELS, Stage
+from webapp import db
+from webapp.admin import bp
+from webapp.admin.forms import CampaignForm, ClassForm, StaffForm
+from webapp.auth.identity import actor, roles_required, staff_classes
+from webapp.forms import apply_errors
+
+
+def _teachers() -> list[StaffUser]:
+    return list(
+        db.session().scalars(
+            select(StaffUser)
+            .where(StaffUser.school_id == current_user.school_id, StaffUser.role == "head_teacher")
+            .order_by(StaffUser.display_name)
+        )
+    )
+
+
+def _forms(class_form=None, staff_form=None, campaign_form=None):
+    class_form = class_form or ClassForm(formdata=None)
+    class_form.head_teacher_id.choices = [
+        SelectChoice("", _("（暂不指定）")),
+        *(SelectChoice(str(t.id), t.display_name) for t in _teachers()),
+    ]
+    return {
+        "class_form": class_form,
+        "staff_form": staff_form or StaffForm(formdata=None),
+        "campaign_form": campaign_form or CampaignForm(formdata=None),
+    }
+
+
+def _render_home(status: int = 200, **forms):
+    s = db.session()
+    school = s.get_one(School, current_user.school_id)
+    campaign = records.active_campaign(s, school.id)
+    classes = staff_classes()
+    counts = stats.stage_counts(s, [c.id for c in classes], campaign.id if campaign else None)
+    totals = sum(counts.values(), start=Counter())
+    return render_template(
+        "admin/home.html",
+        school=school,
+        campaign=campaign,
+        classes=classes,
+        counts=counts,
+        totals=totals,
+        stages=list(Stage),
+        stage_labels=STAGE_LABELS,
+        teachers=_teachers(),
+        **_forms(**forms),
+    ), status
+
+
+@bp.get("/")
+@roles_required("school_admin")
+def home():
+    return _render_home()
+
+
+@bp.post("/classes")
+@roles_required("school_admin")
+def add_class():
+    form = ClassForm()
+    form.head_teacher_id.choices = []
+    if form.validate_on_submit():
+        s = db.session()
+        school = s.get_one(School, current_user.school_id)
+        try:
+            create_class(s, school, grade=form.grade.data, name=form.name.data,
+                         head_teacher_id=form.head_teacher_id.data, actor=actor())
+        except DomainError as exc:
+            s.rollback()
+            apply_errors(form, exc)
+        else:
+            s.commit()
+            flash(_("已创建班级 %(grade)s %(name)s", grade=form.grade.data, name=form.name.data), "success")
+            return redirect(url_for("admin.home"))
+    return _render_home(400, class_form=form)
+
+
+@bp.post("/staff")
+@roles_required("school_admin")
+def add_staff():
+    form = StaffForm()
+    if form.validate_on_submit():
+        s = db.session()
+        school = s.get_one(School, current_user.school_id)
+        try:
+            accounts.create_staff(s, school, username=form.username.data, display_name=form.display_name.data,
+                                  role="head_teacher", password=form.password.data, phone=form.phone.data,
+                                  actor=actor())
+        except DomainError as exc:
+            s.rollback()
+            apply_errors(form, exc)
+        else:
+            s.commit()
+            flash(_("已创建班主任账号 %(u)s", u=form.username.data), "success")
+            return redirect(url_for("admin.home"))
+    return _render_home(400, staff_form=form)
+
+
+@bp.post("/campaign")
+@roles_required("school_admin")
+def start_campaign():
+    form = CampaignForm()
+    if form.validate_on_submit():
+        s = db.session()
+        school = s.get_one(School, current_user.school_id)
+        try:
+            create_campaign(s, school, name=form.name.data, deadline=form.deadline.data, actor=actor())
+        except DomainError as exc:
+            s.rollback()
+            apply_errors(form, exc)
+        else:
+            s.commit()
+            flash(_("已开始新的信息核查：%(name)s", name=form.name.data), "success")
+            return redirect(url_for("admin.home"))
+    return _render_home(400, campaign_form=form)

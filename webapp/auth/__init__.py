@@ -1,0 +1,7 @@
+"""Logging in and out, parent registration, language switch."""
+
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__)
+
+from webapp.auth import views  # noqa: E402,F401

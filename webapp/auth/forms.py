@@ -1,0 +1,24 @@
+"""Forms of the login and registration pages."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+
+class LoginForm(FlaskForm):
+    login = StringField(_l("平台号 / 手机号 / 用户名"), validators=[DataRequired(_l("请输入平台号、手机号或用户名")),
+                                                          Length(max=64)])
+    password = PasswordField(_l("密码"), validators=[DataRequired(_l("请输入密码")), Length(max=128)])
+
+
+class RegisterStartForm(FlaskForm):
+    code = StringField(_l("学生注册码"), validators=[DataRequired(_l("请输入注册码")), Length(max=20)])
+    student_name = StringField(_l("学生姓名"), validators=[DataRequired(_l("请输入学生姓名")), Length(max=50)])
+    phone = StringField(_l("家长手机号"), validators=[DataRequired(_l("请输入手机号")), Length(max=20)])
+
+
+class RegisterVerifyForm(FlaskForm):
+    sms_code = StringField(_l("短信验证码"), validators=[DataRequired(_l("请输入短信验证码")), Length(max=10)])
+    password = PasswordField(_l("设置密码"), validators=[Length(max=128)])
+    password_confirm = PasswordField(_l("再次输入密码"), validators=[Length(max=128)])

@@ -1,0 +1,128 @@
+"""Who is logged in, and the checks every view uses to keep people to their own data."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort
+from flask_login import UserMixin, current_user
+from sqlalchemy import select
+
+from confirm.models import Guardianship, ParentAccount, SchoolClass, StaffUser, Student
+from confirm.services.common import Actor
+from webapp import db
+from webapp.extensions import login_manager
+
+
+class Identity(UserMixin):
+    """The logged-in parent or staff user; the session id carries a nonce that logout-everywhere rotates."""
+
+    def __init__(self, account: ParentAccount | StaffUser):
+        self.account = account
+        self.kind = "parent" if isinstance(account, ParentAccount) else "staff"
+
+    def get_id(self) -> str:
+        return f"{self.kind}:{self.account.id}:{self.account.session_nonce}"
+
+    @property
+    def role(self) -> str:
+        """parent, head_teacher or school_admin."""
+        return "parent" if self.kind == "parent" else self.account.role
+
+    @property
+    def id(self) -> int:
+        return self.account.id
+
+    @property
+    def school_id(self) -> int | None:
+        return getattr(self.account, "school_id", None)
+
+    @property
+    def display_name(self) -> str:
+        if self.kind == "parent":
+            return self.account.platform_no
+        return self.account.display_name
+
+
+@login_manager.user_loader
+def load_identity(session_id: str) -> Identity | None:
+    """Rebuild the identity from the session; a changed nonce means the session was ended."""
+    try:
+        kind, raw_id, nonce = session_id.split(":")
+        model = ParentAccount if kind == "parent" else StaffUser
+        account = db.session().get(model, int(raw_id))
+    except (ValueError, TypeError):
+        return None
+    if account is None or account.session_nonce != nonce or not getattr(account, "is_active", True):
+        return None
+    return Identity(account)
+
+
+def actor(ip: str | None = None) -> Actor:
+    """The current user as the domain's Actor."""
+    from flask import request
+
+    return Actor(current_user.kind, current_user.id, ip or request.remote_addr)
+
+
+def roles_required(*roles: str):
+    """Only logged-in users with one of ``roles`` may call the view (others: login page or 403)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+STAFF = ("head_teacher", "school_admin")
+
+
+def parent_student_or_404(student_id: int) -> Student:
+    """A student linked to the logged-in parent; anyone else's child is 404."""
+    student = db.session().scalar(
+        select(Student)
+        .join(Guardianship, Guardianship.student_id == Student.id)
+        .where(Student.id == student_id, Guardianship.parent_id == current_user.id)
+    )
+    if student is None:
+        abort(404)
+    return student
+
+
+def staff_can_see_class(school_class: SchoolClass) -> bool:
+    """Admins see their school's classes; head teachers only their own."""
+    if school_class.school_id != current_user.school_id:
+        return False
+    return current_user.role == "school_admin" or school_class.head_teacher_id == current_user.id
+
+
+def staff_class_or_404(class_id: int) -> SchoolClass:
+    """A class the logged-in staff user may see."""
+    school_class = db.session().get(SchoolClass, class_id)
+    if school_class is None or not staff_can_see_class(school_class):
+        abort(404)
+    return school_class
+
+
+def staff_student_or_404(student_id: int) -> Student:
+    """A student in a class the logged-in staff user may see."""
+    student = db.session().get(Student, student_id)
+    if student is None or not staff_can_see_class(student.school_class):
+        abort(404)
+    return student
+
+
+def staff_classes() -> list[SchoolClass]:
+    """The classes the logged-in staff user may see, in grade and name order."""
+    query = select(SchoolClass).where(SchoolClass.school_id == current_user.school_id)
+    if current_user.role != "school_admin":
+        query = query.where(SchoolClass.head_teacher_id == current_user.id)
+    return list(db.session().scalars(query.order_by(SchoolClass.grade, SchoolClass.name)))

@@ -1,0 +1,148 @@
+"""Login, logout, registration and the language switch. Views stay thin: parse → service → commit."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import abort, flash, make_response, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from confirm.errors import DomainError, RecordedRefusal
+from confirm.services import accounts, registration
+from confirm.services.common import mask_phone
+from webapp import db
+from webapp.auth import bp
+from webapp.auth.forms import LoginForm, RegisterStartForm, RegisterVerifyForm
+from webapp.auth.identity import Identity
+from webapp.backends import code_key, notifier
+from webapp.extensions import LOCALES
+from webapp.forms import apply_errors
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths may be redirected to after login."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def home_for(identity: Identity) -> str:
+    """Where a user lands after logging in."""
+    if identity.role == "parent":
+        return url_for("parent.home")
+    if identity.role == "school_admin":
+        return url_for("admin.home")
+    return url_for("teacher.home")
+
+
+def _start_session(account) -> Identity:
+    """Log ``account`` in on a fresh session (no pre-login session data survives)."""
+    session.clear()
+    identity = Identity(account)
+    login_user(identity)
+    return identity
+
+
+@bp.route("/")
+def index():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        s = db.session()
+        account = accounts.authenticate(s, form.login.data, form.password.data, ip=request.remote_addr)
+        s.commit()
+        if account is None:
+            form.password.errors.append(_("账号或密码不正确"))
+        else:
+            identity = _start_session(account)
+            return redirect(_safe_next(request.args.get("next")) or home_for(identity))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    session.clear()
+    flash(_("您已退出登录"), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    form = RegisterStartForm()
+    if form.validate_on_submit():
+        s = db.session()
+        data = registration.RegistrationStart(form.code.data, form.student_name.data, form.phone.data)
+        try:
+            challenge = registration.start_registration(s, data, key=code_key(), notifier=notifier())
+        except DomainError as exc:
+            s.rollback()
+            apply_errors(form, exc)
+        else:
+            has_account = registration.existing_account(s, challenge.phone) is not None
+            s.commit()
+            session["reg_challenge"] = challenge.id
+            session["reg_phone"] = mask_phone(challenge.phone)
+            session["reg_has_account"] = has_account
+            return redirect(url_for("auth.register_verify"))
+    return render_template("auth/register.html", form=form)
+
+
+@bp.route("/register/verify", methods=["GET", "POST"])
+def register_verify():
+    challenge_id = session.get("reg_challenge")
+    if not challenge_id:
+        return redirect(url_for("auth.register"))
+    form = RegisterVerifyForm()
+    if form.validate_on_submit():
+        s = db.session()
+        try:
+            account, student, created = registration.complete_registration(
+                s,
+                challenge_id=challenge_id,
+                sms_code=form.sms_code.data,
+                password=form.password.data or "",
+                password_confirm=form.password_confirm.data or "",
+                key=code_key(),
+                ip=request.remote_addr,
+            )
+        except RecordedRefusal as exc:
+            s.commit()  # the failed try counts
+            apply_errors(form, exc)
+        except DomainError as exc:
+            s.rollback()
+            apply_errors(form, exc)
+        else:
+            s.commit()
+            _start_session(account)
+            if created:
+                flash(_("注册成功！您的平台号是 %(no)s，请牢记。登录时可以使用平台号或手机号。",
+                        no=account.platform_no), "success")
+            else:
+                flash(_("已将 %(name)s 添加到您的账号", name=student.name), "success")
+            return redirect(url_for("parent.record", student_id=student.id))
+    return render_template(
+        "auth/register_verify.html",
+        form=form,
+        phone=session.get("reg_phone", ""),
+        has_account=session.get("reg_has_account", False),
+    )
+
+
+@bp.get("/lang/<locale>")
+def set_language(locale: str):
+    if locale not in LOCALES:
+        abort(404)
+    response = make_response(redirect(_safe_next(request.args.get("next")) or url_for("auth.index")))
+    response.set_cookie("lang", locale, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    return response

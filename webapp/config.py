@@ -1,0 +1,70 @@
+"""Configuration from environment variables, with safe development defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+MB = 1024 * 1024
+
+
+class ConfigError(RuntimeError):
+    """The app is configured in a way that must not run."""
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    return default if raw is None else raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _dev_secret_key(instance_path: str) -> str:
+    """A development key kept in the instance folder, so sessions survive restarts."""
+    path = Path(instance_path) / "dev-secret-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def from_environment(instance_path: str) -> dict:
+    """Build the app's configuration from the process environment."""
+    env = os.environ.get("APP_ENV", "development").strip().lower()
+    is_production = env == "production"
+    secret_key = os.environ.get("SECRET_KEY")
+    if not secret_key:
+        if is_production:
+            raise ConfigError(
+                "SECRET_KEY is not set. In production set SECRET_KEY to a long random value "
+                "(for example: python -c 'import secrets; print(secrets.token_hex(32))')."
+            )
+        secret_key = _dev_secret_key(instance_path)
+    elif is_production and len(secret_key) < 32:
+        raise ConfigError("SECRET_KEY is too short for production: use at least 32 random characters.")
+    return {
+        "APP_ENV": env,
+        "SECRET_KEY": secret_key,
+        "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{Path(instance_path) / 'confirm.sqlite3'}"),
+        "STORAGE_URL": os.environ.get("STORAGE_URL", f"file://{Path(instance_path) / 'storage'}"),
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL") or None,
+        "S3_REGION": os.environ.get("S3_REGION") or None,
+        "S3_ACCESS_KEY_ID": os.environ.get("S3_ACCESS_KEY_ID") or None,
+        "S3_SECRET_ACCESS_KEY": os.environ.get("S3_SECRET_ACCESS_KEY") or None,
+        "S3_PATH_STYLE": _bool("S3_PATH_STYLE", True),
+        "SMS_BACKEND": os.environ.get("SMS_BACKEND", "console"),
+        "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID"),
+        "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN"),
+        "TWILIO_FROM": os.environ.get("TWILIO_FROM"),
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_MB", "15")) * MB,
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", is_production),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", is_production),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+        "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+        "BABEL_DEFAULT_LOCALE": "zh_CN",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+    }

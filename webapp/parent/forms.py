@@ -1,0 +1,15 @@
+"""Forms of the parent's pages."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField
+from wtforms.validators import DataRequired
+
+
+class SubmitSheetForm(FlaskForm):
+    sheet = FileField(_l("签字确认表照片"), validators=[FileRequired(_l("请拍照或选择签字后的确认表照片"))])
+    confirmed = BooleanField(
+        _l("我已逐项核对孩子的学籍信息，并已在纸质确认表上签字"),
+        validators=[DataRequired(_l("请确认您已核对信息并签字"))],
+    )

@@ -1,0 +1,126 @@
+"""Parent views: children, record check with corrections, sheet upload, status."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from confirm.errors import DomainError
+from confirm.models import Guardianship, Student
+from confirm.services import records, review
+from confirm.states import EDITABLE_STATES, STAGE_LABELS, Stage, State
+from uploads.intake import IntakeError
+from webapp import db
+from webapp.auth.identity import actor, parent_student_or_404, roles_required
+from webapp.forms import apply_errors, render
+from webapp.intake import store_photo_and
+from webapp.parent import bp
+from webapp.parent.forms import SubmitSheetForm
+from webapp.records import CorrectionForm, correction_entries, record_blocks
+
+
+def _children():
+    return db.session().scalars(
+        select(Student)
+        .join(Guardianship, Guardianship.student_id == Student.id)
+        .where(Guardianship.parent_id == current_user.id)
+        .order_by(Student.name)
+    ).all()
+
+
+def _context(student: Student):
+    s = db.session()
+    campaign = records.active_campaign(s, student.school_id)
+    confirmation = records.confirmation_for(s, campaign, student) if campaign else None
+    return campaign, confirmation
+
+
+@bp.get("/")
+@roles_required("parent")
+def home():
+    children = _children()
+    if len(children) == 1:
+        return redirect(url_for("parent.record", student_id=children[0].id))
+    stages = {}
+    for child in children:
+        _campaign, confirmation = _context(child)
+        state = State(confirmation.state) if confirmation else State.OPEN
+        stages[child.id] = STAGE_LABELS[Stage.REGISTERED if state == State.OPEN else Stage(state.value)]
+    return render_template("parent/home.html", children=children, stages=stages)
+
+
+@bp.route("/students/<int:student_id>", methods=["GET", "POST"])
+@roles_required("parent")
+def record(student_id: int):
+    student = parent_student_or_404(student_id)
+    s = db.session()
+    campaign, confirmation = _context(student)
+    form = CorrectionForm()
+    if form.validate_on_submit():
+        if campaign is None:
+            flash(_("学校还没有开始本次信息核查，暂时不能提交更正"), "error")
+            return redirect(url_for("parent.record", student_id=student.id))
+        confirmation = records.ensure_confirmation(s, campaign, student)
+        try:
+            result = records.save_corrections(s, confirmation, correction_entries(form), actor=actor())
+        except DomainError as exc:
+            s.rollback()
+            apply_errors(form, exc)
+        else:
+            s.commit()
+            for _name, message in result.warnings:
+                flash(render(message), "warning")
+            if result.saved:
+                flash(_("已保存 %(n)s 项更正。核对完成后请上传签字确认表。", n=result.saved), "success")
+            else:
+                flash(_("已保存：信息无需更正"), "success")
+            return redirect(url_for("parent.record", student_id=student.id))
+    elif confirmation is not None and not form.is_submitted():
+        for correction in confirmation.corrections:
+            form[records.form_name(correction.slot, correction.field_key)].data = correction.new_value
+    editable = confirmation is None or State(confirmation.state) in EDITABLE_STATES
+    return render_template(
+        "parent/record.html",
+        student=student,
+        children=_children(),
+        campaign=campaign,
+        confirmation=confirmation,
+        blocks=record_blocks(student, confirmation),
+        form=form,
+        editable=editable and campaign is not None,
+    )
+
+
+@bp.route("/students/<int:student_id>/submit", methods=["GET", "POST"])
+@roles_required("parent")
+def submit(student_id: int):
+    student = parent_student_or_404(student_id)
+    s = db.session()
+    campaign, confirmation = _context(student)
+    if campaign is None:
+        flash(_("学校还没有开始本次信息核查"), "error")
+        return redirect(url_for("parent.record", student_id=student.id))
+    if confirmation is not None and State(confirmation.state) not in EDITABLE_STATES:
+        return redirect(url_for("parent.record", student_id=student.id))
+    form = SubmitSheetForm()
+    if form.validate_on_submit():
+        confirmation = records.ensure_confirmation(s, campaign, student)
+        who = actor()
+        try:
+            store_photo_and(
+                s, student, form.sheet.data.read(), kind="sheet", actor=who,
+                then=lambda sheet: review.submit_confirmation(s, confirmation, sheet, actor=who),
+            )
+        except IntakeError as exc:
+            form.sheet.errors.append(render(exc.message))
+        except DomainError as exc:
+            apply_errors(form, exc)
+        else:
+            flash(_("提交成功！请等待班主任审核，审核结果会显示在这里。"), "success")
+            return redirect(url_for("parent.record", student_id=student.id))
+    return render_template(
+        "parent/submit.html", student=student, confirmation=confirmation, form=form,
+        blocks=record_blocks(student, confirmation),
+    )

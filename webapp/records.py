@@ -1,0 +1,86 @@
+"""The record as shown on pages: sections of (field, current value, correction) rows, built from the schema."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import get_locale
+from flask_wtf import FlaskForm
+from wtforms import SelectChoice, SelectField, StringField
+from wtforms.validators import Length
+
+from confirm.fields import MEMBER_FIELDS, MEMBER_SECTION, MEMBER_SLOTS, SECTIONS, Field, fields_in_section
+from confirm.models import Confirmation, FieldCorrection, Student
+from confirm.services.records import form_name, parent_fields
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the record: a field, its value now, and any correction asked for."""
+
+    slot: int
+    field: Field
+    value: str
+    correction: FieldCorrection | None
+
+    @property
+    def input_name(self) -> str:
+        return form_name(self.slot, self.field.key)
+
+    @property
+    def label(self) -> str:
+        return self.field.label(str(get_locale()))
+
+    @property
+    def display(self) -> str:
+        return self.field.display(self.value)
+
+    @property
+    def corrected_display(self) -> str:
+        return self.field.display(self.correction.new_value) if self.correction else ""
+
+
+@dataclass(frozen=True)
+class Block:
+    """A titled group of rows (a section of the student record, or one family member)."""
+
+    title: str
+    rows: list[Row]
+
+
+def record_blocks(student: Student, confirmation: Confirmation | None) -> list[Block]:
+    """Every section of the student's record, then family members 1 and 2, with corrections."""
+    locale = str(get_locale())
+    corrections = {(c.slot, c.field_key): c for c in confirmation.corrections} if confirmation else {}
+    blocks = []
+    for section in SECTIONS:
+        rows = [Row(0, f, student.value(f.key), corrections.get((0, f.key))) for f in fields_in_section(section.key)]
+        blocks.append(Block(section.label(locale), rows))
+    for slot in MEMBER_SLOTS:
+        member = student.member(slot)
+        rows = [
+            Row(slot, f, member.value(f.key) if member else "", corrections.get((slot, f.key)))
+            for f in MEMBER_FIELDS
+        ]
+        blocks.append(Block(f"{MEMBER_SECTION.label(locale)} {slot}", rows))
+    return blocks
+
+
+def _input_for(f: Field):
+    if f.choices:
+        options = [SelectChoice("", "—"), *(SelectChoice(c.code, c.name) for c in f.choices)]
+        return SelectField(choices=options, validate_choice=False)
+    return StringField(validators=[Length(max=max(f.max_length * 2, 40))])
+
+
+class CorrectionForm(FlaskForm):
+    """One optional input per parent-editable field; empty means "correct as shown"."""
+
+
+for _slot, _field in parent_fields():
+    setattr(CorrectionForm, form_name(_slot, _field.key), _input_for(_field))
+
+
+def correction_entries(form: CorrectionForm) -> dict[tuple[int, str], str]:
+    """The typed corrections keyed by (slot, field key)."""
+    return {(slot, f.key): (form[form_name(slot, f.key)].data or "") for slot, f in parent_fields()}

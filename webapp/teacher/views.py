@@ -1,0 +1,140 @@
+"""Head-teacher views: thin — load and check access, call one service, commit, respond."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from confirm.errors import DomainError
+from confirm.services import records, review, stats
+from confirm.services.school import issue_class_codes
+from confirm.states import STAGE_LABELS, Stage, State
+from webapp import db
+from webapp.auth.identity import STAFF, actor, roles_required, staff_class_or_404, staff_classes, staff_student_or_404
+from webapp.backends import code_key, notifier
+from webapp.forms import apply_errors
+from webapp.records import record_blocks
+from webapp.teacher import bp
+from webapp.teacher.forms import ApproveForm, IssueCodesForm, ReturnForm
+
+
+@bp.get("/")
+@roles_required(*STAFF)
+def home():
+    if current_user.role == "school_admin":
+        return redirect(url_for("admin.home"))
+    classes = staff_classes()
+    if len(classes) == 1:
+        return redirect(url_for("teacher.class_page", class_id=classes[0].id))
+    campaign = records.active_campaign(db.session(), current_user.school_id)
+    counts = stats.stage_counts(db.session(), [c.id for c in classes], campaign.id if campaign else None)
+    return render_template("teacher/home.html", classes=classes, counts=counts, campaign=campaign)
+
+
+@bp.get("/classes/<int:class_id>")
+@roles_required(*STAFF)
+def class_page(class_id: int):
+    school_class = staff_class_or_404(class_id)
+    s = db.session()
+    campaign = records.active_campaign(s, school_class.school_id)
+    campaign_id = campaign.id if campaign else None
+    counts = stats.stage_counts(s, [school_class.id], campaign_id)[school_class.id]
+    try:
+        selected = Stage(request.args["stage"]) if request.args.get("stage") else None
+    except ValueError:
+        abort(404)
+    students = stats.students_with_stage(s, school_class.id, campaign_id, selected)
+    return render_template(
+        "teacher/class.html",
+        school_class=school_class,
+        campaign=campaign,
+        counts=counts,
+        total=sum(counts.values()),
+        stages=list(Stage),
+        stage_labels=STAGE_LABELS,
+        selected=selected,
+        students=students,
+        codes_form=IssueCodesForm(),
+    )
+
+
+@bp.post("/classes/<int:class_id>/codes")
+@roles_required(*STAFF)
+def issue_codes(class_id: int):
+    school_class = staff_class_or_404(class_id)
+    form = IssueCodesForm()
+    if not form.validate_on_submit():
+        abort(400)
+    s = db.session()
+    slips = issue_class_codes(s, school_class, key=code_key(), actor=actor())
+    s.commit()
+    response = render_template("teacher/code_slips.html", school_class=school_class, slips=slips)
+    return response, 200, {"Cache-Control": "no-store"}
+
+
+def _review_context(student_id: int):
+    student = staff_student_or_404(student_id)
+    s = db.session()
+    campaign = records.active_campaign(s, student.school_id)
+    confirmation = records.confirmation_for(s, campaign, student) if campaign else None
+    return student, confirmation
+
+
+def _render_review(student, confirmation, approve_form=None, return_form=None, status=200):
+    return render_template(
+        "teacher/student.html",
+        student=student,
+        confirmation=confirmation,
+        blocks=record_blocks(student, confirmation),
+        approve_form=approve_form or ApproveForm(),
+        return_form=return_form or ReturnForm(),
+        is_submitted=confirmation is not None and confirmation.state == State.SUBMITTED.value,
+    ), status
+
+
+@bp.get("/students/<int:student_id>")
+@roles_required(*STAFF)
+def student_page(student_id: int):
+    student, confirmation = _review_context(student_id)
+    return _render_review(student, confirmation)
+
+
+@bp.post("/students/<int:student_id>/approve")
+@roles_required(*STAFF)
+def approve(student_id: int):
+    student, confirmation = _review_context(student_id)
+    form = ApproveForm()
+    if confirmation is None or not form.validate_on_submit():
+        abort(400)
+    s = db.session()
+    try:
+        review.approve_confirmation(s, confirmation, actor=actor())
+    except DomainError as exc:
+        s.rollback()
+        apply_errors(form, exc)
+        return _render_review(student, confirmation, approve_form=form, status=409)
+    s.commit()
+    flash(_("已通过 %(name)s 的确认表", name=student.name), "success")
+    return redirect(url_for("teacher.class_page", class_id=student.class_id, stage=Stage.SUBMITTED.value))
+
+
+@bp.post("/students/<int:student_id>/return")
+@roles_required(*STAFF)
+def return_(student_id: int):
+    student, confirmation = _review_context(student_id)
+    form = ReturnForm()
+    if confirmation is None:
+        abort(400)
+    if form.validate_on_submit():
+        s = db.session()
+        try:
+            review.return_confirmation(s, confirmation, form.reason.data or "", actor=actor(), notifier=notifier())
+        except DomainError as exc:
+            s.rollback()
+            apply_errors(form, exc)
+        else:
+            s.commit()
+            flash(_("已退回 %(name)s 的确认表，家长会收到短信通知", name=student.name), "success")
+            return redirect(url_for("teacher.class_page", class_id=student.class_id, stage=Stage.SUBMITTED.value))
+    return _render_review(student, confirmation, return_form=form, status=400)
