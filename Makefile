@@ -16,7 +16,7 @@ $(BIN)/.installed: pyproject.toml
 setup: $(BIN)/.installed translations
 
 translations: $(BIN)/.installed
-	$(BIN)/pybabel compile -q -f -d translations
+	$(BIN)/pybabel compile -f -d translations 2>/dev/null
 
 ## Run the app on the embedded defaults (SQLite, local storage, SMS to the console) with demo data.
 run: setup

@@ -58,7 +58,7 @@ def revision(message: str, autogenerate: bool):
 def demo_command():
     """Load the demo school (idempotent); refused in production."""
     from webapp import db
-    from webapp.demo import load_demo
+    from confirm.demo import load_demo
 
     if current_app.config["APP_ENV"] == "production":
         raise click.ClickException("demo data is refused when APP_ENV=production")
