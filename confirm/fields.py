@@ -85,6 +85,7 @@ class Field:
     key_data: bool = False
     editor: Editor = Editor.PARENT
     headers: tuple[str, ...] = ()  # template header spellings; the first is written on export
+    kd: int | None = None  # column KD_Fnn of the national Excel template (None: not a template column)
     max_length: int = 200
     help_zh: str = ""
 
@@ -133,7 +134,10 @@ def _choices(pairs: str) -> tuple[Choice, ...]:
     return tuple(out)
 
 
-YES_NO = (Choice("1", "是", ("Y", "y", "yes", "true", "True", "TRUE")), Choice("0", "否", ("N", "n", "no", "false", "False", "FALSE")))
+YES_NO = (
+    Choice("1", "是", ("Y", "y", "yes", "true", "True", "TRUE")),
+    Choice("0", "否", ("N", "n", "no", "false", "False", "FALSE")),
+)
 
 ETHNICITIES = (
     *_choices(
@@ -192,100 +196,101 @@ S = Editor.SCHOOL
 STUDENT_FIELDS: tuple[Field, ...] = (
     # 学生个人基础信息
     Field("school_code", "学校标识码", "School identifier code", K.SCHOOL_CODE, "basic", R.REQUIRED,
-          editor=S, headers=("学校标识码",), max_length=10),
-    Field("name", "姓名", "Name", K.TEXT, "basic", R.REQUIRED, key_data=True, headers=("姓名",), max_length=50),
+          editor=S, kd=1, headers=("学校标识码",), max_length=10),
+    Field("name", "姓名", "Name", K.TEXT, "basic", R.REQUIRED, key_data=True, kd=2, headers=("姓名",), max_length=50),
     Field("gender", "性别", "Gender", K.CODE, "basic", R.REQUIRED,
           (Choice("1", "男", ("男性",)), Choice("2", "女", ("女性",))), key_data=True,
-          headers=("性别",)),
+          kd=3, headers=("性别",)),
     Field("birth_date", "出生日期", "Date of birth", K.DATE, "basic", R.REQUIRED, key_data=True,
-          headers=("出生日期",), help_zh=N_("格式：20150308")),
+          kd=4, headers=("出生日期",), help_zh=N_("格式：20150308")),
     Field("birthplace_code", "出生地行政区划代码", "Birthplace division code", K.DIVISION, "basic", R.REQUIRED,
-          headers=("出生地行政区划代码",), help_zh=N_("12位代码，一般为身份证号前6位加000000")),
-    Field("native_place", "籍贯", "Native place", K.TEXT, "basic", R.REQUIRED, headers=("籍贯",)),
+          kd=5, headers=("出生地行政区划代码",), help_zh=N_("12位代码，一般为身份证号前6位加000000")),
+    Field("native_place", "籍贯", "Native place", K.TEXT, "basic", R.REQUIRED, kd=6, headers=("籍贯",)),
     Field("ethnicity", "民族", "Ethnic group", K.CODE, "basic", R.REQUIRED, ETHNICITIES, key_data=True,
-          headers=("民族",)),
+          kd=7, headers=("民族",)),
     Field("nationality", "国籍/地区", "Nationality/region", K.CODE, "basic", R.REQUIRED, NATIONALITIES,
-          headers=("国籍/地区", "国籍")),
+          kd=8, headers=("国籍/地区", "国籍")),
     Field("id_type", "身份证件类型", "ID document type", K.CODE, "basic", R.REQUIRED, ID_TYPES, key_data=True,
-          headers=("身份证件类型",)),
+          kd=9, headers=("身份证件类型",)),
     Field("id_number", "身份证件号", "ID document number", K.ID_NUMBER, "basic", R.UNLESS_ID_TYPE_OTHER,
-          key_data=True, headers=("身份证件号",), max_length=30),
+          key_data=True, kd=13, headers=("身份证件号",), max_length=30),
     Field("hmtoc", "港澳台侨外", "HK/Macau/Taiwan/overseas status", K.CODE, "basic", R.REQUIRED,
           _choices("00-否,01-香港同胞,02-香港同胞亲属,03-澳门同胞,04-澳门同胞亲属,05-台湾同胞,06-台湾同胞亲属,"
                    "11-华侨,12-侨眷,13-归侨,14-归侨子女,21-归国留学人员,31-非华裔中国人,41-外籍华裔人,"
-                   "51-外国人,99-其他"), headers=("港澳台侨外",)),
+                   "51-外国人,99-其他"), kd=10, headers=("港澳台侨外",)),
     Field("political_status", "政治面貌", "Political status", K.CODE, "basic",
-          choices=_choices("01-中共党员,02-中共预备党员,03-共青团员,13-群众"), headers=("政治面貌",)),
+          choices=_choices("01-中共党员,02-中共预备党员,03-共青团员,13-群众"), kd=12, headers=("政治面貌",)),
     Field("health", "健康状况", "Health status", K.CODE, "basic", R.REQUIRED,
-          _choices("10-健康或良好,20-一般或较弱,30-有慢性病,40-有生理缺陷,50-残疾"), headers=("健康状况",)),
+          _choices("10-健康或良好,20-一般或较弱,30-有慢性病,40-有生理缺陷,50-残疾"), kd=11, headers=("健康状况",)),
     # 学生个人辅助信息
     Field("name_pinyin", "姓名拼音", "Name in pinyin", K.TEXT, "auxiliary", headers=("姓名拼音",)),
-    Field("former_name", "曾用名", "Former name", K.TEXT, "auxiliary", headers=("曾用名",), max_length=50),
+    Field("former_name", "曾用名", "Former name", K.TEXT, "auxiliary", kd=35, headers=("曾用名",), max_length=50),
     Field("id_validity", "身份证件有效期", "ID validity period", K.VALIDITY, "auxiliary",
-          headers=("身份证件有效期",), help_zh=N_("格式：20200601-20300601")),
+          kd=36, headers=("身份证件有效期",), help_zh=N_("格式：20200601-20300601")),
     Field("hukou_place_code", "户口所在地行政区划", "Household registration division code", K.DIVISION,
-          "auxiliary", R.REQUIRED, headers=("户口所在地行政区划",)),
+          "auxiliary", R.REQUIRED, kd=15, headers=("户口所在地行政区划",)),
     Field("hukou_type", "户口性质", "Household registration type", K.CODE, "auxiliary", R.REQUIRED,
-          _choices("1-农业户口,2-非农业户口"), headers=("户口性质",)),
-    Field("specialty", "特长", "Special talents", K.TEXT, "auxiliary", headers=("特长",), max_length=50),
+          _choices("1-农业户口,2-非农业户口"), kd=14, headers=("户口性质",)),
+    Field("specialty", "特长", "Special talents", K.TEXT, "auxiliary", kd=38, headers=("特长",), max_length=50),
     Field("blood_type", "血型", "Blood type", K.CODE, "auxiliary",
           choices=_choices("1-未知血型,2-A血型,3-B血型,4-AB血型,5-O血型,6-RH阳性血型,7-RH阴性血型,8-HLA血型,"
-                           "9-未定血型,10-其他血型"), headers=("血型",)),
+                           "9-未定血型,10-其他血型"), kd=37, headers=("血型",)),
     # 学生学籍基本信息 (school-managed)
     Field("aux_student_no", "学籍辅号", "Provincial auxiliary student number", K.TEXT, "enrolment", editor=S,
-          headers=("学籍辅号",), max_length=50),
+          kd=39, headers=("学籍辅号",), max_length=50),
     Field("class_seat_no", "班内学号", "Number within class", K.TEXT, "enrolment", editor=S,
-          headers=("班内学号",), max_length=20),
+          kd=40, headers=("班内学号",), max_length=20),
     Field("enroll_ym", "入学年月", "Enrolment year-month", K.YEAR_MONTH, "enrolment", R.REQUIRED, editor=S,
-          headers=("入学年月",)),
+          kd=17, headers=("入学年月",)),
     Field("enroll_mode", "入学方式", "Mode of admission", K.CODE, "enrolment", R.REQUIRED,
           _choices("11-就近入学,12-其他,21-统一招生考试/普通入学,22-体育特招,23-艺术特招,99-其他"), editor=S,
-          headers=("入学方式",)),
+          kd=18, headers=("入学方式",)),
     Field("attend_mode", "就读方式", "Day student or boarder", K.CODE, "enrolment", R.REQUIRED,
-          _choices("1-走读,2-住校"), editor=S, headers=("就读方式",)),
+          _choices("1-走读,2-住校"), editor=S, kd=19, headers=("就读方式",)),
     Field("student_source", "学生来源", "Student source", K.CODE, "enrolment",
-          choices=_choices("1-正常入学,2-借读,9-其他"), editor=S, headers=("学生来源",)),
+          choices=_choices("1-正常入学,2-借读,9-其他"), editor=S, kd=41, headers=("学生来源",)),
     # 学生个人联系信息
-    Field("current_address", "现住址", "Current address", K.TEXT, "contact", R.REQUIRED, headers=("现住址",)),
-    Field("mailing_address", "通信地址", "Mailing address", K.TEXT, "contact", R.REQUIRED, headers=("通信地址",)),
-    Field("home_address", "家庭地址", "Home address", K.TEXT, "contact", R.REQUIRED, headers=("家庭地址",)),
-    Field("phone", "联系电话", "Contact phone", K.PHONE, "contact", R.REQUIRED, headers=("联系电话",),
+    Field("current_address", "现住址", "Current address", K.TEXT, "contact", R.REQUIRED, kd=20, headers=("现住址",)),
+    Field("mailing_address", "通信地址", "Mailing address", K.TEXT, "contact", R.REQUIRED, kd=21,
+          headers=("通信地址",)),
+    Field("home_address", "家庭地址", "Home address", K.TEXT, "contact", R.REQUIRED, kd=22, headers=("家庭地址",)),
+    Field("phone", "联系电话", "Contact phone", K.PHONE, "contact", R.REQUIRED, kd=23, headers=("联系电话",),
           max_length=30),
-    Field("postcode", "邮政编码", "Postcode", K.POSTCODE, "contact", R.REQUIRED, headers=("邮政编码",)),
-    Field("email", "电子信箱", "Email", K.EMAIL, "contact", headers=("电子信箱",)),
-    Field("homepage", "主页地址", "Homepage", K.URL, "contact", headers=("主页地址",)),
+    Field("postcode", "邮政编码", "Postcode", K.POSTCODE, "contact", R.REQUIRED, kd=24, headers=("邮政编码",)),
+    Field("email", "电子信箱", "Email", K.EMAIL, "contact", kd=42, headers=("电子信箱",)),
+    Field("homepage", "主页地址", "Homepage", K.URL, "contact", kd=43, headers=("主页地址",)),
     # 学生个人扩展信息
     Field("only_child", "是否独生子女", "Only child?", K.BOOL, "extended", R.REQUIRED, YES_NO,
-          headers=("是否独生子女",)),
+          kd=25, headers=("是否独生子女",)),
     Field("preschool", "是否受过学前教育", "Received preschool education?", K.BOOL, "extended", R.REQUIRED,
-          YES_NO, headers=("是否受过学前教育",)),
+          YES_NO, kd=26, headers=("是否受过学前教育",)),
     Field("left_behind", "是否留守儿童", "Left-behind child?", K.CODE, "extended", R.REQUIRED,
-          _choices("0-非留守儿童,1-单亲留守儿童,2-双亲留守儿童"), headers=("是否留守儿童", "是否农村留守儿童")),
+          _choices("0-非留守儿童,1-单亲留守儿童,2-双亲留守儿童"), kd=27, headers=("是否留守儿童", "是否农村留守儿童")),
     Field("migrant_child", "是否进城务工人员随迁子女", "Child of migrant workers?", K.BOOL, "extended",
-          R.REQUIRED, YES_NO, headers=("是否进城务工人员随迁子女", "是否随迁子女")),
-    Field("orphan", "是否孤儿", "Orphan?", K.BOOL, "extended", R.REQUIRED, YES_NO, headers=("是否孤儿",)),
+          R.REQUIRED, YES_NO, kd=72, headers=("是否进城务工人员随迁子女", "是否随迁子女")),
+    Field("orphan", "是否孤儿", "Orphan?", K.BOOL, "extended", R.REQUIRED, YES_NO, kd=30, headers=("是否孤儿",)),
     Field("martyr_child", "是否烈士或优抚子女", "Child of a martyr or entitled group?", K.BOOL, "extended",
-          R.REQUIRED, YES_NO, headers=("是否烈士或优抚子女",)),
+          R.REQUIRED, YES_NO, kd=31, headers=("是否烈士或优抚子女",)),
     Field("inclusive_class", "随班就读", "Inclusive class placement", K.CODE, "extended",
           choices=_choices("0-非随班就读,1-视力残疾随班就读,2-听力残疾随班就读,3-智力残疾随班就读,9-其他残疾随班就读"),
-          headers=("随班就读",)),
+          kd=46, headers=("随班就读",)),
     Field("disability_type", "残疾类型", "Disability type", K.CODE, "extended",
           choices=_choices("0-无残疾,1-视力残疾,2-听力残疾,3-言语残疾,4-肢体残疾,5-智力残疾,6-精神残疾,7-多重残疾,"
-                           "8-其他残疾"), headers=("残疾类型",)),
+                           "8-其他残疾"), kd=44, headers=("残疾类型",)),
     Field("gov_funded_place", "是否由政府购买学位", "Government-purchased place?", K.BOOL, "extended",
-          choices=YES_NO, headers=("是否由政府购买学位",)),
+          choices=YES_NO, kd=45, headers=("是否由政府购买学位",)),
     Field("needs_aid", "是否需要申请资助", "Needs financial aid?", K.BOOL, "extended", R.REQUIRED, YES_NO,
-          headers=("是否需要申请资助",)),
+          kd=28, headers=("是否需要申请资助",)),
     Field("one_subsidy", "是否享受一补", "Receives the boarding subsidy (一补)?", K.BOOL, "extended",
-          R.REQUIRED, YES_NO, headers=("是否享受一补",)),
+          R.REQUIRED, YES_NO, kd=29, headers=("是否享受一补",)),
     # 学生上下学交通方式
     Field("commute_distance_km", "上下学距离(公里)", "Distance to school (km)", K.NUMBER, "transport",
-          headers=("上下学距离", "上下学距离(公里)")),
+          kd=32, headers=("上下学距离", "上下学距离(公里)")),
     Field("commute_mode", "上下学方式", "Travel to school", K.CODE, "transport",
           choices=_choices("1-步行,2-自行车（含摩托车、电动自行车）,3-公共交通（含城市公交、农村客运、地铁）,"
-                           "4-家长自行接送,5-校车,9-其他"), headers=("上下学方式", "上下学交通方式")),
+                           "4-家长自行接送,5-校车,9-其他"), kd=33, headers=("上下学方式", "上下学交通方式")),
     Field("school_bus", "是否需要乘坐校车", "Needs the school bus?", K.BOOL, "transport", choices=YES_NO,
-          headers=("是否需要乘坐校车", "是否乘坐校车")),
+          kd=34, headers=("是否需要乘坐校车", "是否乘坐校车")),
 )
 
 # Family members: the template has two blocks, 成员1… and 成员2…; ``headers`` hold the part after 成员N.

@@ -164,6 +164,12 @@ class Student(Base):
         elif key == "id_number":
             self.id_number = value or None
 
+    def replace_record(self, record: dict[str, str]) -> None:
+        """Replace the whole record at once (imports), keeping the indexed columns in step."""
+        self.record = {k: v for k, v in record.items() if v}
+        self.name = self.record.get("name", "")
+        self.id_number = self.record.get("id_number") or None
+
     def member(self, slot: int) -> FamilyMember | None:
         """Family member 1 or 2, if recorded."""
         return next((m for m in self.members if m.slot == slot), None)
@@ -391,3 +397,29 @@ class AuditEvent(Base):
     target_id: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     ip: Mapped[str | None] = mapped_column(String(45))
+
+
+class ImportRun(Base):
+    """One import of a student file: checked (file kept for the confirm step) or committed, with its report."""
+
+    __tablename__ = "import_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    filename: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    warning_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_count: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged_count: Mapped[int] = mapped_column(Integer, default=0)
+    rejected_count: Mapped[int] = mapped_column(Integer, default=0)
+    problems: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"items": [...], "truncated": n}
+    committed_at: Mapped[datetime | None]
+
+    __table_args__ = (CheckConstraint("status in ('checked', 'committed', 'rejected')", name="status_known"),)

@@ -57,8 +57,8 @@ def revision(message: str, autogenerate: bool):
 @click.command("demo")
 def demo_command():
     """Load the demo school (idempotent); refused in production."""
-    from webapp import db
     from confirm.demo import load_demo
+    from webapp import db
 
     if current_app.config["APP_ENV"] == "production":
         raise click.ClickException("demo data is refused when APP_ENV=production")
@@ -72,5 +72,9 @@ def demo_command():
 
 def register_cli(app: Flask) -> None:
     """Attach the commands to ``flask --app webapp``."""
+    from webapp.cli_students import COMMANDS
+
     app.cli.add_command(db_group)
     app.cli.add_command(demo_command)
+    for command_ in COMMANDS:
+        app.cli.add_command(command_)

@@ -19,7 +19,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(_e):
-        return page(400, _("页面已过期"), _("页面停留时间过长或已在别处登录，请返回刷新后重试。您已保存的内容不会丢失。"))
+        return page(
+            400, _("页面已过期"), _("页面停留时间过长或已在别处登录，请返回刷新后重试。您已保存的内容不会丢失。")
+        )
 
     @app.errorhandler(403)
     def forbidden(_e):
@@ -35,7 +37,10 @@ def register_error_handlers(app: Flask) -> None:
         return page(
             413,
             _("文件太大"),
-            _("上传的文件超过了 %(mb)s MB。请直接用手机相机拍照，或把照片压缩后再上传。已保存的更正不会丢失。", mb=limit),
+            _(
+                "上传的文件超过了 %(mb)s MB。请直接用手机相机拍照，或把照片压缩后再上传。已保存的更正不会丢失。",
+                mb=limit,
+            ),
         )
 
     @app.errorhandler(500)

@@ -109,16 +109,18 @@ def save_corrections(
     stored_values, stored_members = current_values(student)
     errors: list[tuple[str, Message]] = []
     cleaned: dict[tuple[int, str], str] = {}
+    value_warnings: dict[tuple[int, str], list[Message]] = {}
     for (slot, key), raw in entries.items():
         fdef = field_for(slot, key)
         if not fdef.parent_editable:
             errors.append((form_name(slot, key), Message(N_("该项由学校维护，不能在此更正"))))
             continue
-        value, problems, _warnings = clean_value(fdef, raw)
+        value, problems, warnings = clean_value(fdef, raw)
         if problems:
             errors.extend((form_name(slot, key), p) for p in problems)
         elif str(raw).strip():
             cleaned[(slot, key)] = value
+            value_warnings[(slot, key)] = warnings
     if errors:
         raise FieldErrors(errors)
 
@@ -138,6 +140,9 @@ def save_corrections(
     if {(0, k) for k in _ID_LINKED} & changed:
         relevant |= {(0, k) for k in _ID_LINKED}
     result = SaveResult()
+    for slot_key in entries:  # warnings about a corrected value on its own (e.g. an unknown county code)
+        if slot_key in changed:
+            result.warnings.extend((form_name(*slot_key), m) for m in value_warnings.get(slot_key, []))
     for problem in validate_record(values, members):
         where = (problem.slot, problem.key)
         if where not in relevant:

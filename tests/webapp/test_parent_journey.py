@@ -183,7 +183,8 @@ def test_upload_too_large_gets_a_413_in_chinese(client, world, auth, app):
     auth.login(world.parent.phone, PASSWORD)
     boundary = "b0undary"
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"sheet\"; filename=\"big.jpg\"\r\n"
-            f"Content-Type: image/jpeg\r\n\r\n").encode() + b"\xff" * (2 * 1024 * 1024) + f"\r\n--{boundary}--\r\n".encode()
+            "Content-Type: image/jpeg\r\n\r\n").encode()
+    body += b"\xff" * (2 * 1024 * 1024) + f"\r\n--{boundary}--\r\n".encode()
     r = client.post(f"/parent/students/{world.students_a[0].id}/submit", data=body,
                     content_type=f"multipart/form-data; boundary={boundary}")
     assert r.status_code == 413

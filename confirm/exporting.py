@@ -1,0 +1,138 @@
+"""Export in the national template layout (names, not codes; everything as text) and the change list."""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from collections.abc import Iterable
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from confirm.fields import field_for
+from confirm.models import (
+    Campaign,
+    Confirmation,
+    FamilyMember,
+    FieldCorrection,
+    ParentAccount,
+    School,
+    SchoolClass,
+    StaffUser,
+    StoredFile,
+    Student,
+)
+from confirm.template import CLASS_CODE, CLASS_NAME, EXPORT_COLUMNS, GRADE
+
+CORRECTION_STATUS = {
+    "draft": "家长未提交",
+    "submitted": "待班主任审核",
+    "applied": "已生效",
+    "pending_admin": "待学籍管理员审核",
+    "rejected": "已驳回",
+}
+
+
+def _save(workbook: Workbook) -> bytes:
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def _header_cells(sheet, texts: Iterable[str]) -> list[WriteOnlyCell]:
+    cells = []
+    for text in texts:
+        cell = WriteOnlyCell(sheet, value=text)
+        cell.font = Font(bold=True)
+        cells.append(cell)
+    return cells
+
+
+def student_rows(session: Session, school: School, school_class: SchoolClass | None = None):
+    """Each student of the school (or class) as the template's row of texts, in class and name order."""
+    query = (
+        select(Student, SchoolClass)
+        .join(SchoolClass, SchoolClass.id == Student.class_id)
+        .where(Student.school_id == school.id)
+        .order_by(SchoolClass.grade, SchoolClass.name, Student.name, Student.id)
+    )
+    if school_class is not None:
+        query = query.where(Student.class_id == school_class.id)
+    pairs = session.execute(query).all()
+    members: dict[int, dict[int, dict]] = defaultdict(dict)
+    ids = [s.id for s, _ in pairs]
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start:start + 5000]
+        for m in session.scalars(select(FamilyMember).where(FamilyMember.student_id.in_(chunk))):
+            members[m.student_id][m.slot] = m.record or {}
+    for student, school_class_ in pairs:
+        record = student.record or {}
+        row = []
+        for column in EXPORT_COLUMNS:
+            if column.special == CLASS_CODE:
+                row.append(school_class_.class_code or "")
+            elif column.special == GRADE:
+                row.append(school_class_.grade)
+            elif column.special == CLASS_NAME:
+                row.append(school_class_.name)
+            else:
+                source = record if column.slot == 0 else members[student.id].get(column.slot, {})
+                row.append(column.field.display(source.get(column.field.key, "")))
+        yield row
+
+
+def export_students(session: Session, school: School, school_class: SchoolClass | None = None) -> bytes:
+    """The workbook: row 1 KD codes, row 2 headers, then one row per student."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("学生信息")
+    sheet.append([c.code for c in EXPORT_COLUMNS])
+    sheet.append(_header_cells(sheet, [c.header for c in EXPORT_COLUMNS]))
+    for row in student_rows(session, school, school_class):
+        sheet.append(row)
+    return _save(workbook)
+
+
+CHANGE_HEADERS = ("班级", "学生姓名", "信息项", "原信息", "更正为", "关键信息", "申请人", "状态", "证明材料",
+                  "审核人", "审核时间")
+
+
+def export_changes(session: Session, school: School, campaign: Campaign | None = None) -> bytes:
+    """Every correction of the school's campaign(s): who asked, what changed, its state and who decided."""
+    query = (
+        select(FieldCorrection, Confirmation, Student, SchoolClass)
+        .join(Confirmation, Confirmation.id == FieldCorrection.confirmation_id)
+        .join(Student, Student.id == Confirmation.student_id)
+        .join(SchoolClass, SchoolClass.id == Student.class_id)
+        .where(Student.school_id == school.id)
+        .order_by(SchoolClass.grade, SchoolClass.name, Student.name, FieldCorrection.slot, FieldCorrection.id)
+    )
+    if campaign is not None:
+        query = query.where(Confirmation.campaign_id == campaign.id)
+    rows = session.execute(query).all()
+    parents = dict(session.execute(select(ParentAccount.id, ParentAccount.platform_no)).all()) if rows else {}
+    staff = dict(session.execute(select(StaffUser.id, StaffUser.display_name).where(
+        StaffUser.school_id == school.id)).all()) if rows else {}
+    proofs = dict(session.execute(
+        select(StoredFile.student_id, func.count()).where(StoredFile.school_id == school.id, StoredFile.kind == "proof")
+        .group_by(StoredFile.student_id)).all()) if rows else {}
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("更正清单")
+    sheet.append(_header_cells(sheet, CHANGE_HEADERS))
+    for correction, _confirmation, student, school_class in rows:
+        f = field_for(correction.slot, correction.field_key)
+        label = f.label_zh if correction.slot == 0 else f"成员{correction.slot}{f.label_zh}"
+        if correction.requested_by_kind == "parent":
+            requester = f"家长（平台号 {parents.get(correction.requested_by_id, '?')}）"
+        else:
+            requester = staff.get(correction.requested_by_id, "学校")
+        status = CORRECTION_STATUS.get(correction.status, correction.status)
+        sheet.append([
+            school_class.title, student.name, label, f.display(correction.old_value), f.display(correction.new_value),
+            "是" if correction.is_key_data else "否", requester, status, proofs.get(student.id, 0),
+            staff.get(correction.decided_by_id, "") if correction.decided_by_id else "",
+            correction.decided_at.strftime("%Y-%m-%d %H:%M") if correction.decided_at else "",
+        ])
+    return _save(workbook)

@@ -1,0 +1,1 @@
+"""Importing the national Excel template (and CSV): read, check everything, then commit all or nothing."""

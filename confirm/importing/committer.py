@@ -1,0 +1,215 @@
+"""Writing a checked import: all or nothing, in the caller's transaction, with an import report.
+
+Existing students are matched by ID number (or, without one, by name + gender + birth date), so
+importing the same file again updates the same students — and writes nothing when nothing changed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from confirm.errors import DomainError
+from confirm.fields import MEMBER_SLOTS
+from confirm.i18n import N_, Message
+from confirm.importing.checker import CheckResult, ExistingStudents, ImportProblem, ParsedRow
+from confirm.models import FamilyMember, ImportRun, School, SchoolClass, Student, utcnow
+from confirm.security import new_digits
+from confirm.services.common import Actor, audit
+
+PROBLEMS_KEPT = 2000
+UNGRADED = "未分年级"
+
+
+def existing_students(session: Session, school_id: int) -> ExistingStudents:
+    """A snapshot of the school's students for matching (one query)."""
+    known = ExistingStudents()
+    rows = session.execute(select(Student.id, Student.id_number, Student.record).where(Student.school_id == school_id))
+    for student_id, id_number, record in rows:
+        person = (record.get("name", ""), record.get("gender", ""), record.get("birth_date", ""))
+        if id_number:
+            known.by_id_number[id_number] = student_id
+            known.by_person_with_id[person] = student_id
+        else:
+            known.by_person_without_id[person] = student_id
+    return known
+
+
+def problems_payload(problems: list[ImportProblem]) -> dict:
+    """The problems as JSON for the import report (the first PROBLEMS_KEPT of them)."""
+    items = [
+        {"row": p.row, "column": p.column, "value": p.value, "text": p.message.text, "params": p.message.params,
+         "warning": p.is_warning}
+        for p in problems[:PROBLEMS_KEPT]
+    ]
+    return {"items": items, "truncated": max(0, len(problems) - PROBLEMS_KEPT)}
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    created: int
+    updated: int
+    unchanged: int
+
+
+class _Classes:
+    """The school's classes by (grade, name) and by 班号, created on first need."""
+
+    def __init__(self, session: Session, school: School):
+        self.session, self.school = session, school
+        self.by_name: dict[tuple[str, str], SchoolClass] = {}
+        self.by_code: dict[str, SchoolClass] = {}
+        for c in session.scalars(select(SchoolClass).where(SchoolClass.school_id == school.id)):
+            self.by_name[(c.grade, c.name)] = c
+            if c.class_code:
+                self.by_code[c.class_code] = c
+        self.created = 0
+
+    def resolve(self, grade: str, name: str, code: str) -> SchoolClass:
+        found = self.by_name.get((grade, name)) if grade and name else None
+        if found is None and code:
+            found = self.by_code.get(code)
+        if found is None and not (grade and name):
+            found = self.by_name.get((UNGRADED, code))
+        if found is None:
+            found = SchoolClass(school_id=self.school.id, grade=grade or UNGRADED, name=name or code,
+                                class_code=code or None)
+            self.session.add(found)
+            self.session.flush()
+            self.by_name[(found.grade, found.name)] = found
+            if code:
+                self.by_code[code] = found
+            self.created += 1
+        elif code and not found.class_code:
+            found.class_code = code
+            self.by_code[code] = found
+        return found
+
+
+def _merged(old: dict, new: dict, present: set[str]) -> dict:
+    """The stored record with the file's columns replaced (columns the file lacks are kept)."""
+    merged = {k: v for k, v in old.items() if k not in present}
+    merged.update(new)
+    return merged
+
+
+def commit_import(
+    session: Session,
+    school: School,
+    result: CheckResult,
+    *,
+    actor: Actor,
+    filename: str,
+    sha256: str,
+    run: ImportRun | None = None,
+    now: datetime | None = None,
+) -> ImportRun:
+    """Write every row of a clean check; raise DomainError (and write nothing) if it has errors."""
+    now = now or utcnow()
+    if not result.is_clean:
+        raise DomainError(Message(N_("文件还有 %(n)s 处错误，修改后才能导入"), {"n": len(result.errors)}))
+    classes = _Classes(session, school)
+    present_student = {key for slot, key in result.present if slot == 0}
+    present_member = {key for slot, key in result.present if slot != 0}
+    matched_ids = [r.match_id for r in result.rows if r.match_id is not None]
+    students = {s.id: s for s in session.scalars(select(Student).where(Student.id.in_(matched_ids)))} if matched_ids \
+        else {}
+    members: dict[tuple[int, int], FamilyMember] = {}
+    if matched_ids:
+        for m in session.scalars(select(FamilyMember).where(FamilyMember.student_id.in_(matched_ids))):
+            members[(m.student_id, m.slot)] = m
+
+    counts: Counter = Counter()
+    new_rows: list[tuple[ParsedRow, SchoolClass]] = []
+    for row in result.rows:
+        school_class = classes.resolve(row.grade, row.class_name, row.class_code)
+        if row.match_id is None:
+            new_rows.append((row, school_class))
+            continue
+        student = students[row.match_id]
+        changed = False
+        record = _merged(student.record or {}, row.values, present_student)
+        if record != (student.record or {}):
+            student.replace_record(record)
+            changed = True
+        if student.class_id != school_class.id:
+            student.class_id = school_class.id
+            changed = True
+        for slot in MEMBER_SLOTS:
+            member = members.get((student.id, slot))
+            old = dict(member.record) if member else {}
+            new = _merged(old, row.members[slot], present_member)
+            if new == old:
+                continue
+            changed = True
+            if member is None:
+                session.add(FamilyMember(student_id=student.id, slot=slot, record=new))
+            else:
+                member.record = new
+        counts["updated" if changed else "unchanged"] += 1
+
+    if new_rows:
+        taken = set(session.scalars(select(Student.upload_no)))
+        payload = []
+        for row, school_class in new_rows:
+            while (upload_no := new_digits(10)) in taken:
+                pass
+            taken.add(upload_no)
+            payload.append({
+                "school_id": school.id, "class_id": school_class.id, "name": row.values.get("name", ""),
+                "id_number": row.values.get("id_number") or None, "upload_no": upload_no, "record": row.values,
+                "created_at": now, "updated_at": now,
+            })
+        ids = session.scalars(
+            insert(Student).returning(Student.id, sort_by_parameter_order=True), payload
+        ).all()
+        member_payload = [
+            {"student_id": student_id, "slot": slot, "record": row.members[slot]}
+            for student_id, (row, _c) in zip(ids, new_rows, strict=True)
+            for slot in MEMBER_SLOTS
+            if row.members[slot]
+        ]
+        if member_payload:
+            session.execute(insert(FamilyMember), member_payload)
+        counts["created"] = len(new_rows)
+
+    if run is None:
+        run = ImportRun(school_id=school.id, created_by_id=actor.id if actor.kind == "staff" else None,
+                        filename=filename[:200], sha256=sha256, created_at=now)
+        session.add(run)
+    run.status = "committed"
+    run.committed_at = now
+    run.total_rows = result.total_rows
+    run.error_count = 0
+    run.warning_count = len(result.warnings)
+    run.created_count = counts["created"]
+    run.updated_count = counts["updated"]
+    run.unchanged_count = counts["unchanged"]
+    run.rejected_count = 0
+    run.problems = problems_payload(result.problems)
+    session.flush()
+    audit(session, actor, "students.imported", school_id=school.id, target=run,
+          detail={"created": run.created_count, "updated": run.updated_count, "unchanged": run.unchanged_count,
+                  "classes_created": classes.created}, at=now)
+    return run
+
+
+def record_rejected_check(
+    session: Session, school: School, result: CheckResult, *, actor: Actor, filename: str, sha256: str,
+    storage_key: str | None = None, now: datetime | None = None,
+) -> ImportRun:
+    """Keep the report of a check (status checked when clean, rejected when it has errors)."""
+    run = ImportRun(
+        school_id=school.id, created_by_id=actor.id if actor.kind == "staff" else None, filename=filename[:200],
+        sha256=sha256, storage_key=storage_key, status="checked" if result.is_clean else "rejected",
+        total_rows=result.total_rows, error_count=len(result.errors), warning_count=len(result.warnings),
+        rejected_count=len({p.row for p in result.errors}), problems=problems_payload(result.problems),
+        created_at=now or utcnow(),
+    )
+    session.add(run)
+    session.flush()
+    return run

@@ -1,0 +1,192 @@
+"""Opening an uploaded table: type by content, the header row found by its content, rows streamed.
+
+Everything that makes a file unreadable as a whole raises ``UnreadableFile`` with a message for the
+admin; problems in single cells are left to the checker.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from confirm.errors import DomainError
+from confirm.i18n import N_, Message
+from confirm.template import Column, column_for_header
+
+HEADER_SCAN_ROWS = 10
+MIN_HEADER_MATCHES = 3
+MAX_ROWS = 100_000
+
+_CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2: legacy .xls, or an encrypted .xlsx
+_ENCRYPTED_MARK = "EncryptionInfo".encode("utf-16-le")
+_MERGE_RE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?"')
+
+
+class UnreadableFile(DomainError):
+    """The file as a whole cannot be read (wrong type, encrypted, corrupt, no header)."""
+
+
+@dataclass
+class Table:
+    """A readable table: where the header is, what each column means, and the data rows."""
+
+    kind: str  # "xlsx" | "csv"
+    sheet_name: str
+    header_row: int  # the header's row number as Excel shows it
+    headers: list[str]
+    columns: list[Column | None]  # by column index; None for columns we do not know
+    rows: Iterator[tuple[int, tuple]]  # (row number as Excel shows it, cell values)
+    merged: list[tuple[str, int, int]] = field(default_factory=list)  # (A1 range, first row, last row)
+
+    @property
+    def ignored_headers(self) -> list[str]:
+        """Headers of columns that are not template columns (they are ignored)."""
+        return [h for h, c in zip(self.headers, self.columns, strict=False) if c is None and h]
+
+
+def open_table(data: bytes, filename: str = "") -> Table:
+    """Open ``data`` (xlsx or csv, decided by content) and locate its header row."""
+    if not data:
+        raise UnreadableFile(Message(N_("文件是空的")))
+    if data.startswith(_CFB_MAGIC):
+        if _ENCRYPTED_MARK in data[:200_000] or _ENCRYPTED_MARK in data:
+            raise UnreadableFile(Message(N_("工作簿设置了打开密码，请在 Excel 中取消密码后另存为 .xlsx 再导入")))
+        raise UnreadableFile(Message(N_("这是旧版 Excel（.xls）文件，请在 Excel 中“另存为”.xlsx 格式后再导入")))
+    if data.startswith(b"PK"):
+        return _open_xlsx(data)
+    if filename.lower().endswith((".xlsx", ".xlsm", ".xls")):
+        raise UnreadableFile(Message(N_("文件已损坏，无法作为 Excel 工作簿打开")))
+    return _open_csv(data)
+
+
+def _find_header(first_rows: list[tuple[int, tuple]]) -> tuple[int, list[str], list[Column | None]] | None:
+    best: tuple[int, int, list[str], list[Column | None]] | None = None
+    for row_no, values in first_rows:
+        headers = ["" if v is None else str(v).strip() for v in values]
+        columns = [column_for_header(h) if h else None for h in headers]
+        chinese = sum(1 for h, c in zip(headers, columns, strict=False) if c and not h.upper().startswith("KD_"))
+        has_name = any(c is not None and c.field is not None and c.slot == 0 and c.field.key == "name"
+                       for h, c in zip(headers, columns, strict=False) if not h.upper().startswith("KD_"))
+        if chinese >= MIN_HEADER_MATCHES and has_name and (best is None or chinese > best[0]):
+            best = (chinese, row_no, headers, columns)
+    if best is None:
+        return None
+    _, row_no, headers, columns = best
+    return row_no, headers, _dedupe(columns)
+
+
+def _dedupe(columns: list[Column | None]) -> list[Column | None]:
+    """A second column for the same field is ignored (the first one wins)."""
+    seen: set[int] = set()
+    out: list[Column | None] = []
+    for c in columns:
+        if c is not None and id(c) in seen:
+            out.append(None)
+            continue
+        if c is not None:
+            seen.add(id(c))
+        out.append(c)
+    return out
+
+
+def _is_codes_row(values: tuple) -> bool:
+    texts = [str(v).strip().upper() for v in values if v not in (None, "")]
+    return bool(texts) and sum(t.startswith("KD_F") for t in texts) >= len(texts) / 2
+
+
+def _data_rows(rows: Iterator[tuple[int, tuple]], header_row: int) -> Iterator[tuple[int, tuple]]:
+    count = 0
+    for row_no, values in rows:
+        if row_no <= header_row:
+            continue
+        if row_no == header_row + 1 and _is_codes_row(values):
+            continue
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+            continue  # empty rows are skipped
+        count += 1
+        if count > MAX_ROWS:
+            raise UnreadableFile(Message(N_("文件超过 %(n)s 行，请分成几个文件导入"), {"n": MAX_ROWS}))
+        yield row_no, values
+
+
+def _open_xlsx(data: bytes) -> Table:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
+        raise UnreadableFile(Message(N_("文件已损坏，无法作为 Excel 工作簿打开"))) from exc
+    except Exception as exc:  # openpyxl raises assorted errors for damaged or foreign zip files
+        raise UnreadableFile(Message(N_("文件已损坏，无法作为 Excel 工作簿打开"))) from exc
+    for sheet in workbook.worksheets:
+        try:
+            head = [(i, tuple(r)) for i, r in enumerate(sheet.iter_rows(max_row=HEADER_SCAN_ROWS, values_only=True),
+                                                       start=1)]
+        except Exception as exc:
+            raise UnreadableFile(Message(N_("文件已损坏，无法作为 Excel 工作簿打开"))) from exc
+        found = _find_header(head)
+        if found is None:
+            continue
+        header_row, headers, columns = found
+        rows = ((i, tuple(r)) for i, r in enumerate(sheet.iter_rows(values_only=True), start=1))
+        return Table("xlsx", sheet.title, header_row, headers, columns, _data_rows(rows, header_row),
+                     _merged_ranges(sheet, header_row))
+    raise UnreadableFile(
+        Message(N_("在前 %(n)s 行没有找到表头（需要包含“姓名”等模板列名），请使用全国学籍系统的学生信息模板"),
+                {"n": HEADER_SCAN_ROWS})
+    )
+
+
+
+
+def _merged_ranges(sheet, header_row: int) -> list[tuple[str, int, int]]:
+    """Merged ranges that reach below the header (read-only sheets do not expose them)."""
+    found = []
+    try:
+        with sheet._get_source() as src:  # the sheet's XML; mergeCells follow the data
+            tail = b""
+            while chunk := src.read(1 << 20):
+                buf = tail + chunk
+                for m in _MERGE_RE.finditer(buf):
+                    first, last = int(m.group(2)), int(m.group(4) or m.group(2))
+                    if last > header_row:
+                        ref = (m.group(1) + m.group(2) + (b":" + m.group(3) + m.group(4) if m.group(3) else b""))
+                        found.append((ref.decode(), first, last))
+                tail = buf[-300:]
+                if found and len(found) > 1000:
+                    break
+    except Exception:
+        return []
+    return sorted(set(found), key=lambda r: r[1])
+
+
+def _open_csv(data: bytes) -> Table:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise UnreadableFile(Message(N_("无法识别的文件类型，请上传 .xlsx 或 .csv 文件")))
+    if "\x00" in text[:4096]:
+        raise UnreadableFile(Message(N_("无法识别的文件类型，请上传 .xlsx 或 .csv 文件")))
+    sample = text[:8192]
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",\t;")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    rows = [(i, tuple(r)) for i, r in enumerate(reader, start=1)]
+    found = _find_header(rows[:HEADER_SCAN_ROWS])
+    if found is None:
+        raise UnreadableFile(
+            Message(N_("在前 %(n)s 行没有找到表头（需要包含“姓名”等模板列名），请使用全国学籍系统的学生信息模板"),
+                    {"n": HEADER_SCAN_ROWS})
+        )
+    header_row, headers, columns = found
+    return Table("csv", "", header_row, headers, columns, _data_rows(iter(rows), header_row))

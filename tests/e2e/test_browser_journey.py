@@ -1,0 +1,208 @@
+"""The whole journey in a real browser: a parent registers and confirms on a phone, the head teacher approves.
+
+Runs headless Chromium against the app served over HTTP with CSRF protection on. Screenshots of the
+parent's record page and the teacher's review page go to $SCREENSHOT_DIR (``make screenshots``).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from PIL import Image, ImageDraw
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from confirm.models import ParentAccount
+from tests.e2e.conftest import ACTION_TIMEOUT_MS
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+PHONE = "13912345678"
+PARENT_PASSWORD = "secret-pass-1"
+NEW_ADDRESS = "贵阳市云岩区新地址8号"
+ANDROID_WECHAT_UA = (
+    "Mozilla/5.0 (Linux; Android 13; V2219A Build/TP1A.220624.014; wv) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Version/4.0 Chrome/116.0.0.0 Mobile Safari/537.36 XWEB/1160065 MMWEBSDK/20231202 "
+    "MMWEBID/2305 MicroMessenger/8.0.47.2560(0x28002F3B) WeChat/arm64 Weixin NetType/WIFI Language/zh_CN ABI/arm64"
+)
+PHONE_CONTEXT = dict(
+    viewport={"width": 390, "height": 844}, device_scale_factor=3, is_mobile=True, has_touch=True,
+    user_agent=ANDROID_WECHAT_UA, locale="zh-CN", timezone_id="Asia/Shanghai",
+)
+DESKTOP_CONTEXT = dict(viewport={"width": 1280, "height": 800}, locale="zh-CN", timezone_id="Asia/Shanghai")
+
+
+def sheet_photo(path):
+    """A photo-sized JPEG that looks vaguely like a signed form on a desk."""
+    image = Image.new("RGB", (1600, 1200), (120, 104, 88))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((260, 60, 1340, 1140), fill=(246, 244, 238))
+    for y in range(160, 1000, 44):
+        draw.line((330, y, 1270, y), fill=(150, 150, 150), width=3)
+    draw.line((900, 1060, 1230, 1030), fill=(20, 40, 120), width=8)  # the "signature"
+    image.save(path, "JPEG", quality=80)
+    return path
+
+
+def watch_page(page, problems: list[str]) -> None:
+    """Collect JavaScript errors, console errors (CSP violations) and failed loads of ``page``.
+
+    The only tolerated failure is the browser's own request for /favicon.ico, which the app does not serve.
+    """
+
+    def on_console(msg):
+        if msg.type == "error" and not msg.location.get("url", "").endswith("/favicon.ico"):
+            problems.append(f"{page.url}: console: {msg.text} ({msg.location.get('url')})")
+
+    def on_response(response):
+        if response.status >= 400 and not response.url.endswith("/favicon.ico"):
+            problems.append(f"{page.url}: HTTP {response.status} for {response.url}")
+
+    page.on("pageerror", lambda exc: problems.append(f"{page.url}: page error: {exc}"))
+    page.on("console", on_console)
+    page.on("response", on_response)
+
+
+def assert_fits_the_screen(page) -> None:
+    """Nothing on a phone page is wider than the screen (no sideways scrolling)."""
+    widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"{page.url} is {widths[0]}px wide on a {widths[1]}px screen"
+
+
+def full_page_screenshot(page, path) -> None:
+    """The whole page, one image pixel per CSS pixel.
+
+    The viewport is stretched to the page height first, so the sticky action bar is drawn where it ends up
+    (under the last section) rather than floating over the middle of the page at the first screen's bottom.
+    """
+    viewport = page.viewport_size
+    height = page.evaluate("() => document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": viewport["width"], "height": height})
+    try:
+        page.screenshot(path=str(path), full_page=True, scale="css")
+    finally:
+        page.set_viewport_size(viewport)
+
+
+def test_parent_registers_corrects_uploads_and_teacher_approves(browser, live_server, tmp_path, screenshot_dir):
+    from playwright.sync_api import expect
+
+    base = live_server.url
+    problems: list[str] = []
+
+    # ---- the parent, on a phone inside WeChat ----
+    parent_ctx = browser.new_context(**PHONE_CONTEXT)
+    try:
+        parent_ctx.set_default_timeout(ACTION_TIMEOUT_MS)
+        parent_ctx.set_default_navigation_timeout(ACTION_TIMEOUT_MS)
+        page = parent_ctx.new_page()
+        watch_page(page, problems)
+
+        # CSRF is really on: a form post without the token is refused.
+        assert parent_ctx.request.post(f"{base}/login", form={"login": "x", "password": "y"}).status == 400
+
+        page.goto(f"{base}/register")
+        expect(page.get_by_role("heading", name="家长注册")).to_be_visible()
+        assert_fits_the_screen(page)
+        page.locator("input[name=code]").fill(live_server.registration_code)
+        page.locator("input[name=student_name]").fill(live_server.student_name)
+        page.locator("input[name=phone]").fill(PHONE)
+        page.get_by_role("button", name="获取短信验证码").click()
+
+        expect(page).to_have_url(re.compile(r"/register/verify$"))
+        expect(page.get_by_text("验证码已发送到")).to_be_visible()
+        phone, text = live_server.outbox[-1]
+        assert phone == PHONE
+        sms_code = re.search(r"\b(\d{6})\b", text).group(1)
+        page.locator("input[name=sms_code]").fill(sms_code)
+        page.locator("input[name=password]").fill(PARENT_PASSWORD)
+        page.locator("input[name=password_confirm]").fill(PARENT_PASSWORD)
+        page.get_by_role("button", name="完成注册").click()
+
+        expect(page).to_have_url(re.compile(rf"/parent/students/{live_server.student_id}$"))
+        with Session(live_server.app.extensions["db_engine"]) as s:
+            platform_no = s.scalar(select(ParentAccount.platform_no).where(ParentAccount.phone == PHONE))
+        assert platform_no
+        expect(page.locator(".flash-success")).to_contain_text(platform_no)
+        expect(page.get_by_role("heading", level=1)).to_contain_text(live_server.student_name)
+        expect(page.locator(".status")).to_contain_text("待核对")
+
+        # Correct the current address.
+        row = page.locator("#row-c0-current_address")
+        expect(row.locator(".value")).to_have_text(live_server.student_address)
+        row.locator("details > summary").click()
+        address_input = row.locator("input[name='c0-current_address']")
+        expect(address_input).to_be_visible()
+        address_input.fill(NEW_ADDRESS)
+        page.get_by_role("button", name="保存更正").click()
+
+        expect(page.locator(".flash-success")).to_contain_text("已保存 1 项更正")
+        row = page.locator("#row-c0-current_address")
+        expect(row.locator(".value")).to_have_text(live_server.student_address)
+        expect(row.locator(".new-value")).to_have_text(f"→ {NEW_ADDRESS}")
+        assert_fits_the_screen(page)
+        full_page_screenshot(page, screenshot_dir / "parent-record.png")
+
+        # Upload the signed sheet and submit.
+        page.get_by_role("link", name="下一步：上传签字确认表").click()
+        expect(page).to_have_url(re.compile(rf"/parent/students/{live_server.student_id}/submit$"))
+        expect(page.locator("ul.changes")).to_contain_text(NEW_ADDRESS)
+        assert_fits_the_screen(page)
+        page.locator("input[name=sheet]").set_input_files(str(sheet_photo(tmp_path / "IMG_20260901_0815.jpg")))
+        page.locator("input[name=confirmed]").check()
+        page.get_by_role("button", name="提交").click()
+
+        expect(page).to_have_url(re.compile(rf"/parent/students/{live_server.student_id}$"))
+        expect(page.locator(".flash-success")).to_contain_text("提交成功")
+        expect(page.locator(".status-submitted")).to_contain_text("待审核")
+        expect(page.get_by_role("button", name="保存更正")).to_have_count(0)  # no more edits while waiting
+    finally:
+        parent_ctx.close()
+
+    # ---- the head teacher, on a desktop ----
+    teacher_ctx = browser.new_context(**DESKTOP_CONTEXT)
+    try:
+        teacher_ctx.set_default_timeout(ACTION_TIMEOUT_MS)
+        teacher_ctx.set_default_navigation_timeout(ACTION_TIMEOUT_MS)
+        page = teacher_ctx.new_page()
+        watch_page(page, problems)
+
+        page.goto(f"{base}/login")
+        page.locator("input[name=login]").fill(live_server.teacher_username)
+        page.locator("input[name=password]").fill(PASSWORD)
+        page.get_by_role("button", name="登录").click()
+
+        expect(page).to_have_url(re.compile(rf"/teacher/classes/{live_server.class_id}$"))
+        legend = page.locator("ul.legend > li")
+        expect(legend.filter(has_text="待审核").locator("strong")).to_have_text("1")
+        expect(legend.filter(has_text="已通过").locator("strong")).to_have_text("0")
+
+        student_row = page.locator("table.table tbody tr").filter(has_text=live_server.student_name)
+        expect(student_row).to_contain_text("待审核")
+        student_row.get_by_role("link", name="审核").click()
+
+        expect(page).to_have_url(re.compile(rf"/teacher/students/{live_server.student_id}$"))
+        change = page.locator("table.changes tbody tr").filter(has_text="现住址")
+        expect(change.locator("del")).to_have_text(live_server.student_address)
+        expect(change.locator("ins")).to_have_text(NEW_ADDRESS)
+        sheet = page.locator("img.sheet")
+        expect(sheet).to_be_visible()
+        page.wait_for_function(
+            "() => { const i = document.querySelector('img.sheet'); return i && i.complete && i.naturalWidth > 0; }",
+            timeout=ACTION_TIMEOUT_MS,
+        )
+        assert sheet.evaluate("img => img.naturalWidth") > 0
+        full_page_screenshot(page, screenshot_dir / "teacher-review.png")
+
+        page.get_by_role("button", name="审核通过").click()
+        expect(page).to_have_url(re.compile(rf"/teacher/classes/{live_server.class_id}\?stage=submitted$"))
+        expect(page.locator(".flash-success")).to_contain_text(live_server.student_name)
+        legend = page.locator("ul.legend > li")
+        expect(legend.filter(has_text="已通过").locator("strong")).to_have_text("1")
+        expect(legend.filter(has_text="待审核").locator("strong")).to_have_text("0")
+    finally:
+        teacher_ctx.close()
+
+    assert problems == []

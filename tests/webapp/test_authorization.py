@@ -1,0 +1,459 @@
+"""The authorization matrix: every route of the URL map × every role × own and other people's objects.
+
+Product rule: parents see only their own children; head teachers only their classes; admins only their school.
+
+ROUTES has one entry per endpoint of ``app.url_map``: who may use it, the HTTP methods it takes, and for POSTs the
+form data of a request that succeeds for the owner plus the change it makes. The object in the URL comes from the
+rule's argument (``student_id``, ``class_id``, ``file_id``). The cases below are generated from that table:
+
+* anonymous → every non-public route sends to the login page, never 200, and changes nothing;
+* a role on a route it may not use → 403, and nothing changes;
+* a role on a route it may use, with another family's / class's / school's object → 404 (or 403), nothing of
+  that object in the answer, and nothing changes in the database or the object store;
+* the same role with its own objects → success (and the POST's effect), so the URLs above are known to be right.
+
+A new route, a new method on a route, or a new kind of URL argument fails ``test_every_route_has_a_matrix_entry``
+until it gets an entry here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+from flask import url_for
+from sqlalchemy import inspect, select, text
+
+from confirm.models import (
+    Campaign,
+    Confirmation,
+    FieldCorrection,
+    Guardianship,
+    RegistrationCode,
+    SchoolClass,
+    StaffUser,
+    StoredFile,
+    Student,
+)
+from confirm.services.common import SYSTEM
+from confirm.services.files import record_file
+from confirm.services.records import ensure_confirmation
+from confirm.services.review import submit_confirmation
+from tests.factories import PASSWORD, make_campaign, make_class, make_staff, make_student
+from tests.webapp.conftest import World, jpeg_bytes
+
+PARENT, TEACHER, ADMIN = "parent", "head_teacher", "school_admin"
+ROLES = (PARENT, TEACHER, ADMIN)
+PUBLIC: frozenset[str] = frozenset()  # anyone, logged in or not
+STAFF = frozenset({TEACHER, ADMIN})
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+
+# The kind of object each URL argument names; a route with an argument not listed here needs a new kind.
+KIND_OF_ARG = {"student_id": "student", "class_id": "class", "file_id": "file"}
+
+NEW_ADDRESS = "贵阳市授权测试路9号"
+NEW_CLASS = "授权9班"
+NEW_STAFF = "authz_new_teacher"
+NEW_CAMPAIGN = "授权测试核查"
+
+
+# --- the people and objects of one test ------------------------------------------------------------------------
+
+
+@dataclass
+class Extra:
+    """What the matrix needs beyond `world`: a class, teacher and student of the other school, and sheets."""
+
+    other_teacher: StaffUser  # head teacher in the other school
+    other_class: SchoolClass
+    other_student: Student
+    files: dict[int, StoredFile]  # student id → a stored sheet photo
+    photos: dict[int, bytes]  # file id → the stored bytes
+
+
+@dataclass
+class Scene:
+    """One role's view of the world: the objects it owns and the objects of others, by kind."""
+
+    role: str
+    world: World
+    extra: Extra
+    own: dict[str, list[Any]]
+    foreign: dict[str, list[Any]]
+    home: list[str] = field(default_factory=list)  # what the role's landing pages must show
+    hidden: list[str] = field(default_factory=list)  # what no answer to this role may contain
+
+    def target(self, kind: str):
+        """The owned object used for URLs and POSTs."""
+        return self.own[kind][0]
+
+
+def _markers(*students: Student) -> list[str]:
+    return [m for s in students for m in (s.name, s.id_number)]
+
+
+def _scene(role: str, world: World, extra: Extra) -> Scene:
+    w, x = world, extra
+    file = x.files
+    if role == PARENT:
+        return Scene(
+            role, w, x,
+            own={"student": [w.students_a[0]], "class": [w.class_a], "file": [file[w.students_a[0].id]]},
+            foreign={
+                # another family (another class), a classmate with no account yet, a child of another school
+                "student": [w.students_b[0], w.students_a[1], x.other_student],
+                "class": [],
+                "file": [file[w.students_b[0].id], file[x.other_student.id]],
+            },
+            home=[w.students_a[0].name],
+            hidden=_markers(*w.students_a[1:], *w.students_b, x.other_student),
+        )
+    if role == TEACHER:
+        return Scene(
+            role, w, x,
+            own={"student": list(w.students_a), "class": [w.class_a], "file": [file[w.students_a[0].id]]},
+            foreign={
+                # another class of the same school, and the other school
+                "student": [w.students_b[0], x.other_student],
+                "class": [w.class_b, x.other_class],
+                "file": [file[w.students_b[0].id], file[x.other_student.id]],
+            },
+            home=[w.class_a.title],
+            hidden=[*_markers(*w.students_b, x.other_student), w.class_b.title, x.other_class.title,
+                    w.other_school.name],
+        )
+    if role == ADMIN:
+        return Scene(
+            role, w, x,
+            # every class of the own school, also those the admin does not teach
+            own={"student": [w.students_b[0], w.students_a[0]], "class": [w.class_b, w.class_a],
+                 "file": [file[w.students_b[0].id], file[w.students_a[0].id]]},
+            foreign={"student": [x.other_student], "class": [x.other_class], "file": [file[x.other_student.id]]},
+            home=[w.school.name, w.class_a.title, w.class_b.title],
+            hidden=[*_markers(x.other_student), x.other_class.title, w.other_school.name, w.other_school.code,
+                    x.other_teacher.display_name, w.other_admin.display_name],
+        )
+    # anonymous: nobody's data may show, the head teacher's objects make real URLs
+    teacher = _scene(TEACHER, world, extra)
+    return Scene(role, w, x, own=teacher.own, foreign={}, hidden=_markers(*w.students_a, *w.students_b))
+
+
+LOGINS: dict[str, Callable[[World], str]] = {
+    PARENT: lambda w: w.parent.phone,
+    TEACHER: lambda w: w.teacher.username,
+    ADMIN: lambda w: w.admin.username,
+}
+HOMES = {PARENT: "/parent/", TEACHER: "/teacher/", ADMIN: "/admin/"}
+
+
+# --- the matrix ------------------------------------------------------------------------------------------------
+
+
+def _state_of(db, student: Student) -> str | None:
+    db.commit()
+    return db.scalar(select(Confirmation.state).where(Confirmation.student_id == student.id))
+
+
+def _correction_saved(db, scene: Scene) -> None:
+    student = scene.target("student")
+    db.commit()
+    saved = db.scalars(
+        select(FieldCorrection.new_value)
+        .join(Confirmation, Confirmation.id == FieldCorrection.confirmation_id)
+        .where(Confirmation.student_id == student.id)
+    ).all()
+    assert saved == [NEW_ADDRESS]
+
+
+def _sheet_submitted(db, scene: Scene) -> None:
+    assert _state_of(db, scene.target("student")) == "submitted"
+
+
+def _codes_issued(db, scene: Scene) -> None:
+    school_class = scene.target("class")
+    db.commit()
+    unlinked = set(db.scalars(
+        select(Student.id).where(Student.class_id == school_class.id,
+                                 Student.id.not_in(select(Guardianship.student_id)))
+    ))
+    assert unlinked
+    assert set(db.scalars(select(RegistrationCode.student_id))) == unlinked
+
+
+def _approved(db, scene: Scene) -> None:
+    assert _state_of(db, scene.target("student")) == "approved"
+
+
+def _returned(db, scene: Scene) -> None:
+    assert _state_of(db, scene.target("student")) == "returned"
+
+
+def _class_created(db, scene: Scene) -> None:
+    db.commit()
+    assert db.scalar(select(SchoolClass.school_id).where(SchoolClass.name == NEW_CLASS)) == scene.world.school.id
+
+
+def _staff_created(db, scene: Scene) -> None:
+    db.commit()
+    created = db.scalar(select(StaffUser).where(StaffUser.username == NEW_STAFF))
+    assert (created.school_id, created.role) == (scene.world.school.id, "head_teacher")
+
+
+def _campaign_started(db, scene: Scene) -> None:
+    db.commit()
+    rows = db.execute(select(Campaign.school_id, Campaign.name, Campaign.is_active)).all()
+    assert (scene.world.school.id, NEW_CAMPAIGN, True) in rows
+    assert [r for r in rows if r.school_id == scene.world.other_school.id] == [
+        (scene.world.other_school.id, "2026年秋季核查", True)  # the other school's campaign is untouched
+    ]
+
+
+def _sheet_upload(_scene: Scene) -> dict:
+    return {"sheet": (io.BytesIO(jpeg_bytes(size=(640, 480))), "IMG_0002.jpg"), "confirmed": "y"}
+
+
+def _new_class(teacher_of: Callable[[Scene], StaffUser]) -> Callable[[Scene], dict]:
+    return lambda s: {"grade": "四年级", "name": NEW_CLASS, "head_teacher_id": str(teacher_of(s).id)}
+
+
+@dataclass(frozen=True)
+class Route:
+    roles: frozenset[str]  # who may use it; PUBLIC = everyone, also anonymous
+    methods: tuple[str, ...]  # every method of the rule except HEAD and OPTIONS
+    obj: str | None = None  # the kind of object the URL names (must match the rule's argument)
+    args: dict[str, str] = field(default_factory=dict)  # fixed URL arguments that are not objects
+    data: Callable[[Scene], dict] | None = None  # form data of a POST that succeeds for the owner
+    post_status: int = 302  # the owner's POST answers this …
+    effect: Callable[[Any, Scene], None] | None = None  # … and changes this
+    foreign_data: Callable[[Scene], dict] | None = None  # a POST naming another school's object (no URL object)
+
+
+ROUTES: dict[str, Route] = {
+    # public
+    "auth.index": Route(PUBLIC, ("GET",)),
+    "auth.login": Route(PUBLIC, ("GET", "POST")),
+    "auth.logout": Route(PUBLIC, ("POST",)),
+    "auth.register": Route(PUBLIC, ("GET", "POST")),
+    "auth.register_verify": Route(PUBLIC, ("GET", "POST")),
+    "auth.set_language": Route(PUBLIC, ("GET",), args={"locale": "en"}),
+    "health.healthz": Route(PUBLIC, ("GET",)),
+    "health.readyz": Route(PUBLIC, ("GET",)),
+    # parents
+    "parent.home": Route(frozenset({PARENT}), ("GET",)),
+    "parent.record": Route(frozenset({PARENT}), ("GET", "POST"), obj="student",
+                           data=lambda s: {"c0-current_address": NEW_ADDRESS}, effect=_correction_saved),
+    "parent.submit": Route(frozenset({PARENT}), ("GET", "POST"), obj="student", data=_sheet_upload,
+                           effect=_sheet_submitted),
+    # head teachers (and school admins, for every class of their school)
+    "teacher.home": Route(STAFF, ("GET",)),
+    "teacher.class_page": Route(STAFF, ("GET",), obj="class"),
+    "teacher.issue_codes": Route(STAFF, ("POST",), obj="class", data=lambda s: {}, post_status=200,
+                                 effect=_codes_issued),
+    "teacher.student_page": Route(STAFF, ("GET",), obj="student"),
+    "teacher.approve": Route(STAFF, ("POST",), obj="student", data=lambda s: {}, effect=_approved),
+    "teacher.return_": Route(STAFF, ("POST",), obj="student", data=lambda s: {"reason": "照片不清楚，请重拍"},
+                             effect=_returned),
+    # school admins
+    "admin.home": Route(frozenset({ADMIN}), ("GET",)),
+    "admin.add_class": Route(frozenset({ADMIN}), ("POST",), data=_new_class(lambda s: s.world.teacher),
+                             effect=_class_created, foreign_data=_new_class(lambda s: s.extra.other_teacher)),
+    "admin.add_staff": Route(frozenset({ADMIN}), ("POST",), effect=_staff_created,
+                             data=lambda s: {"display_name": "新老师", "username": NEW_STAFF,
+                                             "password": "new-password-42"}),
+    "admin.start_campaign": Route(frozenset({ADMIN}), ("POST",), effect=_campaign_started,
+                                  data=lambda s: {"name": NEW_CAMPAIGN,
+                                                  "deadline": (date.today() + timedelta(days=20)).isoformat()}),
+    # stored photos: parents of the student, its head teacher, its school's admin
+    "files.show": Route(frozenset(ROLES), ("GET",), obj="file"),
+}
+ARG_OF_KIND = {kind: arg for arg, kind in KIND_OF_ARG.items()}
+
+
+def _url(app, endpoint: str, obj=None) -> str:
+    route = ROUTES[endpoint]
+    args = dict(route.args)
+    if route.obj:
+        args[ARG_OF_KIND[route.obj]] = obj.id
+    with app.test_request_context():
+        return url_for(endpoint, **args)
+
+
+def _cases(*, allowed: bool | None, public: bool = False, foreign: bool = False):
+    """(role, endpoint, method) of the matrix; allowed=None: anonymous; foreign: only requests naming an object."""
+    for endpoint, route in ROUTES.items():
+        if (route.roles == PUBLIC) != public:
+            continue
+        for method in route.methods:
+            if foreign and not (route.obj or (method == "POST" and route.foreign_data)):
+                continue  # nothing of others' in the request: the owner test checks what the page shows
+            if allowed is None:
+                yield pytest.param(endpoint, method, id=f"{endpoint}-{method}")
+                continue
+            for role in ROLES:
+                if (role in route.roles) == allowed:
+                    yield pytest.param(role, endpoint, method, id=f"{role}-{endpoint}-{method}")
+
+
+# --- helpers ---------------------------------------------------------------------------------------------------
+
+_fast_hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def _fast_fixture_passwords(monkeypatch):
+    """The accounts of the fixtures get cheap argon2 hashes; logging in still runs the app's real verify."""
+    monkeypatch.setattr("tests.factories.hash_password", _fast_hasher.hash)
+
+
+@pytest.fixture
+def extra(world: World, db, app) -> Extra:
+    other_teacher = make_staff(db, world.other_school, username="teacher_other_school")
+    other_class = make_class(db, world.other_school, other_teacher, grade="五年级", name="外校9班")
+    make_campaign(db, world.other_school)
+    other_student = make_student(db, other_class, name="外校学生")
+    files, photos = {}, {}
+    store = app.extensions["store"]
+    for n, student in enumerate((world.students_a[0], world.students_b[0], other_student)):
+        data = jpeg_bytes(size=(32, 24), color=(10 * n, 80, 160))
+        key = f"sheet/{student.school_id}/authz/{student.id}.jpg"
+        store.put(key, data, "image/jpeg")
+        stored = record_file(db, student, kind="sheet", storage_key=key, sha256=hashlib.sha256(data).hexdigest(),
+                             content_type="image/jpeg", size_bytes=len(data), width=32, height=24, actor=SYSTEM)
+        files[student.id] = stored
+        photos[stored.id] = data
+    db.commit()
+    return Extra(other_teacher, other_class, other_student, files, photos)
+
+
+def _arrange(role: str, world: World, extra: Extra, db, client, auth) -> Scene:
+    """Staff get the students' sheets waiting for review (so approving would work); then log the role in."""
+    if role in STAFF:
+        campaigns = {c.school_id: c for c in db.scalars(select(Campaign))}
+        for student in (world.students_a[0], world.students_b[0], extra.other_student):
+            confirmation = ensure_confirmation(db, campaigns[student.school_id], student)
+            submit_confirmation(db, confirmation, extra.files[student.id], actor=SYSTEM)
+        db.commit()
+    if role in LOGINS:
+        response = auth.login(LOGINS[role](world), PASSWORD)
+        assert response.status_code == 302 and response.headers["Location"] == HOMES[role], role
+    return _scene(role, world, extra)
+
+
+def _request(client, method: str, url: str, data: dict | None = None, **kwargs):
+    if method == "GET":
+        return client.get(url, **kwargs)
+    return client.post(url, data=data or {}, **kwargs)
+
+
+def _snapshot(db, app) -> tuple[dict[str, list[str]], list[str]]:
+    """Every row of every table, and every key in the object store."""
+    db.commit()
+    tables = {}
+    for name in sorted(inspect(db.get_bind()).get_table_names()):
+        tables[name] = sorted(repr(tuple(row)) for row in db.execute(text(f'SELECT * FROM "{name}"')))
+    root = getattr(app.extensions["store"], "root", None)
+    keys = sorted(str(p.relative_to(root)) for p in Path(root).rglob("*") if p.is_file()) if root else []
+    return tables, keys
+
+
+def _changes(before, after) -> list[str]:
+    (tables_before, keys_before), (tables_after, keys_after) = before, after
+    changed = [name for name in tables_after if tables_before.get(name) != tables_after[name]]
+    if keys_before != keys_after:
+        changed.append("object store")
+    return changed
+
+
+def _mentions(body: str, marker: str) -> bool:
+    """``marker`` as a whole (测试8 is not in 测试81)."""
+    return re.search(rf"(?<!\d){re.escape(marker)}(?!\d)", body) is not None
+
+
+def _leaked(response, scene: Scene) -> list[str]:
+    body = response.get_data(as_text=True) if response.mimetype.startswith("text/") else ""
+    return [m for m in scene.hidden if _mentions(body, m)]
+
+
+def _assert_refused_and_silent(response, scene: Scene, statuses: tuple[int, ...]) -> None:
+    assert response.status_code in statuses, response.status_code
+    assert not response.mimetype.startswith("image/")
+    assert not _leaked(response, scene)
+
+
+# --- the tests -------------------------------------------------------------------------------------------------
+
+
+def test_every_route_has_a_matrix_entry(app):
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint != "static"]
+    endpoints = {r.endpoint for r in rules}
+    missing = sorted(endpoints - ROUTES.keys())
+    stale = sorted(ROUTES.keys() - endpoints)
+    assert not missing, f"routes without an authorization-matrix entry: {missing}"
+    assert not stale, f"matrix entries for routes that no longer exist: {stale}"
+    for rule in rules:
+        route = ROUTES[rule.endpoint]
+        assert set(route.methods) == rule.methods - IGNORED_METHODS, f"{rule.endpoint}: methods changed"
+        unknown = set(rule.arguments) - KIND_OF_ARG.keys() - route.args.keys()
+        assert not unknown, f"{rule.endpoint}: URL arguments {unknown} need a kind of object in the matrix"
+        assert route.roles <= set(ROLES), rule.endpoint
+        if route.roles != PUBLIC and "POST" in route.methods:
+            assert route.data and route.effect, f"{rule.endpoint}: a POST needs its data and effect in the matrix"
+
+
+def test_matrix_generates_a_case_for_every_protected_route_and_role():
+    protected = [e for e, r in ROUTES.items() if r.roles != PUBLIC]
+    anonymous = list(_cases(allowed=None))
+    forbidden = list(_cases(allowed=False))
+    allowed = list(_cases(allowed=True))
+    assert len(anonymous) == sum(len(ROUTES[e].methods) for e in protected)
+    assert len(forbidden) + len(allowed) == len(ROLES) * len(anonymous)
+    # parents never reach staff pages, staff never reach parent pages
+    assert {p.values[1] for p in forbidden if p.values[0] == PARENT} >= {
+        e for e in protected if e.startswith(("teacher.", "admin."))}
+    assert {p.values[1] for p in forbidden if p.values[0] in STAFF} >= {e for e in protected if e.startswith("parent.")}
+
+
+@pytest.mark.parametrize(("endpoint", "method"), list(_cases(allowed=None, public=True)))
+def test_public_route_answers_anonymous_visitors(app, client, endpoint, method):
+    response = _request(client, method, _url(app, endpoint))
+    assert response.status_code in (200, 302), response.status_code
+
+
+@pytest.mark.parametrize(("endpoint", "method"), list(_cases(allowed=None)))
+def test_anonymous_visitor_is_sent_to_login(app, client, world, extra, db, endpoint, method):
+    scene = _arrange("anonymous", world, extra, db, client, None)
+    route = ROUTES[endpoint]
+    kind = _kind_of(app, endpoint)
+    url = _url(app, endpoint, scene.target(kind) if kind else None)
+    before = _snapshot(db, app)
+    response = _request(client, method, url, route.data(scene) if route.data else None)
+    if response.status_code == 302:
+        assert "/login" in response.headers["Location"]
+    else:
+        assert response.status_code in (401, 403), response.status_code
+    assert not _leaked(response, scene)
+    assert not response.mimetype.startswith("image/")
+    assert _changes(before, _snapshot(db, app)) == []
+
+
+@pytest.mark.parametrize(("role", "endpoint", "method"), list(_cases(allowed=False)))
+def test_role_outside_the_route_gets_403_even_for_its_own_objects(app, client, world, extra, db, auth, role,
+                                                                  endpoint, method):
+    scene = _arrange(role, world, extra, db, client, auth)
+    route = ROUTES[endpoint]
+    kind = _kind_of(app, endpoint)
+    url = _url(app, endpoint, scene.target(kind) if kind else None)
+    before = _snapshot(db, app)
+    response = _request(client, method, url, route.data(scene) if route.data else None)
+    assert response.status_code == 403, response.status_code  # not a redirect to the role's own home
+    assert _changes(before, _snapshot(db, app)) == []
+
+

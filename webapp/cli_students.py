@@ -1,0 +1,106 @@
+"""CLI for the national template: import-students, export-students, export-changes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from confirm.errors import DomainError
+from confirm.exporting import export_changes, export_students
+from confirm.importing.reader import UnreadableFile
+from confirm.importing.service import import_file
+from confirm.models import School, SchoolClass
+from confirm.services.common import SYSTEM
+from confirm.services.records import active_campaign
+from webapp import db
+
+
+def _school(session, code: str) -> School:
+    school = session.scalar(select(School).where(School.code == code))
+    if school is None:
+        raise click.ClickException(f"没有学校标识码为 {code} 的学校 / no school with code {code}")
+    return school
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).replace("\t", " ").split())
+
+
+@click.command("import-students")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--school", "school_code", required=True, help="学校标识码 (10 digits)")
+@click.option("--check", "check_only", is_flag=True, help="only check the file (the template check); write nothing")
+def import_students(file: Path, school_code: str, check_only: bool):
+    """Check (and import) a student file in the national template layout (.xlsx or .csv).
+
+    Prints one problem per line as row<TAB>column<TAB>value<TAB>message, then a summary line.
+    Exit 0: clean (and imported); 1: problems, nothing written; 2: the file cannot be read.
+    """
+    session = db.session()
+    school = _school(session, school_code)
+    try:
+        outcome = import_file(session, school, file.read_bytes(), file.name, actor=SYSTEM, commit=not check_only)
+    except UnreadableFile as exc:
+        session.rollback()
+        click.echo(f"无法读取文件：{exc.message}", err=True)
+        sys.exit(2)
+    except DomainError as exc:
+        session.rollback()
+        click.echo(str(exc.message), err=True)
+        sys.exit(1)
+    result = outcome.result
+    for p in sorted(result.problems, key=lambda p: (p.row, p.is_warning)):
+        message = ("警告: " if p.is_warning else "") + str(p.message)
+        click.echo(f"{p.row}\t{_one_line(p.column)}\t{_one_line(p.value)}\t{_one_line(message)}")
+    if not result.is_clean:
+        session.rollback()  # the report row goes too: nothing is written for a file with errors
+        click.echo(f"检查未通过：{result.total_rows} 行，{len(result.errors)} 处错误，{len(result.warnings)} 处警告；"
+                   f"未写入任何数据")
+        sys.exit(1)
+    if check_only:
+        session.rollback()
+        click.echo(f"检查通过：{result.total_rows} 行，{len(result.warnings)} 处警告（未导入，去掉 --check 即可导入）")
+        return
+    run = outcome.run
+    session.commit()
+    click.echo(f"导入完成：{result.total_rows} 行，新增 {run.created_count}，更新 {run.updated_count}，"
+               f"未变 {run.unchanged_count}，拒绝 {run.rejected_count}，警告 {len(result.warnings)}")
+
+
+@click.command("export-students")
+@click.option("--school", "school_code", required=True)
+@click.option("--class", "class_name", default=None, help="only this class (its name, e.g. 1班, or 年级 班级)")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def export_students_command(school_code: str, class_name: str | None, output: Path):
+    """Write the school's (or one class's) students in the national template layout."""
+    session = db.session()
+    school = _school(session, school_code)
+    school_class = None
+    if class_name:
+        grade, _, name = class_name.strip().rpartition(" ")
+        query = select(SchoolClass).where(SchoolClass.school_id == school.id, SchoolClass.name == name)
+        if grade:
+            query = query.where(SchoolClass.grade == grade)
+        matches = session.scalars(query).all()
+        if len(matches) != 1:
+            raise click.ClickException(f"找不到唯一的班级 {class_name}（找到 {len(matches)} 个）；请写成“年级 班级”")
+        school_class = matches[0]
+    output.write_bytes(export_students(session, school, school_class))
+    click.echo(f"已导出到 {output}")
+
+
+@click.command("export-changes")
+@click.option("--school", "school_code", required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def export_changes_command(school_code: str, output: Path):
+    """Write the change list of the school's running campaign."""
+    session = db.session()
+    school = _school(session, school_code)
+    output.write_bytes(export_changes(session, school, active_campaign(session, school.id)))
+    click.echo(f"已导出到 {output}")
+
+
+COMMANDS = (import_students, export_students_command, export_changes_command)
