@@ -98,6 +98,12 @@ def normalize_text(value: object) -> str:
         return value.isoformat(sep=" ")
     if isinstance(value, date):
         return value.isoformat()
+    if type(value) is str and value.isprintable():
+        # Fast path (nearly every cell): no control, format or non-ASCII space characters to drop.
+        text = value if value.isascii() else value.translate(_FULLWIDTH)
+        if "  " in text or text[:1] == " " or text[-1:] == " ":
+            return " ".join(text.split())
+        return text
     text = str(value).translate(_FULLWIDTH)
     kept = []
     for ch in text:
@@ -321,14 +327,29 @@ def _loose_choice_table(choices: tuple[Choice, ...]) -> dict[str, Choice]:
     return table
 
 
+_EXACT_TABLES: dict[int, tuple[tuple[Choice, ...], dict[str, Choice]]] = {}
+
+
+def _exact_table(choices: tuple[Choice, ...]) -> dict[str, Choice]:
+    """Options by exact name, alias, then code — built once per code list (keyed by identity: hashing a
+    long tuple of options on every cell would cost more than the lookup)."""
+    entry = _EXACT_TABLES.get(id(choices))
+    if entry is None or entry[0] is not choices:
+        table: dict[str, Choice] = {}
+        for c in choices:
+            for text in (c.name, *c.aliases):
+                table.setdefault(text, c)
+        for c in choices:
+            table.setdefault(c.code, c)
+        entry = _EXACT_TABLES[id(choices)] = (choices, table)
+    return entry[1]
+
+
 def _match_choice(choices: tuple[Choice, ...], text: str) -> Choice | None:
     """The option meant by ``text``: a name, alias or code, tolerating the usual variations."""
-    for c in choices:
-        if text == c.name or text in c.aliases:
-            return c
-    for c in choices:
-        if text == c.code:
-            return c
+    exact = _exact_table(choices).get(text)
+    if exact is not None:
+        return exact
     loose = _loose_choice_table(choices).get(text.casefold())
     if loose is not None:
         return loose

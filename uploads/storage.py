@@ -9,10 +9,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 
-def new_object_key(kind: str, school_id: int) -> str:
+def new_object_key(kind: str, school_id: int, ext: str = "jpg") -> str:
     """A generated key — never the client's file name."""
     now = datetime.now(UTC)
-    return f"{kind}/{school_id}/{now:%Y/%m}/{secrets.token_hex(16)}.jpg"
+    return f"{kind}/{school_id}/{now:%Y/%m}/{secrets.token_hex(16)}.{ext}"
 
 
 class LocalStore:

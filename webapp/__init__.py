@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from flask import Flask
-from flask_babel import get_locale, gettext
+from flask_babel import format_datetime, get_locale, gettext
 
 from webapp import backends, db
 from webapp.config import from_environment
@@ -63,6 +63,7 @@ def register_templates(app: Flask) -> None:
         return value.render(gettext) if isinstance(value, Message) else gettext(value)
 
     app.jinja_env.filters["msg"] = msg
+    app.jinja_env.filters["datetime_local"] = lambda value: format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
 
 
@@ -76,9 +77,14 @@ def register_security_headers(app: Flask) -> None:
     from urllib.parse import urlsplit
 
     endpoint = app.config.get("S3_ENDPOINT_URL")
-    s3_origin = "{0.scheme}://{0.netloc}".format(urlsplit(endpoint)) if endpoint else "https:"
+    if endpoint:
+        s3_origin = " {0.scheme}://{0.netloc}".format(urlsplit(endpoint))
+    elif str(app.config.get("STORAGE_URL", "")).startswith("s3:"):
+        s3_origin = " https:"  # AWS presigned URLs: the bucket's host is not known here
+    else:
+        s3_origin = ""  # local storage: photos are streamed by /files/ from this origin
     csp = (
-        f"default-src 'self'; img-src 'self' data: blob: {s3_origin}; style-src 'self'; script-src 'self'; "
+        f"default-src 'self'; img-src 'self' data: blob:{s3_origin}; style-src 'self'; script-src 'self'; "
         "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     )
 

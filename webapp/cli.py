@@ -8,6 +8,7 @@ import click
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -55,6 +56,7 @@ def revision(message: str, autogenerate: bool):
 
 
 @click.command("demo")
+@with_appcontext
 def demo_command():
     """Load the demo school (idempotent); refused in production."""
     from confirm.demo import load_demo

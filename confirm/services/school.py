@@ -54,6 +54,18 @@ def create_class(
     return school_class
 
 
+def assign_head_teacher(session: Session, school_class: SchoolClass, teacher_id: int | None, *, actor: Actor) -> None:
+    """Give the class a (new) head teacher, or none."""
+    if teacher_id is not None:
+        teacher = session.get(StaffUser, teacher_id)
+        if teacher is None or teacher.school_id != school_class.school_id or teacher.role != "head_teacher":
+            raise FieldErrors([("head_teacher_id", Message(N_("请选择本校的班主任")))])
+    school_class.head_teacher_id = teacher_id
+    audit(session, actor, "class.head_teacher_assigned", school_id=school_class.school_id, target=school_class,
+          detail={"head_teacher_id": teacher_id})
+    session.flush()
+
+
 def create_campaign(
     session: Session, school: School, *, name: str, deadline: date, actor: Actor, today: date | None = None
 ) -> Campaign:

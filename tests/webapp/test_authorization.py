@@ -75,6 +75,7 @@ class Extra:
     other_teacher: StaffUser  # head teacher in the other school
     other_class: SchoolClass
     other_student: Student
+    other_campaign: Campaign
     files: dict[int, StoredFile]  # student id → a stored sheet photo
     photos: dict[int, bytes]  # file id → the stored bytes
 
@@ -209,11 +210,10 @@ def _staff_created(db, scene: Scene) -> None:
 
 def _campaign_started(db, scene: Scene) -> None:
     db.commit()
-    rows = db.execute(select(Campaign.school_id, Campaign.name, Campaign.is_active)).all()
-    assert (scene.world.school.id, NEW_CAMPAIGN, True) in rows
-    assert [r for r in rows if r.school_id == scene.world.other_school.id] == [
-        (scene.world.other_school.id, "2026年秋季核查", True)  # the other school's campaign is untouched
-    ]
+    rows = db.execute(select(Campaign.id, Campaign.school_id, Campaign.name, Campaign.is_active)).all()
+    assert (scene.world.school.id, NEW_CAMPAIGN, True) in [tuple(r)[1:] for r in rows]
+    other = scene.extra.other_campaign  # the other school's campaign is still its only one, and still running
+    assert [tuple(r) for r in rows if r.school_id == other.school_id] == [(other.id, other.school_id, other.name, True)]
 
 
 def _sheet_upload(_scene: Scene) -> dict:
@@ -317,7 +317,7 @@ def _fast_fixture_passwords(monkeypatch):
 def extra(world: World, db, app) -> Extra:
     other_teacher = make_staff(db, world.other_school, username="teacher_other_school")
     other_class = make_class(db, world.other_school, other_teacher, grade="五年级", name="外校9班")
-    make_campaign(db, world.other_school)
+    other_campaign = make_campaign(db, world.other_school)
     other_student = make_student(db, other_class, name="外校学生")
     files, photos = {}, {}
     store = app.extensions["store"]
@@ -330,7 +330,7 @@ def extra(world: World, db, app) -> Extra:
         files[student.id] = stored
         photos[stored.id] = data
     db.commit()
-    return Extra(other_teacher, other_class, other_student, files, photos)
+    return Extra(other_teacher, other_class, other_student, other_campaign, files, photos)
 
 
 def _arrange(role: str, world: World, extra: Extra, db, client, auth) -> Scene:
@@ -403,22 +403,25 @@ def test_every_route_has_a_matrix_entry(app):
         assert set(route.methods) == rule.methods - IGNORED_METHODS, f"{rule.endpoint}: methods changed"
         unknown = set(rule.arguments) - KIND_OF_ARG.keys() - route.args.keys()
         assert not unknown, f"{rule.endpoint}: URL arguments {unknown} need a kind of object in the matrix"
+        kinds = {KIND_OF_ARG[a] for a in rule.arguments if a in KIND_OF_ARG}
+        assert kinds == ({route.obj} if route.obj else set()), f"{rule.endpoint}: URL object is {kinds}"
         assert route.roles <= set(ROLES), rule.endpoint
         if route.roles != PUBLIC and "POST" in route.methods:
             assert route.data and route.effect, f"{rule.endpoint}: a POST needs its data and effect in the matrix"
 
 
-def test_matrix_generates_a_case_for_every_protected_route_and_role():
-    protected = [e for e, r in ROUTES.items() if r.roles != PUBLIC]
-    anonymous = list(_cases(allowed=None))
-    forbidden = list(_cases(allowed=False))
-    allowed = list(_cases(allowed=True))
-    assert len(anonymous) == sum(len(ROUTES[e].methods) for e in protected)
-    assert len(forbidden) + len(allowed) == len(ROLES) * len(anonymous)
-    # parents never reach staff pages, staff never reach parent pages
-    assert {p.values[1] for p in forbidden if p.values[0] == PARENT} >= {
-        e for e in protected if e.startswith(("teacher.", "admin."))}
-    assert {p.values[1] for p in forbidden if p.values[0] in STAFF} >= {e for e in protected if e.startswith("parent.")}
+def test_parents_never_reach_staff_routes_and_staff_never_reach_parent_routes():
+    forbidden = {(p.values[0], p.values[1]) for p in _cases(allowed=False)}
+    for endpoint in ROUTES:
+        if endpoint.startswith(("teacher.", "admin.")):
+            assert (PARENT, endpoint) in forbidden
+        if endpoint.startswith("parent."):
+            assert {(TEACHER, endpoint), (ADMIN, endpoint)} <= forbidden
+        if endpoint.startswith("admin."):
+            assert (TEACHER, endpoint) in forbidden
+    protected = sum(len(r.methods) for r in ROUTES.values() if r.roles != PUBLIC)
+    assert len(list(_cases(allowed=None))) == protected
+    assert len(list(_cases(allowed=False))) + len(list(_cases(allowed=True))) == len(ROLES) * protected
 
 
 @pytest.mark.parametrize(("endpoint", "method"), list(_cases(allowed=None, public=True)))
@@ -428,19 +431,18 @@ def test_public_route_answers_anonymous_visitors(app, client, endpoint, method):
 
 
 @pytest.mark.parametrize(("endpoint", "method"), list(_cases(allowed=None)))
-def test_anonymous_visitor_is_sent_to_login(app, client, world, extra, db, endpoint, method):
+def test_anonymous_visitor_is_sent_to_login_and_changes_nothing(app, client, world, extra, db, endpoint, method):
     scene = _arrange("anonymous", world, extra, db, client, None)
     route = ROUTES[endpoint]
-    kind = _kind_of(app, endpoint)
-    url = _url(app, endpoint, scene.target(kind) if kind else None)
+    url = _url(app, endpoint, scene.target(route.obj) if route.obj else None)
     before = _snapshot(db, app)
     response = _request(client, method, url, route.data(scene) if route.data else None)
     if response.status_code == 302:
         assert "/login" in response.headers["Location"]
     else:
         assert response.status_code in (401, 403), response.status_code
-    assert not _leaked(response, scene)
     assert not response.mimetype.startswith("image/")
+    assert not _leaked(response, scene)
     assert _changes(before, _snapshot(db, app)) == []
 
 
@@ -449,11 +451,65 @@ def test_role_outside_the_route_gets_403_even_for_its_own_objects(app, client, w
                                                                   endpoint, method):
     scene = _arrange(role, world, extra, db, client, auth)
     route = ROUTES[endpoint]
-    kind = _kind_of(app, endpoint)
-    url = _url(app, endpoint, scene.target(kind) if kind else None)
+    url = _url(app, endpoint, scene.target(route.obj) if route.obj else None)
     before = _snapshot(db, app)
     response = _request(client, method, url, route.data(scene) if route.data else None)
     assert response.status_code == 403, response.status_code  # not a redirect to the role's own home
+    assert not _leaked(response, scene)
     assert _changes(before, _snapshot(db, app)) == []
 
 
+@pytest.mark.parametrize(("role", "endpoint", "method"), list(_cases(allowed=True, foreign=True)))
+def test_another_familys_classs_or_schools_object_is_404_and_untouched(app, client, world, extra, db, auth, role,
+                                                                       endpoint, method):
+    scene = _arrange(role, world, extra, db, client, auth)
+    route = ROUTES[endpoint]
+    before = _snapshot(db, app)
+    if route.obj is None:  # the other school's object is named in the form
+        response = _request(client, method, _url(app, endpoint), route.foreign_data(scene))
+        _assert_refused_and_silent(response, scene, (400, 403, 404))
+    else:
+        others = scene.foreign[route.obj]
+        assert others, f"{role} has no other {route.obj} to try"
+        for other in others:
+            data = route.data(scene) if method == "POST" else None
+            response = _request(client, method, _url(app, endpoint, other), data)
+            _assert_refused_and_silent(response, scene, (403, 404))
+            if route.obj == "file":
+                assert extra.photos[other.id] not in response.get_data()
+    assert _changes(before, _snapshot(db, app)) == []
+
+
+def _shown(kind: str | None, obj, scene: Scene) -> list[str]:
+    """What a successful page must show: the object, or for pages without one the role's own data."""
+    if kind == "student":
+        return [obj.name]
+    if kind == "class":
+        return [obj.title]
+    return scene.home
+
+
+@pytest.mark.parametrize(("role", "endpoint", "method"), list(_cases(allowed=True)))
+def test_owner_reaches_own_objects_and_sees_nothing_of_others(app, client, world, extra, db, auth, role, endpoint,
+                                                              method):
+    scene = _arrange(role, world, extra, db, client, auth)
+    route = ROUTES[endpoint]
+    if method == "POST":
+        response = client.post(_url(app, endpoint, scene.target(route.obj) if route.obj else None),
+                               data=route.data(scene))
+        assert response.status_code == route.post_status, response.get_data(as_text=True)[:2000]
+        assert not _leaked(response, scene)
+        route.effect(db, scene)
+        return
+    for obj in scene.own[route.obj] if route.obj else [None]:
+        response = client.get(_url(app, endpoint, obj), follow_redirects=True)
+        assert response.status_code == 200, response.status_code
+        assert response.request.path != "/login"
+        if route.obj == "file":
+            assert response.mimetype == "image/jpeg"
+            assert response.get_data() == extra.photos[obj.id]
+            continue
+        body = response.get_data(as_text=True)
+        missing = [m for m in _shown(route.obj, obj, scene) if not _mentions(body, m)]
+        assert not missing, f"{response.request.path} does not show {missing}"
+        assert not _leaked(response, scene), f"{response.request.path} shows {_leaked(response, scene)}"

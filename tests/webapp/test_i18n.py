@@ -54,6 +54,7 @@ def compiled_catalogue():
         try:
             with os.fdopen(fd, "wb") as f:
                 write_mo(f, catalog)
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; the .mo is an ordinary build file
             os.replace(tmp, MO)  # atomic: a concurrent run never reads a half-written file
         finally:
             if os.path.exists(tmp):
@@ -185,7 +186,7 @@ def test_register_page_in_english_has_no_chinese(english):
 
 def test_domain_messages_are_shown_in_english(english, world, auth):
     r = auth.login(world.parent.phone, "wrong-password")
-    assert "The login name or password is incorrect." in r.get_data(as_text=True)
+    assert "The account or password is incorrect." in r.get_data(as_text=True)
     r = english.post("/register", data={"code": "ABCD-2345", "student_name": "张三", "phone": "123"})
     assert "Please enter a valid 11-digit mobile number." in r.get_data(as_text=True)
 

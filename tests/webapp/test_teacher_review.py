@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 
@@ -33,7 +34,8 @@ def teacher(app, world):
 
 def legend(page: str) -> dict[str, int]:
     """Stage value → count, as the progress legend shows them."""
-    return {stage: int(n) for stage, n in re.findall(r'<i class="dot seg-(\w+)"></i>[^<]+<strong>(\d+)</strong>', page)}
+    pattern = r'<i class="dot seg-(\w+)"></i>[^<]+<strong>(\d+)</strong>'
+    return {stage: int(n) for stage, n in re.findall(pattern, page)}
 
 
 def listed_names(page: str) -> set[str]:
@@ -47,8 +49,8 @@ def hand_in(app, db, world, student: Student, parent_id: int, entries=None) -> C
     key = new_object_key("sheet", student.school_id)
     data = jpeg_bytes((400, 300))
     app.extensions["store"].put(key, data, "image/jpeg")
-    sheet = record_file(db, student, kind="sheet", storage_key=key, sha256=key[-32:] * 2, content_type="image/jpeg",
-                        size_bytes=len(data), width=400, height=300, actor=by_parent)
+    sheet = record_file(db, student, kind="sheet", storage_key=key, sha256=hashlib.sha256(data).hexdigest(),
+                        content_type="image/jpeg", size_bytes=len(data), width=400, height=300, actor=by_parent)
     confirmation = records.ensure_confirmation(db, world.campaign, student)
     if entries:
         records.save_corrections(db, confirmation, entries, actor=by_parent)
@@ -190,9 +192,8 @@ def test_parent_is_texted_when_the_sheet_is_returned(app, db, world, teacher, ou
 
 def slips(page: str) -> dict[str, str]:
     """Student name → code, from the printed slips."""
-    found = re.findall(r'class="slip-name">[^<]*<strong>([^<]+)</strong>.*?class="slip-code">[^<]*<strong>([^<]+)</strong>',
-                       page, flags=re.S)
-    return dict(found)
+    pattern = r'class="slip-name">[^<]*<strong>([^<]+)</strong>.*?class="slip-code">[^<]*<strong>([^<]+)</strong>'
+    return dict(re.findall(pattern, page, flags=re.S))
 
 
 def registration_accepted(app, code: str, name: str, phone: str) -> bool:

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from collections import Counter
 
-from flask import flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
 
 from confirm.errors import DomainError
-from confirm.models import School, StaffUser
+from confirm.models import School, SchoolClass, StaffUser
 from confirm.services import accounts, records, stats
-from confirm.services.school import create_campaign, create_class
+from confirm.services.school import assign_head_teacher, create_campaign, create_class
 from confirm.states import STAGE_LABELS, Stage
 from webapp import db
 from webapp.admin import bp
 from webapp.admin.forms import CampaignForm, ClassForm, StaffForm
 from webapp.auth.identity import actor, roles_required, staff_classes
-from webapp.forms import apply_errors
+from webapp.forms import apply_errors, render
 
 
 def _teachers() -> list[StaffUser]:
@@ -131,3 +131,22 @@ def start_campaign():
             flash(_("已开始新的信息核查：%(name)s", name=form.name.data), "success")
             return redirect(url_for("admin.home"))
     return _render_home(400, campaign_form=form)
+
+
+@bp.post("/classes/<int:class_id>/teacher")
+@roles_required("school_admin")
+def assign_teacher(class_id: int):
+    s = db.session()
+    school_class = s.get(SchoolClass, class_id)
+    if school_class is None or school_class.school_id != current_user.school_id:
+        abort(404)
+    raw = request.form.get("head_teacher_id", "")
+    try:
+        assign_head_teacher(s, school_class, int(raw) if raw else None, actor=actor())
+    except (DomainError, ValueError) as exc:
+        s.rollback()
+        flash(render(exc.message) if isinstance(exc, DomainError) else _("请选择本校的班主任"), "error")
+        return redirect(url_for("admin.home"))
+    s.commit()
+    flash(_("已更新 %(c)s 的班主任", c=school_class.title), "success")
+    return redirect(url_for("admin.home"))

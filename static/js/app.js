@@ -1,0 +1,45 @@
+/* Small progressive enhancements; every page works without this file. */
+(function () {
+  "use strict";
+
+  // <form data-confirm="question">: ask before submitting (e.g. re-issuing codes, starting a campaign).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) { event.preventDefault(); }
+  }, true);
+
+  // <form data-progress>: send the upload with a progress bar, then show the page the server answers with.
+  document.querySelectorAll("form[data-progress]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.XMLHttpRequest || !window.FormData || event.defaultPrevented) { return; }
+      event.preventDefault();
+      var box = form.querySelector(".upload-progress");
+      var bar = box && box.querySelector("progress");
+      var text = box && box.querySelector("[data-progress-text]");
+      var button = form.querySelector("button[type=submit]");
+      if (box) { box.hidden = false; }
+      if (button) { button.disabled = true; }
+      var xhr = new XMLHttpRequest();
+      xhr.open(form.method || "POST", form.action || window.location.href);
+      xhr.upload.onprogress = function (e) {
+        if (!e.lengthComputable || !bar) { return; }
+        var pct = Math.round(100 * e.loaded / e.total);
+        bar.value = pct;
+        if (text) { text.textContent = pct < 100 ? pct + "%" : (form.getAttribute("data-progress-done") || "…"); }
+      };
+      xhr.onload = function () {
+        if (xhr.responseURL && xhr.responseURL !== (form.action || window.location.href)) {
+          window.location.href = xhr.responseURL;
+          return;
+        }
+        document.open(); document.write(xhr.responseText); document.close();
+      };
+      xhr.onerror = function () {
+        if (button) { button.disabled = false; }
+        if (text) { text.textContent = form.getAttribute("data-progress-error") || "网络错误，请重试"; }
+      };
+      xhr.send(new FormData(form));
+    });
+  });
+})();
