@@ -137,7 +137,7 @@ def store_from_url(url: str, *, options: dict | None = None, base_dir: str | os.
     if parsed.scheme == "s3":
         return S3Store(
             parsed.netloc,
-            prefix=parsed.path.lstrip("/"),
+            prefix=parsed.path.strip("/") + "/" if parsed.path.strip("/") else "",
             endpoint_url=options.get("endpoint_url"),
             region=options.get("region"),
             access_key=options.get("access_key"),

@@ -27,10 +27,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(from_environment(app.instance_path))
     if test_config:
         app.config.from_mapping(test_config)
-    for step in (register_logging, register_extensions, register_blueprints, register_templates,
+    for step in (register_logging, register_proxy, register_extensions, register_blueprints, register_templates,
                  register_errors, register_security_headers, register_commands):
         step(app)
     return app
+
+
+def register_proxy(app: Flask) -> None:
+    """Behind PROXY_COUNT reverse proxies, take the client address and scheme from X-Forwarded-*."""
+    count = app.config.get("PROXY_COUNT", 0)
+    if count:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
 
 def register_logging(app: Flask) -> None:

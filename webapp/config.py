@@ -42,6 +42,12 @@ def from_environment(instance_path: str) -> dict:
         secret_key = _dev_secret_key(instance_path)
     elif is_production and len(secret_key) < 32:
         raise ConfigError("SECRET_KEY is too short for production: use at least 32 random characters.")
+    sms_backend = os.environ.get("SMS_BACKEND", "console")
+    if is_production and sms_backend != "twilio":
+        raise ConfigError(
+            f"SMS_BACKEND={sms_backend!r} is for development only (the console backend prints codes into the log). "
+            "In production set SMS_BACKEND=twilio with TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM."
+        )
     return {
         "APP_ENV": env,
         "SECRET_KEY": secret_key,
@@ -52,7 +58,9 @@ def from_environment(instance_path: str) -> dict:
         "S3_ACCESS_KEY_ID": os.environ.get("S3_ACCESS_KEY_ID") or None,
         "S3_SECRET_ACCESS_KEY": os.environ.get("S3_SECRET_ACCESS_KEY") or None,
         "S3_PATH_STYLE": _bool("S3_PATH_STYLE", True),
-        "SMS_BACKEND": os.environ.get("SMS_BACKEND", "console"),
+        "SMS_BACKEND": sms_backend,
+        # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).
+        "PROXY_COUNT": int(os.environ.get("PROXY_COUNT", "0")),
         "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID"),
         "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN"),
         "TWILIO_FROM": os.environ.get("TWILIO_FROM"),

@@ -11,6 +11,7 @@ from wtforms.validators import Length
 
 from confirm.fields import MEMBER_FIELDS, MEMBER_SECTION, MEMBER_SLOTS, SECTIONS, Field, fields_in_section
 from confirm.models import Confirmation, FieldCorrection, Student
+from confirm.presentation import readable
 from confirm.services.records import form_name, parent_fields
 
 
@@ -33,11 +34,11 @@ class Row:
 
     @property
     def display(self) -> str:
-        return self.field.display(self.value)
+        return readable(self.field, self.value)
 
     @property
     def corrected_display(self) -> str:
-        return self.field.display(self.correction.new_value) if self.correction else ""
+        return readable(self.field, self.correction.new_value) if self.correction else ""
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,12 @@ class Block:
 
     title: str
     rows: list[Row]
+    slot: int = 0
+
+    @property
+    def is_empty(self) -> bool:
+        """True for a family-member block with nothing recorded and nothing corrected."""
+        return all(not r.value and r.correction is None for r in self.rows)
 
 
 def record_blocks(student: Student, confirmation: Confirmation | None) -> list[Block]:
@@ -62,7 +69,7 @@ def record_blocks(student: Student, confirmation: Confirmation | None) -> list[B
             Row(slot, f, member.value(f.key) if member else "", corrections.get((slot, f.key)))
             for f in MEMBER_FIELDS
         ]
-        blocks.append(Block(f"{MEMBER_SECTION.label(locale)} {slot}", rows))
+        blocks.append(Block(f"{MEMBER_SECTION.label(locale)} {slot}", rows, slot))
     return blocks
 
 

@@ -16,7 +16,8 @@ from confirm.services.common import Actor, audit
 from confirm.services.registration import MIN_PASSWORD_LENGTH
 
 ROLES = ("head_teacher", "school_admin")
-_USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
+# At least one letter: an all-digit login is read as a parent's phone or platform number.
+_USERNAME = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9_.-]{3,64}$")
 
 
 def authenticate(
@@ -58,7 +59,7 @@ def create_staff(
     errors = []
     username = username.strip()
     if not _USERNAME.match(username):
-        errors.append(("username", Message(N_("用户名为 3–64 位字母、数字、下划线、点或短横线"))))
+        errors.append(("username", Message(N_("用户名为 3–64 位字母、数字、下划线、点或短横线，且至少包含一个字母"))))
     elif session.scalar(select(StaffUser.id).where(StaffUser.username == username)):
         errors.append(("username", Message(N_("用户名已被使用"))))
     if not display_name.strip():

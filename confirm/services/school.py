@@ -25,6 +25,25 @@ from confirm.services.common import Actor, audit
 from confirm.services.registration import issue_code
 
 
+def create_school(session: Session, *, code: str, name: str, actor: Actor) -> School:
+    """Register a school by its 10-digit 学校标识码."""
+    code, name = code.strip(), name.strip()
+    errors = []
+    if not (len(code) == 10 and code.isdigit()):
+        errors.append(("code", Message(N_("学校标识码应为 10 位数字"))))
+    elif session.scalar(select(School.id).where(School.code == code)):
+        errors.append(("code", Message(N_("这个学校标识码已经存在"))))
+    if not name:
+        errors.append(("name", Message(N_("请填写学校名称"))))
+    if errors:
+        raise FieldErrors(errors)
+    school = School(code=code, name=name)
+    session.add(school)
+    session.flush()
+    audit(session, actor, "school.created", school_id=school.id, target=school)
+    return school
+
+
 def create_class(
     session: Session, school: School, *, grade: str, name: str, head_teacher_id: int | None, actor: Actor
 ) -> SchoolClass:

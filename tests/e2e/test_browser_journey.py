@@ -146,7 +146,7 @@ def test_parent_registers_corrects_uploads_and_teacher_approves(browser, live_se
         full_page_screenshot(page, screenshot_dir / "parent-record.png")
 
         # Upload the signed sheet and submit.
-        page.get_by_role("link", name="下一步：上传签字确认表").click()
+        page.get_by_role("button", name="保存并上传确认表").click()
         expect(page).to_have_url(re.compile(rf"/parent/students/{live_server.student_id}/submit$"))
         expect(page.locator("ul.changes")).to_contain_text(NEW_ADDRESS)
         assert_fits_the_screen(page)

@@ -4,13 +4,15 @@ Product rule: parents see only their own children; head teachers only their clas
 
 ROUTES has one entry per endpoint of ``app.url_map``: who may use it, the HTTP methods it takes, and for POSTs the
 form data of a request that succeeds for the owner plus the change it makes. The object in the URL comes from the
-rule's argument (``student_id``, ``class_id``, ``file_id``). The cases below are generated from that table:
+rule's argument (``student_id``, ``class_id``, ``file_id``, ``run_id``); routes that name another school's object in
+a form or query (a head teacher id, a class id) say so in ``foreign_request``. The cases are generated from the table:
 
 * anonymous → every non-public route sends to the login page, never 200, and changes nothing;
 * a role on a route it may not use → 403, and nothing changes;
 * a role on a route it may use, with another family's / class's / school's object → 404 (or 403), nothing of
   that object in the answer, and nothing changes in the database or the object store;
-* the same role with its own objects → success (and the POST's effect), so the URLs above are known to be right.
+* the same role with its own objects → success (and the POST's effect), showing its own data and nothing of
+  others (pages and .xlsx downloads alike), so the URLs above are known to be right.
 
 A new route, a new method on a route, or a new kind of URL argument fails ``test_every_route_has_a_matrix_entry``
 until it gets an entry here.
@@ -30,13 +32,17 @@ from typing import Any
 import pytest
 from argon2 import PasswordHasher
 from flask import url_for
+from openpyxl import load_workbook
 from sqlalchemy import inspect, select, text
 
+from confirm.exporting import export_students
+from confirm.importing.service import import_file
 from confirm.models import (
     Campaign,
     Confirmation,
     FieldCorrection,
     Guardianship,
+    ImportRun,
     RegistrationCode,
     SchoolClass,
     StaffUser,
@@ -57,12 +63,14 @@ STAFF = frozenset({TEACHER, ADMIN})
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
 # The kind of object each URL argument names; a route with an argument not listed here needs a new kind.
-KIND_OF_ARG = {"student_id": "student", "class_id": "class", "file_id": "file"}
+KIND_OF_ARG = {"student_id": "student", "class_id": "class", "file_id": "file", "run_id": "import_run"}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 NEW_ADDRESS = "贵阳市授权测试路9号"
 NEW_CLASS = "授权9班"
 NEW_STAFF = "authz_new_teacher"
 NEW_CAMPAIGN = "授权测试核查"
+NEW_IMPORT = "授权测试上传.xlsx"
 
 
 # --- the people and objects of one test ------------------------------------------------------------------------
@@ -70,7 +78,8 @@ NEW_CAMPAIGN = "授权测试核查"
 
 @dataclass
 class Extra:
-    """What the matrix needs beyond `world`: a class, teacher and student of the other school, and sheets."""
+    """What the matrix needs beyond `world`: the other school's class, teacher and student; sheet photos; a pending
+    correction per school (for the change export); a checked student import per school."""
 
     other_teacher: StaffUser  # head teacher in the other school
     other_class: SchoolClass
@@ -78,6 +87,9 @@ class Extra:
     other_campaign: Campaign
     files: dict[int, StoredFile]  # student id → a stored sheet photo
     photos: dict[int, bytes]  # file id → the stored bytes
+    own_run: ImportRun  # the own school's export, uploaded again and checked clean
+    other_run: ImportRun  # the same in the other school
+    own_upload: bytes  # the own school's student export
 
 
 @dataclass
@@ -107,12 +119,14 @@ def _scene(role: str, world: World, extra: Extra) -> Scene:
     if role == PARENT:
         return Scene(
             role, w, x,
-            own={"student": [w.students_a[0]], "class": [w.class_a], "file": [file[w.students_a[0].id]]},
+            own={"student": [w.students_a[0]], "class": [w.class_a], "file": [file[w.students_a[0].id]],
+                 "import_run": [x.own_run]},  # the school's run: only for URLs of routes parents may not use
             foreign={
                 # another family (another class), a classmate with no account yet, a child of another school
                 "student": [w.students_b[0], w.students_a[1], x.other_student],
                 "class": [],
                 "file": [file[w.students_b[0].id], file[x.other_student.id]],
+                "import_run": [],
             },
             home=[w.students_a[0].name],
             hidden=_markers(*w.students_a[1:], *w.students_b, x.other_student),
@@ -120,12 +134,14 @@ def _scene(role: str, world: World, extra: Extra) -> Scene:
     if role == TEACHER:
         return Scene(
             role, w, x,
-            own={"student": list(w.students_a), "class": [w.class_a], "file": [file[w.students_a[0].id]]},
+            own={"student": list(w.students_a), "class": [w.class_a], "file": [file[w.students_a[0].id]],
+                 "import_run": [x.own_run]},
             foreign={
                 # another class of the same school, and the other school
                 "student": [w.students_b[0], x.other_student],
                 "class": [w.class_b, x.other_class],
                 "file": [file[w.students_b[0].id], file[x.other_student.id]],
+                "import_run": [],
             },
             home=[w.class_a.title],
             hidden=[*_markers(*w.students_b, x.other_student), w.class_b.title, x.other_class.title,
@@ -136,11 +152,12 @@ def _scene(role: str, world: World, extra: Extra) -> Scene:
             role, w, x,
             # every class of the own school, also those the admin does not teach
             own={"student": [w.students_b[0], w.students_a[0]], "class": [w.class_b, w.class_a],
-                 "file": [file[w.students_b[0].id], file[w.students_a[0].id]]},
-            foreign={"student": [x.other_student], "class": [x.other_class], "file": [file[x.other_student.id]]},
+                 "file": [file[w.students_b[0].id], file[w.students_a[0].id]], "import_run": [x.own_run]},
+            foreign={"student": [x.other_student], "class": [x.other_class], "file": [file[x.other_student.id]],
+                     "import_run": [x.other_run]},
             home=[w.school.name, w.class_a.title, w.class_b.title],
             hidden=[*_markers(x.other_student), x.other_class.title, w.other_school.name, w.other_school.code,
-                    x.other_teacher.display_name, w.other_admin.display_name],
+                    x.other_teacher.display_name, w.other_admin.display_name, x.other_run.filename],
         )
     # anonymous: nobody's data may show, the head teacher's objects make real URLs
     teacher = _scene(TEACHER, world, extra)
@@ -216,6 +233,32 @@ def _campaign_started(db, scene: Scene) -> None:
     assert [tuple(r) for r in rows if r.school_id == other.school_id] == [(other.id, other.school_id, other.name, True)]
 
 
+def _import_checked(db, scene: Scene) -> None:
+    db.commit()
+    run = db.execute(select(ImportRun.school_id, ImportRun.status).where(ImportRun.filename == NEW_IMPORT)).one()
+    assert tuple(run) == (scene.world.school.id, "checked")
+
+
+def _import_committed(db, scene: Scene) -> None:
+    db.commit()
+    runs = db.execute(select(ImportRun.id, ImportRun.school_id, ImportRun.status)).all()
+    own, other = scene.target("import_run"), scene.extra.other_run
+    assert (own.id, own.school_id, "rejected") in runs  # superseded by the committed run
+    assert any(r.school_id == own.school_id and r.status == "committed" for r in runs)
+    assert (other.id, other.school_id, "checked") in runs
+
+
+def _teacher_assigned(db, scene: Scene) -> None:
+    db.commit()
+    teachers = dict(db.execute(select(SchoolClass.id, SchoolClass.head_teacher_id)).all())
+    assert teachers[scene.target("class").id] == scene.world.teacher.id
+    assert teachers[scene.extra.other_class.id] == scene.extra.other_teacher.id
+
+
+def _own_students(scene: Scene, _obj=None) -> list[str]:
+    return [s.name for s in (*scene.world.students_a, *scene.world.students_b)]
+
+
 def _sheet_upload(_scene: Scene) -> dict:
     return {"sheet": (io.BytesIO(jpeg_bytes(size=(640, 480))), "IMG_0002.jpg"), "confirmed": "y"}
 
@@ -233,7 +276,9 @@ class Route:
     data: Callable[[Scene], dict] | None = None  # form data of a POST that succeeds for the owner
     post_status: int = 302  # the owner's POST answers this …
     effect: Callable[[Any, Scene], None] | None = None  # … and changes this
-    foreign_data: Callable[[Scene], dict] | None = None  # a POST naming another school's object (no URL object)
+    foreign_request: Callable[[Scene], dict] | None = None  # form (POST) or query (GET) naming another's object …
+    refused: tuple[int, ...] = (400, 403, 404)  # … is answered with one of these and changes nothing
+    shows: Callable[[Scene, Any], list[str]] | None = None  # what the owner's answer shows (default: by kind)
 
 
 ROUTES: dict[str, Route] = {
@@ -264,13 +309,28 @@ ROUTES: dict[str, Route] = {
     # school admins
     "admin.home": Route(frozenset({ADMIN}), ("GET",)),
     "admin.add_class": Route(frozenset({ADMIN}), ("POST",), data=_new_class(lambda s: s.world.teacher),
-                             effect=_class_created, foreign_data=_new_class(lambda s: s.extra.other_teacher)),
+                             effect=_class_created, foreign_request=_new_class(lambda s: s.extra.other_teacher)),
     "admin.add_staff": Route(frozenset({ADMIN}), ("POST",), effect=_staff_created,
                              data=lambda s: {"display_name": "新老师", "username": NEW_STAFF,
                                              "password": "new-password-42"}),
     "admin.start_campaign": Route(frozenset({ADMIN}), ("POST",), effect=_campaign_started,
                                   data=lambda s: {"name": NEW_CAMPAIGN,
                                                   "deadline": (date.today() + timedelta(days=20)).isoformat()}),
+    "admin.assign_teacher": Route(frozenset({ADMIN}), ("POST",), obj="class", effect=_teacher_assigned,
+                                  data=lambda s: {"head_teacher_id": str(s.world.teacher.id)},
+                                  # the own class given the other school's head teacher: error message, no change
+                                  foreign_request=lambda s: {"head_teacher_id": str(s.extra.other_teacher.id)},
+                                  refused=(302, 400)),
+    "admin.import_page": Route(frozenset({ADMIN}), ("GET", "POST"), effect=_import_checked,
+                               data=lambda s: {"file": (io.BytesIO(s.extra.own_upload), NEW_IMPORT)},
+                               shows=lambda s, _o: [s.extra.own_run.filename]),
+    "admin.import_report": Route(frozenset({ADMIN}), ("GET",), obj="import_run"),
+    "admin.import_commit": Route(frozenset({ADMIN}), ("POST",), obj="import_run", data=lambda s: {},
+                                 effect=_import_committed),
+    "admin.import_annotated": Route(frozenset({ADMIN}), ("GET",), obj="import_run", shows=_own_students),
+    "admin.export_students_file": Route(frozenset({ADMIN}), ("GET",), shows=_own_students,
+                                        foreign_request=lambda s: {"class_id": str(s.extra.other_class.id)}),
+    "admin.export_changes_file": Route(frozenset({ADMIN}), ("GET",), shows=lambda s, _o: [s.world.students_b[0].name]),
     # stored photos: parents of the student, its head teacher, its school's admin
     "files.show": Route(frozenset(ROLES), ("GET",), obj="file"),
 }
@@ -292,7 +352,7 @@ def _cases(*, allowed: bool | None, public: bool = False, foreign: bool = False)
         if (route.roles == PUBLIC) != public:
             continue
         for method in route.methods:
-            if foreign and not (route.obj or (method == "POST" and route.foreign_data)):
+            if foreign and not (route.obj or route.foreign_request):
                 continue  # nothing of others' in the request: the owner test checks what the page shows
             if allowed is None:
                 yield pytest.param(endpoint, method, id=f"{endpoint}-{method}")
@@ -329,8 +389,24 @@ def extra(world: World, db, app) -> Extra:
                              content_type="image/jpeg", size_bytes=len(data), width=32, height=24, actor=SYSTEM)
         files[student.id] = stored
         photos[stored.id] = data
+    for student, campaign in ((world.students_b[0], world.campaign), (other_student, other_campaign)):
+        confirmation = ensure_confirmation(db, campaign, student)
+        confirmation.corrections.append(FieldCorrection(
+            slot=0, field_key="current_address", old_value=student.value("current_address"),
+            new_value=f"{student.name}的新地址", requested_by_kind="parent", requested_by_id=0))
     db.commit()
-    return Extra(other_teacher, other_class, other_student, other_campaign, files, photos)
+    runs = []
+    for school, filename in ((world.school, "本校学生名单.xlsx"), (world.other_school, "外校学生名单.xlsx")):
+        upload = export_students(db, school)
+        key = f"imports/{school.id}/authz.bin"
+        store.put(key, upload, "application/octet-stream")
+        outcome = import_file(db, school, upload, filename, actor=SYSTEM, commit=False, storage_key=key)
+        assert outcome.run.status == "checked", outcome.result.errors
+        runs.append((outcome.run, upload))
+    db.commit()
+    (own_run, own_upload), (other_run, _) = runs
+    return Extra(other_teacher, other_class, other_student, other_campaign, files, photos, own_run, other_run,
+                 own_upload)
 
 
 def _arrange(role: str, world: World, extra: Extra, db, client, auth) -> Scene:
@@ -348,8 +424,9 @@ def _arrange(role: str, world: World, extra: Extra, db, client, auth) -> Scene:
 
 
 def _request(client, method: str, url: str, data: dict | None = None, **kwargs):
+    """``data`` is the form of a POST, the query of a GET."""
     if method == "GET":
-        return client.get(url, **kwargs)
+        return client.get(url, query_string=data, **kwargs)
     return client.post(url, data=data or {}, **kwargs)
 
 
@@ -377,14 +454,24 @@ def _mentions(body: str, marker: str) -> bool:
     return re.search(rf"(?<!\d){re.escape(marker)}(?!\d)", body) is not None
 
 
+def _text(response) -> str:
+    """What a person would read in the answer: the page, or every cell of a downloaded workbook."""
+    if response.mimetype == XLSX:
+        workbook = load_workbook(io.BytesIO(response.get_data()), read_only=True)
+        cells = [str(v) for sheet in workbook for row in sheet.iter_rows(values_only=True) for v in row if v]
+        workbook.close()
+        return "\n".join(cells)
+    return response.get_data(as_text=True) if response.mimetype.startswith(("text/", "application/json")) else ""
+
+
 def _leaked(response, scene: Scene) -> list[str]:
-    body = response.get_data(as_text=True) if response.mimetype.startswith("text/") else ""
+    body = _text(response)
     return [m for m in scene.hidden if _mentions(body, m)]
 
 
 def _assert_refused_and_silent(response, scene: Scene, statuses: tuple[int, ...]) -> None:
     assert response.status_code in statuses, response.status_code
-    assert not response.mimetype.startswith("image/")
+    assert response.mimetype == "text/html"  # an error page: no photo, no workbook
     assert not _leaked(response, scene)
 
 
@@ -441,7 +528,7 @@ def test_anonymous_visitor_is_sent_to_login_and_changes_nothing(app, client, wor
         assert "/login" in response.headers["Location"]
     else:
         assert response.status_code in (401, 403), response.status_code
-    assert not response.mimetype.startswith("image/")
+    assert response.mimetype == "text/html"  # no photo, no workbook
     assert not _leaked(response, scene)
     assert _changes(before, _snapshot(db, app)) == []
 
@@ -465,10 +552,11 @@ def test_another_familys_classs_or_schools_object_is_404_and_untouched(app, clie
     scene = _arrange(role, world, extra, db, client, auth)
     route = ROUTES[endpoint]
     before = _snapshot(db, app)
-    if route.obj is None:  # the other school's object is named in the form
-        response = _request(client, method, _url(app, endpoint), route.foreign_data(scene))
-        _assert_refused_and_silent(response, scene, (400, 403, 404))
-    else:
+    if route.foreign_request:  # the other school's object is named in the form or the query
+        url = _url(app, endpoint, scene.target(route.obj) if route.obj else None)
+        response = _request(client, method, url, route.foreign_request(scene))
+        _assert_refused_and_silent(response, scene, route.refused)
+    if route.obj:
         others = scene.foreign[route.obj]
         assert others, f"{role} has no other {route.obj} to try"
         for other in others:
@@ -480,12 +568,16 @@ def test_another_familys_classs_or_schools_object_is_404_and_untouched(app, clie
     assert _changes(before, _snapshot(db, app)) == []
 
 
-def _shown(kind: str | None, obj, scene: Scene) -> list[str]:
-    """What a successful page must show: the object, or for pages without one the role's own data."""
-    if kind == "student":
+def _shown(route: Route, obj, scene: Scene) -> list[str]:
+    """What a successful answer must show: the object, or for pages without one the role's own data."""
+    if route.shows:
+        return route.shows(scene, obj)
+    if route.obj == "student":
         return [obj.name]
-    if kind == "class":
+    if route.obj == "class":
         return [obj.title]
+    if route.obj == "import_run":
+        return [obj.filename]
     return scene.home
 
 
@@ -509,7 +601,7 @@ def test_owner_reaches_own_objects_and_sees_nothing_of_others(app, client, world
             assert response.mimetype == "image/jpeg"
             assert response.get_data() == extra.photos[obj.id]
             continue
-        body = response.get_data(as_text=True)
-        missing = [m for m in _shown(route.obj, obj, scene) if not _mentions(body, m)]
+        body = _text(response)
+        missing = [m for m in _shown(route, obj, scene) if not _mentions(body, m)]
         assert not missing, f"{response.request.path} does not show {missing}"
         assert not _leaked(response, scene), f"{response.request.path} shows {_leaked(response, scene)}"

@@ -178,7 +178,7 @@ def test_returned_sheet_shows_the_reason_to_the_parent_who_corrects_and_resubmit
     assert [(c.field_key, c.status) for c in confirmation.corrections] == [("current_address", "submitted")]
     assert "待审核" in parent.get(f"/parent/students/{student.id}").get_data(as_text=True)
     review_page = teacher.get(f"/teacher/students/{student.id}").get_data(as_text=True)
-    assert "submitted → returned：照片不清楚，请重新拍照" in review_page  # the history keeps the reason
+    assert "退回给家长 — 照片不清楚，请重新拍照" in review_page  # the history keeps the reason
 
 
 def test_parent_is_texted_when_the_sheet_is_returned(app, db, world, teacher, outbox):

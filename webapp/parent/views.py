@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -76,6 +76,8 @@ def record(student_id: int):
                 flash(_("已保存 %(n)s 项更正。核对完成后请上传签字确认表。", n=result.saved), "success")
             else:
                 flash(_("已保存：信息无需更正"), "success")
+            if request.form.get("then") == "submit":
+                return redirect(url_for("parent.submit", student_id=student.id))
             return redirect(url_for("parent.record", student_id=student.id))
     elif confirmation is not None and not form.is_submitted():
         for correction in confirmation.corrections:

