@@ -115,6 +115,7 @@ def check_table(
         if column.field is not None:
             by_field[(column.slot, column.field.key)] = column
     specials = {c.special for _, c in known if c.special}
+    formulas = table.formulas
 
     missing: set[tuple[int, str]] = set()
     for slot, f in _required_columns():
@@ -143,13 +144,13 @@ def check_table(
         bad: set[tuple[int, str]] = set()
         for index, column in known:
             raw = cells[index] if index < len(cells) else None
-            if raw is None or raw == "":
-                continue
-            if table.kind == "xlsx" and isinstance(raw, str) and raw.startswith("="):
+            if formulas and (row_no, index) in formulas:
                 problems.append(ImportProblem(row_no, column.header, shown(raw), Message(
                     N_("单元格是公式，请复制后“选择性粘贴为数值”再导入"))))
                 if column.field is not None:
                     bad.add((column.slot, column.field.key))
+                continue
+            if raw is None or raw == "":
                 continue
             if column.field is None:
                 if column.special in klass:

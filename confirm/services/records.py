@@ -12,7 +12,7 @@ from confirm.errors import FieldErrors, InvalidTransition
 from confirm.fields import MEMBER_FIELDS, MEMBER_SLOTS, STUDENT_FIELDS, Field, field_for
 from confirm.i18n import N_, Message
 from confirm.models import Campaign, Confirmation, FamilyMember, FieldCorrection, Student, utcnow
-from confirm.services.common import Actor
+from confirm.services.common import Actor, audit
 from confirm.states import EDITABLE_STATES, State
 from confirm.validation import clean_value, validate_record
 
@@ -172,6 +172,10 @@ def save_corrections(
         elif correction is not None:
             confirmation.corrections.remove(correction)
             result.removed += 1
+    if result.saved or result.removed:
+        audit(session, actor, "corrections.saved", school_id=student.school_id, target=confirmation, at=now,
+              detail={"fields": sorted(f"{slot}.{key}" for slot, key in changed),
+                      "saved": result.saved, "removed": result.removed})
     session.flush()
     return result
 
