@@ -16,6 +16,7 @@ from confirm.template import CLASS_CODE, CLASS_NAME, GRADE, Column
 from confirm.validation import clean_value, normalize_text, validate_record
 
 SHOWN_VALUE_LIMIT = 50
+CLASS_LIMITS = {GRADE: 20, CLASS_NAME: 40, CLASS_CODE: 20}  # the sizes of classes.grade / name / class_code
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,12 @@ def check_table(
                 continue
             if column.field is None:
                 if column.special in klass:
-                    klass[column.special] = normalize_text(raw)[:40]
+                    text, limit = normalize_text(raw), CLASS_LIMITS[column.special]
+                    if len(text) > limit:
+                        problems.append(ImportProblem(row_no, column.header, shown(raw), Message(
+                            N_("内容过长：最多%(max)d个字，现在是%(length)d个字"),
+                            {"max": limit, "length": len(text)})))
+                    klass[column.special] = text[:limit]
                 continue
             value, errors, warnings = clean_value(column.field, raw, today=today)
             for message in errors:

@@ -114,7 +114,8 @@ def commit_import(
         raise DomainError(Message(N_("文件还有 %(n)s 处错误，修改后才能导入"), {"n": len(result.errors)}))
     classes = _Classes(session, school)
     present_student = {key for slot, key in result.present if slot == 0}
-    present_member = {key for slot, key in result.present if slot != 0}
+    # per member block: a file without the 成员2 columns keeps every stored member 2
+    present_member = {slot: {key for s, key in result.present if s == slot} for slot in MEMBER_SLOTS}
     matched_ids = [r.match_id for r in result.rows if r.match_id is not None]
     students = {s.id: s for s in session.scalars(select(Student).where(Student.id.in_(matched_ids)))} if matched_ids \
         else {}
@@ -142,7 +143,7 @@ def commit_import(
         for slot in MEMBER_SLOTS:
             member = members.get((student.id, slot))
             old = dict(member.record) if member else {}
-            new = _merged(old, row.members[slot], present_member)
+            new = _merged(old, row.members[slot], present_member[slot])
             if new == old:
                 continue
             changed = True
