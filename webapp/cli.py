@@ -8,7 +8,7 @@ import click
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -21,7 +21,7 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-@click.group("db")
+@click.group("db", cls=AppGroup)
 def db_group():
     """Create and update the database schema (Alembic migrations)."""
 
@@ -80,6 +80,7 @@ def _fail_on(exc) -> None:
 
 
 @click.command("create-school")
+@with_appcontext
 @click.option("--code", required=True, help="学校标识码 (10 digits)")
 @click.option("--name", required=True, help="学校名称")
 def create_school_command(code: str, name: str):
@@ -99,6 +100,7 @@ def create_school_command(code: str, name: str):
 
 
 @click.command("create-admin")
+@with_appcontext
 @click.option("--school", "school_code", required=True, help="学校标识码")
 @click.option("--username", required=True)
 @click.option("--name", "display_name", required=True, help="姓名")

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from confirm.errors import DomainError
@@ -30,6 +31,7 @@ def _one_line(text: str) -> str:
 
 
 @click.command("import-students")
+@with_appcontext
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--school", "school_code", required=True, help="学校标识码 (10 digits)")
 @click.option("--check", "check_only", is_flag=True, help="only check the file (the template check); write nothing")
@@ -71,6 +73,7 @@ def import_students(file: Path, school_code: str, check_only: bool):
 
 
 @click.command("export-students")
+@with_appcontext
 @click.option("--school", "school_code", required=True)
 @click.option("--class", "class_name", default=None, help="only this class (its name, e.g. 1班, or 年级 班级)")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
@@ -93,6 +96,7 @@ def export_students_command(school_code: str, class_name: str | None, output: Pa
 
 
 @click.command("export-changes")
+@with_appcontext
 @click.option("--school", "school_code", required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def export_changes_command(school_code: str, output: Path):
