@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -137,6 +138,8 @@ class Student(Base):
     id_number: Mapped[str | None] = mapped_column(String(30))
     upload_no: Mapped[str] = mapped_column(String(12), unique=True)  # 拍照上传号 printed on the sheet
     record: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Bumped whenever the record changes, so a sheet printed before the change is recognised as old.
+    record_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -159,6 +162,7 @@ class Student(Base):
         else:
             record.pop(key, None)
         self.record = record  # reassign so the JSON change is tracked
+        self.record_version = (self.record_version or 1) + 1
         if key == "name":
             self.name = value
         elif key == "id_number":
@@ -167,6 +171,7 @@ class Student(Base):
     def replace_record(self, record: dict[str, str]) -> None:
         """Replace the whole record at once (imports), keeping the indexed columns in step."""
         self.record = {k: v for k, v in record.items() if v}
+        self.record_version = (self.record_version or 1) + 1
         self.name = self.record.get("name", "")
         self.id_number = self.record.get("id_number") or None
 
@@ -260,6 +265,8 @@ class Campaign(Base):
     name: Mapped[str] = mapped_column(String(100))
     deadline: Mapped[date] = mapped_column(Date)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # True once the campaign's sheets are printed by this platform with QR codes: photos must then show one.
+    require_sheet_qr: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -273,7 +280,10 @@ class StoredFile(Base):
     student_id: Mapped[int | None] = mapped_column(ForeignKey("students.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     storage_key: Mapped[str] = mapped_column(String(200), unique=True)
+    thumbnail_key: Mapped[str | None] = mapped_column(String(200))
     sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # Quality-gate figures and, when a head teacher accepted a photo the gate refused, the reason.
+    quality: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
     content_type: Mapped[str] = mapped_column(String(50))
     size_bytes: Mapped[int] = mapped_column(Integer)
     width: Mapped[int | None] = mapped_column(Integer)

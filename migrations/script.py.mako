@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import Text  # noqa: F401  (autogenerate writes JSONB(astext_type=Text()))
 ${imports if imports else ""}
-import confirm.models
+import confirm.models  # noqa: F401  (autogenerate may reference its column types)
 
 revision: str = ${repr(up_revision)}
 down_revision: str | None = ${repr(down_revision)}

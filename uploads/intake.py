@@ -2,24 +2,37 @@
 
 Only the sanitised JPEG is kept: orientation applied, every metadata block (EXIF with GPS, XMP, ICC)
 dropped, RGB, long edge capped. The original bytes — and anything appended to them — are discarded.
+A 12 MP JPEG is decoded at half size through libjpeg's DCT scaling (``draft``), never in full.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from confirm.i18n import N_, Message
 
-ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")
+try:  # HEIC/HEIF from iPhones; pillow-heif registers itself as a Pillow plugin
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    HEIF = ("HEIF",)
+except ImportError:  # pragma: no cover - the dependency is declared; this only keeps imports working without it
+    HEIF = ()
+
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", *HEIF)
 MAX_PIXELS = 40_000_000  # a 12 MP phone photo is far below; a decompression bomb is far above
 LONG_EDGE = 2400
+DRAFT_MIN_EDGE = 1600  # DCT scaling may stop at this long edge: enough to read a sheet and its QR code
 THUMB_EDGE = 320
 JPEG_QUALITY = 85
+
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif"}
 
 
 class IntakeError(Exception):
@@ -30,36 +43,80 @@ class IntakeError(Exception):
         super().__init__(str(message))
 
 
+def sniff(data: bytes) -> str | None:
+    """The file type by its first bytes: JPEG, PNG, WEBP, HEIF, PDF, GIF, SVG — or None."""
+    head = data[:64]
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        return "HEIF"
+    if head.startswith(b"%PDF-"):
+        return "PDF"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "GIF"
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if stripped.startswith((b"<svg", b"<?xml")):
+        return "SVG"
+    return None
+
+
 @dataclass(frozen=True)
 class SanitizedImage:
-    """The re-encoded photo and what we record about it."""
+    """The re-encoded photo and what we record about it; ``image`` is kept in memory for the quality checks."""
 
     data: bytes
     thumbnail: bytes
     width: int
     height: int
+    original_width: int
+    original_height: int
     sha256: str
+    image: Image.Image = field(repr=False, compare=False)
     content_type: str = "image/jpeg"
 
 
-def _encode(image: Image.Image) -> bytes:
+def _encode(image: Image.Image, quality: int = JPEG_QUALITY) -> bytes:
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    image.save(out, "JPEG", quality=quality, optimize=True)
     return out.getvalue()
 
 
-def sanitize_image(data: bytes, *, long_edge: int = LONG_EDGE, max_pixels: int = MAX_PIXELS) -> SanitizedImage:
-    """Open ``data`` as a photo under strict limits and return a clean JPEG and thumbnail."""
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit / float greyscale: scale to 8 bits first
+        image = image.convert("I").point(lambda v: v / 256).convert("L")
+    if image.mode in ("RGBA", "LA", "P", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, "white")
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _unreadable() -> IntakeError:
+    return IntakeError(Message(N_("无法识别的文件，请上传照片（JPG、PNG、WebP 或 HEIC 格式）")))
+
+
+def open_photo(data: bytes, *, max_pixels: int = MAX_PIXELS, draft_edge: int | None = DRAFT_MIN_EDGE):
+    """Open ``data`` as a photo under strict limits; returns (image with orientation applied, original size)."""
     if not data:
         raise IntakeError(Message(N_("文件是空的，请重新拍照上传")))
+    kind = sniff(data)
+    if kind not in ALLOWED_FORMATS:
+        raise _unreadable()
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
-            if image.width * image.height > max_pixels:
+            original = image.size
+            if original[0] * original[1] > max_pixels:
                 raise IntakeError(Message(N_("图片尺寸过大，请用手机相机直接拍照上传")))
-            if image.format == "JPEG":
-                image.draft("RGB", (long_edge, long_edge))  # DCT scaling: never decode more than we keep
+            if image.format == "JPEG" and draft_edge and max(original) >= 2 * draft_edge:
+                factor = draft_edge / max(original)
+                image.draft("RGB", (math.ceil(original[0] * factor), math.ceil(original[1] * factor)))
             image.load()
             image = ImageOps.exif_transpose(image)
         except IntakeError:
@@ -67,17 +124,18 @@ def sanitize_image(data: bytes, *, long_edge: int = LONG_EDGE, max_pixels: int =
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise IntakeError(Message(N_("图片尺寸过大，请用手机相机直接拍照上传"))) from None
         except UnidentifiedImageError:
-            raise IntakeError(Message(N_("无法识别的文件，请上传照片（JPG、PNG 或 WebP 格式）"))) from None
-        except (OSError, SyntaxError, ValueError):
+            raise _unreadable() from None
+        except (OSError, SyntaxError, ValueError, EOFError):
             raise IntakeError(Message(N_("图片文件已损坏或不完整，请重新拍照上传"))) from None
-    if image.mode in ("RGBA", "LA", "P", "PA"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGB", rgba.size, "white")
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        image = background
-    elif image.mode != "RGB":
-        image = image.convert("RGB")
-    image.thumbnail((long_edge, long_edge), Image.Resampling.LANCZOS)
+    return image, original
+
+
+def sanitize_image(data: bytes, *, long_edge: int = LONG_EDGE, max_pixels: int = MAX_PIXELS) -> SanitizedImage:
+    """Open ``data`` as a photo under strict limits and return a clean JPEG and thumbnail."""
+    image, original = open_photo(data, max_pixels=max_pixels)
+    image = _to_rgb(image)
+    if max(image.size) > long_edge:
+        image.thumbnail((long_edge, long_edge), Image.Resampling.LANCZOS)
     clean = Image.new("RGB", image.size)  # a fresh image carries no metadata at all
     clean.paste(image)
     encoded = _encode(clean)
@@ -85,8 +143,33 @@ def sanitize_image(data: bytes, *, long_edge: int = LONG_EDGE, max_pixels: int =
     thumb.thumbnail((THUMB_EDGE, THUMB_EDGE), Image.Resampling.LANCZOS)
     return SanitizedImage(
         data=encoded,
-        thumbnail=_encode(thumb),
+        thumbnail=_encode(thumb, 80),
         width=clean.width,
         height=clean.height,
+        original_width=original[0],
+        original_height=original[1],
         sha256=hashlib.sha256(encoded).hexdigest(),
+        image=clean,
     )
+
+
+def full_resolution(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """The photo decoded at full size (only for a second look when the reduced image is not enough)."""
+    image, _ = open_photo(data, max_pixels=max_pixels, draft_edge=None)
+    return _to_rgb(image)
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A proof document kept as uploaded (PDF only; images go through sanitize_image)."""
+
+    data: bytes
+    sha256: str
+    content_type: str = "application/pdf"
+
+
+def accept_proof_pdf(data: bytes) -> StoredDocument:
+    """A PDF proof document, checked to be one; it is stored as a file and never rendered by us."""
+    if sniff(data) != "PDF" or b"%%EOF" not in data[-2048:]:
+        raise IntakeError(Message(N_("PDF 文件不完整或已损坏，请重新选择")))
+    return StoredDocument(data, hashlib.sha256(data).hexdigest())

@@ -190,3 +190,4 @@ def apply_correction(student: Student, correction: FieldCorrection) -> None:
         member = FamilyMember(slot=correction.slot, record={})
         student.members.append(member)
     member.set_value(correction.field_key, correction.new_value)
+    student.record_version = (student.record_version or 1) + 1

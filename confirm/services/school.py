@@ -126,6 +126,7 @@ def add_student(
     for key, value in values.items():
         student.set_value(key, value)
     student.set_value("school_code", school.code)
+    student.record_version = 1
     for slot, record in members.items():
         if any(record.values()):
             student.members.append(FamilyMember(slot=slot, record=dict(record)))

@@ -136,7 +136,8 @@ def test_check_option_only_checks_and_writes_nothing(runner, db, school, tmp_pat
 @pytest.mark.parametrize(
     ("content", "name", "expected"),
     [
-        pytest.param(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 200, "照片.png", "无法识别的文件类型", id="png"),
+        pytest.param(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 200, "照片.png", "无法识别的文件类型",
+                     id="png"),
         pytest.param(b"PK\x03\x04 this is not a workbook", "学生.xlsx", "文件已损坏", id="corrupt-zip"),
         pytest.param(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504 + "EncryptionInfo".encode("utf-16-le"),
                      "学生.xlsx", "密码", id="password-protected"),

@@ -1,0 +1,189 @@
+"""Synthetic phone photos of a printed, signed 学籍信息确认表 with its QR code — for the QR tests and benchmark.
+
+A white A4 page at 300 dpi (2480 × 3508) carries a title, a ruled table of text-like strokes, a signature and
+the sheet's QR code (2.5–3 cm wide) near the top-right corner. It is then photographed: laid on a darker
+table, rotated up to 30°, perspective-skewed, unevenly lit, blurred, given sensor noise and saved as a phone
+JPEG of 3000–4000 px on the long edge. Everything is drawn from ``numpy.random.default_rng(seed)``, so a seed
+names one photo; any distortion can also be fixed by keyword.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from uploads.intake import full_resolution, sanitize_image
+from uploads.qr import render_qr_png
+
+PAGE_W, PAGE_H = 2480, 3508  # A4 at 300 dpi
+DOTS_PER_CM = 300 / 2.54
+DEFAULT_PAYLOAD = "XJ1-5YC1S-255S-7PS-3K9ZQ0B1XA"  # the length and shape of a real payload
+
+
+@dataclass(frozen=True)
+class PhotoParams:
+    """The distortions one synthetic photo was made with."""
+
+    long_edge: int
+    qr_cm: float
+    rotation: float
+    skew: float
+    fill: float
+    blur: float
+    brightness: float
+    shading: float
+    noise: float
+    jpeg_quality: int
+
+
+@dataclass(frozen=True)
+class SheetPhoto:
+    """A synthetic upload: the phone's JPEG bytes and how they were made."""
+
+    jpeg: bytes
+    params: PhotoParams
+    payload: str | None
+
+    def app_sized(self) -> Image.Image:
+        """The photo as the app keeps it: through ``sanitize_image`` (DCT-reduced, long edge ≤ 2400 px, re-encoded)."""
+        image = Image.open(io.BytesIO(sanitize_image(self.jpeg).data))
+        image.load()
+        return image
+
+    def full_resolution(self) -> Image.Image:
+        """The photo at phone resolution, decoded the way the app does for a second look."""
+        return full_resolution(self.jpeg)
+
+
+def _pick(value, rng: np.random.Generator, low: float, high: float) -> float:
+    drawn = rng.uniform(low, high)  # always draw, so fixing one distortion leaves the others unchanged
+    return float(drawn if value is None else value)
+
+
+def _draw_page(rng: np.random.Generator, payload: str | None, qr_cm: float) -> np.ndarray:
+    """The printed sheet, grayscale, 300 dpi."""
+    page = np.full((PAGE_H, PAGE_W), 255, np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    letters = np.array(list("ABCDEFGHJKLMNPRSTUVWXYZ0123456789"))
+
+    def text(x: int, y: int, n: int, size: float, thick: int) -> None:
+        cv2.putText(page, "".join(rng.choice(letters, n)), (x, y), font, size, 30, thick, cv2.LINE_AA)
+
+    text(620, 260, 14, 3.0, 8)  # the title
+    text(180, 420, 30, 1.3, 3)
+    # The ruled table of record fields: label cells and value cells full of writing.
+    top, left, right, rows = 520, 170, PAGE_W - 170, 26
+    row_h = 96
+    columns = [left, left + 420, left + 1070, left + 1490, right]
+    for r in range(rows + 1):
+        y = top + r * row_h
+        cv2.line(page, (left, y), (right, y), 40, 3)
+    for x in columns:
+        cv2.line(page, (x, top), (x, top + rows * row_h), 40, 3)
+    for r in range(rows):
+        y = top + r * row_h + 64
+        for c in range(len(columns) - 1):
+            width = columns[c + 1] - columns[c]
+            n = int(rng.integers(2, max(3, width // 45)))
+            text(columns[c] + 20, y, n, 1.2, 3)
+    # Notes and the parent's signature under the table.
+    y0 = top + rows * row_h + 110
+    for i in range(3):
+        text(180, y0 + i * 70, int(rng.integers(30, 44)), 1.2, 3)
+    points = np.cumsum(rng.normal(0, 18, (40, 2)), axis=0) + (1600, y0 + 260)
+    cv2.polylines(page, [points.astype(np.int32)], False, 20, 6, cv2.LINE_AA)
+    if payload is not None:
+        symbol = cv2.imdecode(np.frombuffer(render_qr_png(payload, box_size=1, border=0), np.uint8),
+                              cv2.IMREAD_GRAYSCALE)
+        size = round(qr_cm * DOTS_PER_CM)
+        qr = cv2.resize(symbol, (size, size), interpolation=cv2.INTER_NEAREST)
+        qr = np.where(qr < 128, 25, 255).astype(np.uint8)  # printer black is not 0
+        x, y = PAGE_W - 170 - size, 110
+        page[y - 60:y + size + 60, x - 60:x + size + 60] = 255  # the printed quiet zone
+        page[y:y + size, x:x + size] = qr
+    return page
+
+
+def _background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
+    """A table top: a darker colour, a wood-like grain and a lighting gradient."""
+    base = rng.uniform([50, 60, 80], [120, 130, 160])  # BGR, brownish to grey
+    grain = cv2.resize(rng.normal(0, 12, (h // 40, 8)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    return np.clip(base[None, None, :] + grain[:, :, None], 0, 255).astype(np.float32)
+
+
+def make_sheet_photo(
+    seed: int,
+    *,
+    payload: str | None = DEFAULT_PAYLOAD,
+    long_edge: int | None = None,
+    qr_cm: float | None = None,
+    rotation: float | None = None,
+    skew: float | None = None,
+    fill: float | None = None,
+    blur: float | None = None,
+    brightness: float | None = None,
+    shading: float | None = None,
+    noise: float | None = None,
+    jpeg_quality: int | None = None,
+) -> SheetPhoto:
+    """A phone photo of a sheet carrying ``payload`` as its QR code (``None``: a sheet with no QR code).
+
+    Unset distortions are drawn at random from: long edge 3000–4000 px, QR 2.5–3 cm, rotation ±0–30°,
+    perspective skew 0–8 % of the page width per corner, page filling 80–100 % of the room it has, Gaussian
+    blur σ 0–2 px, brightness 0.7–1.15, shading (a light gradient across the page) 0–35 %, noise σ 0–4,
+    JPEG quality 60–90.
+    """
+    rng = np.random.default_rng(seed)
+    turn_sign = float(rng.choice([-1, 1]))
+    params = PhotoParams(
+        long_edge=int(_pick(long_edge, rng, 3000, 4000)),
+        qr_cm=_pick(qr_cm, rng, 2.5, 3.0),
+        rotation=_pick(rotation, rng, 0, 30) * (turn_sign if rotation is None else 1.0),
+        skew=_pick(skew, rng, 0, 0.08),
+        fill=_pick(fill, rng, 0.8, 1.0),
+        blur=_pick(blur, rng, 0, 2),
+        brightness=_pick(brightness, rng, 0.7, 1.15),
+        shading=_pick(shading, rng, 0, 0.35),
+        noise=_pick(noise, rng, 0, 4),
+        jpeg_quality=int(_pick(jpeg_quality, rng, 60, 90)),
+    )
+    page = _draw_page(rng, payload, params.qr_cm)
+    h = params.long_edge
+    w = h * 3 // 4
+
+    # Where the page's corners land: the page skewed, rotated, then scaled to fit the frame and centred.
+    src = np.float32([[0, 0], [PAGE_W, 0], [PAGE_W, PAGE_H], [0, PAGE_H]])
+    quad = src - (PAGE_W / 2, PAGE_H / 2) + rng.uniform(-1, 1, (4, 2)) * params.skew * PAGE_W
+    angle = np.deg2rad(params.rotation)
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    quad = quad @ turn.T
+    extent = quad.max(axis=0) - quad.min(axis=0)
+    scale = min(0.97 * w / extent[0], 0.97 * h / extent[1]) * params.fill
+    quad = quad * scale
+    room = np.array([w, h]) - (quad.max(axis=0) - quad.min(axis=0))
+    quad = quad - quad.min(axis=0) + room * rng.uniform(0.2, 0.8, 2)
+    matrix = cv2.getPerspectiveTransform(src, quad.astype(np.float32))
+
+    paper = cv2.warpPerspective(page, matrix, (w, h), flags=cv2.INTER_AREA, borderValue=0)
+    mask = cv2.warpPerspective(np.full((PAGE_H // 4, PAGE_W // 4), 255, np.uint8),
+                               matrix @ np.diag([4.0, 4.0, 1.0]), (w, h), flags=cv2.INTER_LINEAR)
+    alpha = mask.astype(np.float32)[:, :, None] / 255
+    tint = rng.uniform([225, 235, 240], [245, 250, 255]) / 255  # paper is a slightly warm white (BGR)
+    photo = alpha * (paper.astype(np.float32)[:, :, None] * tint) + (1 - alpha) * _background(rng, w, h)
+
+    # Uneven light: a gradient in a random direction, and the overall exposure.
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    direction = rng.uniform(0, 2 * np.pi)
+    ramp = (np.cos(direction) * xx / w + np.sin(direction) * yy / h + 1) / 2
+    photo *= (params.brightness * (1 - params.shading * ramp))[:, :, None]
+    if params.blur > 0.05:
+        photo = cv2.GaussianBlur(photo, (0, 0), params.blur)
+    photo += params.noise * rng.standard_normal((h, w, 1), dtype=np.float32)
+    photo = np.clip(photo, 0, 255).astype(np.uint8)
+    ok, encoded = cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, params.jpeg_quality])
+    assert ok
+    return SheetPhoto(jpeg=encoded.tobytes(), params=params, payload=payload)

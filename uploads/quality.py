@@ -1,0 +1,70 @@
+"""The photo quality gate: reasons a parent understands, computed on the reduced image.
+
+Thresholds were calibrated on generated sheet photos (benchmarks/sheet_photos.py): sharp photos of a
+printed A4 sheet score far above BLUR_THRESHOLD, Gaussian blur of radius ≥ 3 px at 2000 px falls below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from confirm.i18n import N_, Message
+
+MIN_LONG_EDGE = 1000
+DARK_MEAN = 60.0
+BRIGHT_MEAN = 240.0
+LOW_CONTRAST_STD = 18.0
+BLUR_THRESHOLD = 100.0
+ANALYSIS_EDGE = 1000
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """What the gate measured and every reason to ask for a retake (empty: accepted)."""
+
+    reasons: list[Message] = field(default_factory=list)
+    brightness: float = 0.0
+    contrast: float = 0.0
+    sharpness: float = 0.0
+
+    @property
+    def is_accepted(self) -> bool:
+        return not self.reasons
+
+
+def _grey(image: Image.Image) -> np.ndarray:
+    grey = image.convert("L")
+    if max(grey.size) > ANALYSIS_EDGE:
+        grey = grey.copy()
+        grey.thumbnail((ANALYSIS_EDGE, ANALYSIS_EDGE), Image.Resampling.BILINEAR)
+    return np.asarray(grey, dtype=np.float32)
+
+
+def laplacian_variance(grey: np.ndarray) -> float:
+    """Variance of the 4-neighbour Laplacian: high for crisp edges (print), low for blur."""
+    centre = grey[1:-1, 1:-1]
+    lap = grey[:-2, 1:-1] + grey[2:, 1:-1] + grey[1:-1, :-2] + grey[1:-1, 2:] - 4 * centre
+    return float(lap.var())
+
+
+def assess(image: Image.Image, *, original_size: tuple[int, int] | None = None) -> QualityReport:
+    """Check size, exposure and sharpness of a (reduced) photo."""
+    reasons: list[Message] = []
+    long_edge = max(original_size or image.size)
+    if long_edge < MIN_LONG_EDGE:
+        reasons.append(Message(N_("照片太小（%(px)s 像素），看不清字。请用手机相机直接拍照，不要截图或压缩"),
+                               {"px": long_edge}))
+    grey = _grey(image)
+    brightness = float(grey.mean())
+    contrast = float(grey.std())
+    sharpness = laplacian_variance(grey)
+    if brightness < DARK_MEAN:
+        reasons.append(Message(N_("照片太暗，请在光线充足的地方重新拍照")))
+    elif brightness > BRIGHT_MEAN or contrast < LOW_CONTRAST_STD:
+        reasons.append(Message(N_("照片过亮或发白，看不清字。请避开强光和反光重新拍照")))
+    if sharpness < BLUR_THRESHOLD:
+        reasons.append(Message(N_("照片模糊，请拿稳手机、对准焦点后重新拍照")))
+    return QualityReport(reasons, brightness, contrast, sharpness)
