@@ -109,10 +109,11 @@ def _draw_page(rng: np.random.Generator, payload: str | None, qr_cm: float) -> n
 
 
 def _background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
-    """A table top: a darker colour, a wood-like grain and a lighting gradient."""
-    base = rng.uniform([50, 60, 80], [120, 130, 160])  # BGR, brownish to grey
-    grain = cv2.resize(rng.normal(0, 12, (h // 40, 8)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
-    return np.clip(base[None, None, :] + grain[:, :, None], 0, 255).astype(np.float32)
+    """A table top (BGR, float32): a darker brownish or greyish colour with a wood-like grain."""
+    base = rng.uniform([50, 60, 80], [120, 130, 160]).astype(np.float32)
+    grain = rng.normal(0, 12, (h // 40, 8)).astype(np.float32)
+    small = cv2.merge([grain + level for level in base])
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
 
 
 def make_sheet_photo(
@@ -168,22 +169,24 @@ def make_sheet_photo(
     quad = quad - quad.min(axis=0) + room * rng.uniform(0.2, 0.8, 2)
     matrix = cv2.getPerspectiveTransform(src, quad.astype(np.float32))
 
-    paper = cv2.warpPerspective(page, matrix, (w, h), flags=cv2.INTER_AREA, borderValue=0)
-    mask = cv2.warpPerspective(np.full((PAGE_H // 4, PAGE_W // 4), 255, np.uint8),
+    paper = cv2.warpPerspective(page, matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
+    mask = cv2.warpPerspective(np.full((PAGE_H // 4, PAGE_W // 4), 1, np.float32),
                                matrix @ np.diag([4.0, 4.0, 1.0]), (w, h), flags=cv2.INTER_LINEAR)
-    alpha = mask.astype(np.float32)[:, :, None] / 255
     tint = rng.uniform([225, 235, 240], [245, 250, 255]) / 255  # paper is a slightly warm white (BGR)
-    photo = alpha * (paper.astype(np.float32)[:, :, None] * tint) + (1 - alpha) * _background(rng, w, h)
+    sheet = cv2.merge([paper.astype(np.float32) * float(level) for level in tint])
+    photo = cv2.blendLinear(sheet, _background(rng, w, h), mask, 1 - mask)
 
     # Uneven light: a gradient in a random direction, and the overall exposure.
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     direction = rng.uniform(0, 2 * np.pi)
-    ramp = (np.cos(direction) * xx / w + np.sin(direction) * yy / h + 1) / 2
-    photo *= (params.brightness * (1 - params.shading * ramp))[:, :, None]
+    yy, xx = np.mgrid[0:1:64j, 0:1:48j].astype(np.float32)
+    ramp = (np.cos(direction) * xx + np.sin(direction) * yy + 1) / 2
+    gain = (params.brightness * (1 - params.shading * ramp)).astype(np.float32)
+    light = cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR)
+    photo = cv2.multiply(photo, cv2.merge([light, light, light]))
     if params.blur > 0.05:
         photo = cv2.GaussianBlur(photo, (0, 0), params.blur)
-    photo += params.noise * rng.standard_normal((h, w, 1), dtype=np.float32)
-    photo = np.clip(photo, 0, 255).astype(np.uint8)
+    grain = params.noise * rng.standard_normal((h, w), dtype=np.float32)
+    photo = cv2.add(photo, cv2.merge([grain, grain, grain]), dtype=cv2.CV_8U)  # saturates to 0..255
     ok, encoded = cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, params.jpeg_quality])
     assert ok
     return SheetPhoto(jpeg=encoded.tobytes(), params=params, payload=payload)

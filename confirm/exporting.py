@@ -51,6 +51,19 @@ def _header_cells(sheet, texts: Iterable[str]) -> list[WriteOnlyCell]:
     return cells
 
 
+def _as_text(sheet, values: list) -> list:
+    """The row with text starting with "=" kept as text (openpyxl would write it as a live formula)."""
+    if not any(isinstance(v, str) and v.startswith("=") for v in values):
+        return values
+    out = []
+    for value in values:
+        if isinstance(value, str) and value.startswith("="):
+            value = WriteOnlyCell(sheet, value=value)
+            value.data_type = "s"
+        out.append(value)
+    return out
+
+
 def student_rows(session: Session, school: School, school_class: SchoolClass | None = None):
     """Each student of the school (or class) as the template's row of texts, in class and name order."""
     query = (
@@ -91,7 +104,7 @@ def export_students(session: Session, school: School, school_class: SchoolClass 
     sheet.append([c.code for c in EXPORT_COLUMNS])
     sheet.append(_header_cells(sheet, [c.header for c in EXPORT_COLUMNS]))
     for row in student_rows(session, school, school_class):
-        sheet.append(row)
+        sheet.append(_as_text(sheet, row))
     return _save(workbook)
 
 
@@ -129,10 +142,10 @@ def export_changes(session: Session, school: School, campaign: Campaign | None =
         else:
             requester = staff.get(correction.requested_by_id, "学校")
         status = CORRECTION_STATUS.get(correction.status, correction.status)
-        sheet.append([
+        sheet.append(_as_text(sheet, [
             school_class.title, student.name, label, f.display(correction.old_value), f.display(correction.new_value),
             "是" if correction.is_key_data else "否", requester, status, proofs.get(student.id, 0),
             staff.get(correction.decided_by_id, "") if correction.decided_by_id else "",
             correction.decided_at.strftime("%Y-%m-%d %H:%M") if correction.decided_at else "",
-        ])
+        ]))
     return _save(workbook)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Protocol
 
 
@@ -10,6 +12,20 @@ class Notifier(Protocol):
 
     def send(self, phone: str, text: str) -> None:
         """Send ``text`` to ``phone``; raise on failure."""
+
+
+class StoredObject(Protocol):
+    """One object as a storage listing shows it."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def last_modified(self) -> datetime:
+        """When the object was written (timezone-aware)."""
 
 
 class ObjectStore(Protocol):
@@ -26,6 +42,9 @@ class ObjectStore(Protocol):
 
     def exists(self, key: str) -> bool:
         """True when ``key`` is stored."""
+
+    def list_objects(self, prefix: str = "") -> Iterable[StoredObject]:
+        """Every stored object whose key starts with ``prefix``."""
 
     def check(self) -> None:
         """Raise when the storage cannot be reached."""

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from webapp import create_app
 from webapp.cli import alembic_config
 
+pytest_plugins = ["tests.s3server"]  # the S3 test server (SeaweedFS) and the storage fixtures
+
 TEST_SECRET = "test-secret-key-0123456789abcdef0123456789abcdef"
 BASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 

@@ -26,6 +26,7 @@ def init_app(app: Flask) -> None:
     )
     # A key of its own for code hashes, derived from SECRET_KEY so one secret is enough to configure.
     app.extensions["code_key"] = hashlib.sha256(b"code-hash:" + app.config["SECRET_KEY"].encode()).digest()
+    app.extensions["sheet_key"] = hashlib.sha256(b"sheet-qr:" + app.config["SECRET_KEY"].encode()).digest()
 
 
 def notifier():
@@ -41,3 +42,8 @@ def store():
 def code_key() -> bytes:
     """The key for hashing registration and SMS codes."""
     return current_app.extensions["code_key"]
+
+
+def sheet_key() -> bytes:
+    """The key for the checksum in sheet QR codes."""
+    return current_app.extensions["sheet_key"]

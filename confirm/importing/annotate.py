@@ -21,7 +21,12 @@ WARNING_FILL = PatternFill("solid", start_color="FFFFEB9C", end_color="FFFFEB9C"
 def annotated_workbook(data: bytes, filename: str, result: CheckResult) -> bytes:
     """The file as .xlsx with problem cells filled and commented (a CSV becomes a workbook first)."""
     table = open_table(data, filename)
-    headers = {normalize_header(h): i + 1 for i, h in enumerate(table.headers) if h}
+    headers: dict[str, int] = {}  # problems name a column by its template header, the file may spell it otherwise
+    for i, (header, column) in enumerate(zip(table.headers, table.columns, strict=False), start=1):
+        if column is not None:
+            headers.setdefault(normalize_header(column.header), i)
+        if header:
+            headers.setdefault(normalize_header(header), i)
     if table.kind == "xlsx":
         workbook = load_workbook(io.BytesIO(data))
         sheet = workbook[table.sheet_name]
@@ -33,6 +38,10 @@ def annotated_workbook(data: bytes, filename: str, result: CheckResult) -> bytes
         row_of = {table.header_row: 1}
         for n, (row_no, values) in enumerate(table.rows, start=2):
             sheet.append(list(values))
+            if any(isinstance(v, str) and v.startswith("=") for v in values):
+                for cell in sheet[n]:
+                    if cell.data_type == "f":
+                        cell.data_type = "s"  # text of the upload, not a formula to run
             row_of[row_no] = n
         place = row_of.get
     notes: dict[tuple[int, int], list[tuple[str, bool]]] = defaultdict(list)

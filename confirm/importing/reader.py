@@ -125,20 +125,25 @@ def _open_xlsx(data: bytes, kind: str = "xlsx") -> Table:
         try:
             sheet = workbook.get_sheet_by_index(index)
             first_row, first_col = sheet.start if sheet.start else (0, 0)
-            head = [(first_row + i + 1, tuple(r)) for i, r in enumerate(sheet.to_python(nrows=HEADER_SCAN_ROWS))]
+            # calamine starts rows and columns at the first used cell; pad columns back to A so that column
+            # indexes are Excel's (the annotated workbook marks cells by them)
+            pad = (None,) * first_col
+            head = [(first_row + i + 1, pad + tuple(r))
+                    for i, r in enumerate(sheet.to_python(nrows=HEADER_SCAN_ROWS))]
         except Exception as exc:
             raise UnreadableFile(Message(N_("文件已损坏，无法作为 Excel 工作簿打开"))) from exc
         found = _find_header(head)
         if found is None:
             continue
         header_row, headers, columns = found
-        rows = ((first_row + i + 1, tuple(r)) for i, r in enumerate(sheet.iter_rows()))
+        # unlike to_python, iter_rows starts at row 1 even when the first rows are empty
+        rows = ((i + 1, pad + tuple(r)) for i, r in enumerate(sheet.iter_rows()))
         merged = sorted(
             ((_a1(r0, c0) + (":" + _a1(r1, c1) if (r0, c0) != (r1, c1) else ""), r0 + 1, r1 + 1)
              for (r0, c0), (r1, c1) in (sheet.merged_cell_ranges or []) if r1 + 1 > header_row),
             key=lambda m: m[1],
         )
-        formulas = {(r, c - first_col) for r, c in _formula_cells(data, index)} if kind == "xlsx" else set()
+        formulas = _formula_cells(data, index) if kind == "xlsx" else set()
         return Table(kind, name, header_row, headers, columns, _data_rows(rows, header_row), merged, formulas)
     raise UnreadableFile(
         Message(N_("在前 %(n)s 行没有找到表头（需要包含“姓名”等模板列名），请使用全国学籍系统的学生信息模板"),

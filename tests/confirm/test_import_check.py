@@ -10,12 +10,13 @@ import time
 from datetime import date, datetime
 
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
 from PIL import Image
 
 from benchmarks._template import student_row
 from confirm.importing import reader
+from confirm.importing.annotate import annotated_workbook
 from confirm.importing.checker import CheckResult, check_table
 from confirm.importing.reader import UnreadableFile, open_table
 from confirm.importing.service import check_file
@@ -117,6 +118,27 @@ def test_header_row_is_found_by_its_content(above, below, header_row, first_data
     result = check_table(table, school_code=SCHOOL, today=TODAY)
     assert result.problems == []
     assert [r.row for r in result.rows] == [first_data_row, first_data_row + 1]
+
+
+def test_table_that_starts_below_and_right_of_a1_keeps_excel_row_and_column_numbers():
+    data = rows(3)
+    data[1][col("联系电话")] = "12345"
+
+    def formula(sheet):
+        sheet[f"{get_column_letter(col('姓名') + 2)}7"] = "=A1&B1"
+
+    payload = xlsx([[None, *row] for row in data], headers=[None, *HEADERS], above=([], [], [None, *CODES]),
+                   edit=formula)
+    table = open_table(payload, "学生.xlsx")
+    assert table.header_row == 4
+    result = check_table(table, school_code=SCHOOL, today=TODAY)
+    assert [(p.row, p.column) for p in result.problems] == [(6, "联系电话"), (7, "姓名")]
+    assert [r.row for r in result.rows] == [5, 6, 7]
+    assert result.rows[0].values["name"] == data[0][col("姓名")]
+
+    sheet = load_workbook(io.BytesIO(annotated_workbook(payload, "学生.xlsx", result))).active
+    marked = {c.coordinate for row in sheet.iter_rows() for c in row if c.comment is not None}
+    assert marked == {f"{get_column_letter(col('联系电话') + 2)}6", f"{get_column_letter(col('姓名') + 2)}7"}
 
 
 def test_merged_title_above_the_header_is_not_a_merged_cell_problem():
@@ -444,6 +466,43 @@ def test_every_problem_of_every_row_is_reported_not_only_the_first():
     data[2][col("民族")] = "火星族"
     result = check(xlsx(data))
     assert [(p.row, p.column) for p in result.problems] == [(3, "性别"), (3, "邮政编码"), (5, "民族")]
+
+
+# --- the annotated workbook -------------------------------------------------------------------------------------
+
+
+def _commented(data: bytes, filename: str, result: CheckResult) -> dict[str, str]:
+    sheet = load_workbook(io.BytesIO(annotated_workbook(data, filename, result))).active
+    return {c.coordinate: c.comment.text for row in sheet.iter_rows() for c in row if c.comment is not None}
+
+
+def test_annotation_finds_columns_spelled_the_later_way_or_with_full_width_brackets():
+    headers = list(HEADERS)
+    headers[col("上下学方式")] = "上下学交通方式"
+    headers[col("上下学距离")] = "上下学距离（公里）"
+    data = rows(2)
+    data[1][col("上下学方式")] = "飞行"
+    data[1][col("上下学距离")] = "很远"
+    payload = xlsx(data, headers=headers)
+    result = check(payload)
+    assert [(p.row, p.column) for p in result.problems] == [(4, "上下学距离"), (4, "上下学方式")]
+    notes = _commented(payload, "学生.xlsx", result)
+    assert set(notes) == {f"{letter('上下学方式')}4", f"{letter('上下学距离')}4"}
+    assert "不是可选的选项" in notes[f"{letter('上下学方式')}4"]
+
+
+def test_annotated_csv_becomes_a_workbook_with_text_kept_as_text():
+    data = rows(3)
+    data[0][col("特长")] = "=1+1"
+    data[2][col("联系电话")] = "12345"
+    payload = csv_bytes(data)
+    result = check(payload, "学生.csv")
+    sheet = load_workbook(io.BytesIO(annotated_workbook(payload, "学生.csv", result))).active
+    assert sheet.cell(row=1, column=col("姓名") + 1).value == "姓名"
+    formula_like = sheet.cell(row=2, column=col("特长") + 1)
+    assert (formula_like.value, formula_like.data_type) == ("=1+1", "s")
+    bad = sheet.cell(row=4, column=col("联系电话") + 1)
+    assert bad.value == "12345" and "电话号码格式不正确" in bad.comment.text
 
 
 # --- warnings ---------------------------------------------------------------------------------------------------

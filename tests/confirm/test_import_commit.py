@@ -3,6 +3,7 @@ what changed, the import report, and the exports in the template layout (round t
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 from contextlib import contextmanager
@@ -372,6 +373,27 @@ def test_exported_workbook_has_the_template_layout_with_text_ids_and_option_name
         "是", "非留守儿童", "中国")
     assert (cell("成员1关系").value, cell("成员1是否监护人").value) == ("父亲", "是")
     assert (cell("年级").value, cell("班级").value) == ("1年级", "1班")
+
+
+def test_text_that_looks_like_a_formula_is_exported_as_text_and_survives_a_round_trip(session, school):
+    data = rows(2)
+    data[0][col("特长")] = "=1+1"
+    data[1][col("现住址")] = '=HYPERLINK("http://example.com","点我")'
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(HEADERS)
+    writer.writerows(data)
+    run_import(session, school, out.getvalue().encode("utf-8-sig"), "学生.csv")
+
+    exported = export_students(session, school)
+    sheet = load_workbook(io.BytesIO(exported)).active
+    texts = {c.value: c.data_type for row in sheet.iter_rows(min_row=3) for c in row
+             if isinstance(c.value, str) and c.value.startswith("=")}
+    assert texts == {"=1+1": "s", '=HYPERLINK("http://example.com","点我")': "s"}  # text, not live formulas
+
+    outcome = run_import(session, school, exported, "导出.xlsx")
+    assert outcome.result.problems == []
+    assert (outcome.run.created_count, outcome.run.updated_count, outcome.run.unchanged_count) == (0, 0, 2)
 
 
 def test_export_of_one_class_has_only_its_students(session, school):

@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import ImageDraw
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from confirm.models import ParentAccount
 from tests.e2e.conftest import ACTION_TIMEOUT_MS
 from tests.factories import PASSWORD
+from tests.images import sheet_image
 
 pytestmark = pytest.mark.browser
 
@@ -35,13 +36,9 @@ DESKTOP_CONTEXT = dict(viewport={"width": 1280, "height": 800}, locale="zh-CN", 
 
 
 def sheet_photo(path):
-    """A photo-sized JPEG that looks vaguely like a signed form on a desk."""
-    image = Image.new("RGB", (1600, 1200), (120, 104, 88))
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((260, 60, 1340, 1140), fill=(246, 244, 238))
-    for y in range(160, 1000, 44):
-        draw.line((330, y, 1270, y), fill=(150, 150, 150), width=3)
-    draw.line((900, 1060, 1230, 1030), fill=(20, 40, 120), width=8)  # the "signature"
+    """A photo of a printed, signed form on a desk (passes the quality gate)."""
+    image = sheet_image((1600, 1200))
+    ImageDraw.Draw(image).line((900, 1060, 1230, 1030), fill=(20, 40, 120), width=8)  # the "signature"
     image.save(path, "JPEG", quality=80)
     return path
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass
 
 import pytest
-from PIL import Image
 
 from confirm.models import Campaign, ParentAccount, School, SchoolClass, StaffUser, Student
 from confirm.services.common import SYSTEM
@@ -20,6 +18,7 @@ from tests.factories import (
     make_staff,
     make_student,
 )
+from tests.images import sheet_jpeg
 
 
 @dataclass
@@ -76,7 +75,6 @@ def sms_code(outbox) -> str:
     return re.search(r"\b(\d{6})\b", outbox[-1][1]).group(1)
 
 
-def jpeg_bytes(size=(1600, 1200), color=(200, 200, 190)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, "JPEG", quality=80)
-    return out.getvalue()
+def jpeg_bytes(size=(1600, 1200), color=(120, 104, 88)) -> bytes:
+    """A photo of a printed sheet on a table of ``color`` (different colours give different photos)."""
+    return sheet_jpeg(size, background=color, seed=sum(color))

@@ -267,7 +267,7 @@ def _own_students(scene: Scene, _obj=None) -> list[str]:
 
 
 def _sheet_upload(_scene: Scene) -> dict:
-    return {"sheet": (io.BytesIO(jpeg_bytes(size=(640, 480))), "IMG_0002.jpg"), "confirmed": "y"}
+    return {"sheet": (io.BytesIO(jpeg_bytes()), "IMG_0002.jpg"), "confirmed": "y"}
 
 
 def _new_class(teacher_of: Callable[[Scene], StaffUser]) -> Callable[[Scene], dict]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import dataclass
 from html import unescape
 
 import pytest
@@ -13,10 +14,18 @@ from sqlalchemy import func, select
 
 from benchmarks._template import student_row
 from confirm.importing.annotate import ERROR_FILL, WARNING_FILL
-from confirm.models import FieldCorrection, ImportRun, SchoolClass, Student
+from confirm.models import Campaign, FieldCorrection, ImportRun, ParentAccount, School, SchoolClass, StaffUser, Student
 from confirm.services.records import ensure_confirmation
 from confirm.template import EXPORT_COLUMNS
-from tests.factories import PASSWORD
+from tests.factories import (
+    PASSWORD,
+    make_campaign,
+    make_class,
+    make_parent,
+    make_school,
+    make_staff,
+    make_student,
+)
 
 HEADERS = [c.header for c in EXPORT_COLUMNS]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -40,6 +49,42 @@ def workbook_bytes(data_rows) -> bytes:
 
 def school_rows(world, n: int, start: int = 100) -> list[list]:
     return [student_row(i, world.school.code) for i in range(start, start + n)]
+
+
+@dataclass
+class World:
+    school: School
+    campaign: Campaign
+    admin: StaffUser
+    teacher: StaffUser
+    class_a: SchoolClass
+    class_b: SchoolClass
+    students_a: list[Student]
+    students_b: list[Student]
+    parent: ParentAccount  # linked to students_a[0]
+    other_school: School
+    other_admin: StaffUser
+
+
+@pytest.fixture
+def world(db) -> World:
+    """A school with two classes, five students, a campaign and a parent, and a second school with its admin.
+
+    Every code, username and phone is explicit, so nothing depends on the order the tests run in."""
+    school = make_school(db, code="5200000071")
+    campaign = make_campaign(db, school)
+    admin = make_staff(db, school, role="school_admin", username="import_admin")
+    teacher = make_staff(db, school, username="import_teacher")
+    class_a = make_class(db, school, teacher, name="1班")
+    class_b = make_class(db, school, name="2班")
+    students_a = [make_student(db, class_a) for _ in range(3)]
+    students_b = [make_student(db, class_b) for _ in range(2)]
+    parent = make_parent(db, students_a[0], phone="13700000071")
+    other_school = make_school(db, code="5200000072")
+    other_admin = make_staff(db, other_school, role="school_admin", username="import_admin_other")
+    db.commit()
+    return World(school, campaign, admin, teacher, class_a, class_b, students_a, students_b, parent, other_school,
+                 other_admin)
 
 
 @pytest.fixture
@@ -207,8 +252,6 @@ def test_student_export_is_an_xlsx_attachment_of_the_school(admin, world):
 
 
 def test_student_export_of_another_schools_class_is_404(admin, world, db):
-    from tests.factories import make_class
-
     foreign = make_class(db, world.other_school, name="9班")
     db.commit()
     assert admin.get(f"/admin/students/export.xlsx?class_id={foreign.id}").status_code == 404

@@ -15,7 +15,7 @@ from uploads.intake import IntakeError
 from webapp import db
 from webapp.auth.identity import actor, parent_student_or_404, roles_required
 from webapp.forms import apply_errors, render
-from webapp.intake import store_photo_and
+from webapp.intake import examine_sheet, store_photo_and
 from webapp.parent import bp
 from webapp.parent.forms import SubmitSheetForm
 from webapp.records import CorrectionForm, correction_entries, record_blocks
@@ -108,20 +108,22 @@ def submit(student_id: int):
         return redirect(url_for("parent.record", student_id=student.id))
     form = SubmitSheetForm()
     if form.validate_on_submit():
-        confirmation = records.ensure_confirmation(s, campaign, student)
         who = actor()
         try:
-            store_photo_and(
-                s, student, form.sheet.data.read(), kind="sheet", actor=who,
-                then=lambda sheet: review.submit_confirmation(s, confirmation, sheet, actor=who),
-            )
+            verdict = examine_sheet(form.sheet.data.read(), student, campaign)
+            if verdict.is_accepted:
+                confirmation = records.ensure_confirmation(s, campaign, student)
+                store_photo_and(
+                    s, student, verdict, kind="sheet", actor=who,
+                    then=lambda sheet: review.submit_confirmation(s, confirmation, sheet, actor=who),
+                )
+                flash(_("提交成功！请等待班主任审核，审核结果会显示在这里。"), "success")
+                return redirect(url_for("parent.record", student_id=student.id))
+            form.sheet.errors.extend(render(reason) for reason in verdict.reasons)  # ask for a retake
         except IntakeError as exc:
             form.sheet.errors.append(render(exc.message))
         except DomainError as exc:
             apply_errors(form, exc)
-        else:
-            flash(_("提交成功！请等待班主任审核，审核结果会显示在这里。"), "success")
-            return redirect(url_for("parent.record", student_id=student.id))
     return render_template(
         "parent/submit.html", student=student, confirmation=confirmation, form=form,
         blocks=record_blocks(student, confirmation),

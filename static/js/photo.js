@@ -1,0 +1,82 @@
+/* Sheet photo upload: shrink the photo in the phone (long edge ~2000 px, JPEG 0.85) before sending it,
+   show progress, and offer a retry on a broken connection. Without JavaScript the plain form still works,
+   and when the browser cannot decode the photo (e.g. HEIC on Android) the original file is sent. */
+(function () {
+  "use strict";
+  var form = document.querySelector("form[data-photo-upload]");
+  if (!form || !window.FormData || !window.XMLHttpRequest || !window.Promise || !window.URL ||
+      !HTMLCanvasElement.prototype.toBlob) { return; }
+  var input = form.querySelector("input[type=file]");
+  var box = form.querySelector(".upload-progress");
+  var bar = box && box.querySelector("progress");
+  var text = box && box.querySelector("[data-progress-text]");
+  var retry = form.querySelector("[data-retry]");
+  var button = form.querySelector("button[type=submit]");
+  var EDGE = 2000, QUALITY = 0.85, SMALL = 700 * 1024;
+  var pending = null;
+
+  function say(message) { if (text) { text.textContent = message; } }
+
+  function shrink(file) {
+    return new Promise(function (resolve) {
+      if (!/^image\//.test(file.type) || file.size <= SMALL) { resolve(file); return; }
+      var url = URL.createObjectURL(file);
+      var img = new Image();
+      img.onload = function () {
+        var scale = Math.min(1, EDGE / Math.max(img.naturalWidth, img.naturalHeight));
+        var canvas = document.createElement("canvas");
+        canvas.width = Math.round(img.naturalWidth * scale);
+        canvas.height = Math.round(img.naturalHeight * scale);
+        canvas.getContext("2d").drawImage(img, 0, 0, canvas.width, canvas.height);
+        URL.revokeObjectURL(url);
+        canvas.toBlob(function (blob) { resolve(blob && blob.size < file.size ? blob : file); }, "image/jpeg", QUALITY);
+      };
+      img.onerror = function () { URL.revokeObjectURL(url); resolve(file); };
+      img.src = url;
+    });
+  }
+
+  function send(photo) {
+    pending = photo;
+    var data = new FormData(form);
+    data.set(input.name, photo, photo.name || "photo.jpg");
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action || window.location.href);
+    if (box) { box.hidden = false; }
+    if (retry) { retry.hidden = true; }
+    if (button) { button.disabled = true; }
+    xhr.upload.onprogress = function (e) {
+      if (!e.lengthComputable) { return; }
+      var pct = Math.round(100 * e.loaded / e.total);
+      if (bar) { bar.value = pct; }
+      say(pct < 100 ? pct + "%" : form.getAttribute("data-checking"));
+    };
+    xhr.onload = function () {
+      if (xhr.status === 0) { failed(); return; }
+      if (xhr.responseURL && xhr.responseURL.indexOf(form.getAttribute("action") || window.location.pathname) === -1) {
+        window.location.href = xhr.responseURL;
+        return;
+      }
+      document.open(); document.write(xhr.responseText); document.close();
+    };
+    xhr.onerror = xhr.ontimeout = failed;
+    xhr.timeout = 120000;
+    xhr.send(data);
+  }
+
+  function failed() {
+    say(form.getAttribute("data-failed"));
+    if (retry) { retry.hidden = false; }
+    if (button) { button.disabled = false; }
+  }
+
+  if (retry) { retry.addEventListener("click", function () { if (pending) { send(pending); } }); }
+
+  form.addEventListener("submit", function (event) {
+    if (!input.files || !input.files[0]) { return; }  // let the server say what is missing
+    event.preventDefault();
+    say(form.getAttribute("data-preparing"));
+    if (box) { box.hidden = false; }
+    shrink(input.files[0]).then(send);
+  });
+})();

@@ -1,0 +1,77 @@
+"""The whole intake of one photo: sanitise, check quality, read the sheet's QR code — one verdict.
+
+Used by the web upload and by ``flask --app webapp check-photo``, so both say exactly the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from confirm.i18n import Message
+from confirm.sheets import InvalidSheetCode, check_sheet_for, parse_sheet_payload
+from uploads.intake import SanitizedImage, full_resolution, sanitize_image
+from uploads.quality import QualityReport, assess
+
+
+@dataclass(frozen=True)
+class SheetExpectation:
+    """Whose sheet the photo should show, and whether a QR code is required (sheets printed by us)."""
+
+    student_id: int
+    campaign_id: int
+    current_version: int
+    required: bool
+
+
+@dataclass
+class Verdict:
+    """Everything the intake found; ``reasons`` empty means the photo is accepted."""
+
+    image: SanitizedImage
+    quality: QualityReport
+    qr: str | None = None
+    qr_method: str = ""
+    reasons: list[Message] = field(default_factory=list)
+
+    @property
+    def is_accepted(self) -> bool:
+        return not self.reasons
+
+    def figures(self) -> dict:
+        """What is recorded with the stored file."""
+        return {"brightness": round(self.quality.brightness, 1), "contrast": round(self.quality.contrast, 1),
+                "sharpness": round(self.quality.sharpness, 1), "qr": bool(self.qr), "qr_method": self.qr_method,
+                "original": [self.image.original_width, self.image.original_height]}
+
+
+def examine(data: bytes, *, sheet_key: bytes | None = None, expect: SheetExpectation | None = None,
+            read_qr: bool = True) -> Verdict:
+    """Sanitise ``data`` (raises IntakeError when it is no usable photo) and judge it."""
+    image = sanitize_image(data)
+    quality = assess(image.image, original_size=(image.original_width, image.original_height))
+    verdict = Verdict(image, quality, reasons=list(quality.reasons))
+    if not read_qr:
+        return verdict
+    from uploads.qr import find_qr
+
+    found = find_qr(image.image, full_resolution=lambda: full_resolution(data))
+    verdict.qr, verdict.qr_method = found.text, found.method
+    if expect is None or sheet_key is None:
+        return verdict
+    if found.text is None:
+        if expect.required:
+            verdict.reasons.append(check_sheet_for(None, student_id=expect.student_id,
+                                                   campaign_id=expect.campaign_id,
+                                                   current_version=expect.current_version))
+        return verdict
+    try:
+        ref = parse_sheet_payload(sheet_key, found.text)
+    except InvalidSheetCode as error:
+        if expect.required:  # some other QR code (a poster, a WeChat code) only matters when ours is required
+            verdict.reasons.append(error.message)
+        return verdict
+    reason = check_sheet_for(ref, student_id=expect.student_id, campaign_id=expect.campaign_id,
+                             current_version=expect.current_version)
+    if reason is not None:  # our own sheet, but the wrong one: always a reason to retake
+        verdict.reasons.append(reason)
+    return verdict
