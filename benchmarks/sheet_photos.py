@@ -9,7 +9,6 @@ names one photo; any distortion can also be fixed by keyword.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import cv2
@@ -49,10 +48,8 @@ class SheetPhoto:
     payload: str | None
 
     def app_sized(self) -> Image.Image:
-        """The photo as the app keeps it: through ``sanitize_image`` (DCT-reduced, long edge ≤ 2400 px, re-encoded)."""
-        image = Image.open(io.BytesIO(sanitize_image(self.jpeg).data))
-        image.load()
-        return image
+        """The photo as the app examines it: ``sanitize_image`` (DCT-reduced decode, long edge ≤ 2400 px)."""
+        return sanitize_image(self.jpeg).image
 
     def full_resolution(self) -> Image.Image:
         """The photo at phone resolution, decoded the way the app does for a second look."""

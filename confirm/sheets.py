@@ -1,6 +1,6 @@
 """Which student, campaign and sheet version a printed 学籍信息确认表 belongs to, as a short signed QR payload.
 
-The payload is ``XJ1-SSSSS-CCCC-VVV-MMMMMMMMMM``: the format tag, the student id, campaign id and sheet
+The payload is ``XJ1-SSSSS-CCCC-VVV-MMMMMMMMMM`` (29 characters): the format tag, the student id, campaign id and sheet
 version in zero-padded base 36 (five, four and three digits cover ids up to 60 million, 1.6 million and
 46,655 — a larger id simply gets more digits), and a ten-digit base-36 HMAC (≈ 51.7 bits) so a sheet cannot be
 made up or edited. Only 0-9, A-Z and "-" occur, so the QR code uses alphanumeric mode: 29 characters fit a
@@ -53,7 +53,8 @@ def _mac(key: bytes, ref: SheetRef) -> str:
 
 
 def make_sheet_payload(key: bytes, ref: SheetRef) -> str:
-    """The text to print as the sheet's QR code, e.g. ``XJ1-05YC1-0255R-07P-3K9ZQ0B1XA`` (29 characters)."""
+    """The text to print as the sheet's QR code: ``XJ1-02N9C-0016-003-…`` (29 characters) for student 123456,
+    campaign 42, version 3."""
     fields = (ref.student_id, ref.campaign_id, ref.version)
     if any(not isinstance(value, int) or value < 0 for value in fields):
         raise ValueError(f"sheet ids must be non-negative integers: {ref!r}")
@@ -89,16 +90,3 @@ def check_sheet_for(
         return Message(N_("确认表的版本与系统记录不一致，请联系班主任重新发放确认表"))
     return None
 
-
-def check_sheet_code(
-    key: bytes, text: str | None, *, student_id: int, campaign_id: int, current_version: int
-) -> Message | None:
-    """The quality-gate reason for a decoded QR text (None when no code was found), or None when it fits."""
-    if text is None:
-        ref = None
-    else:
-        try:
-            ref = parse_sheet_payload(key, text)
-        except InvalidSheetCode as error:
-            return error.message
-    return check_sheet_for(ref, student_id=student_id, campaign_id=campaign_id, current_version=current_version)

@@ -270,6 +270,9 @@ def pytest_report_header(config):
     return f"S3 test server: {'weed mini (' + weed + ')' if weed else 'weed binary missing: S3 tests skipped'}"
 
 
+_session_servers: list[WeedServer] = []
+
+
 @pytest.fixture(scope="session")
 def s3_server():
     """One ``weed mini`` for the whole test session, stopped by PID at its end."""
@@ -279,8 +282,17 @@ def s3_server():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{exc} (required under CI=true)")
         pytest.skip(str(exc))
+    _session_servers.append(server)
     yield server
     server.stop()
+
+
+def pytest_terminal_summary(terminalreporter):
+    for server in _session_servers:
+        terminalreporter.write_line(
+            f"S3 test server: weed mini pid {server.pid} answered in {server.startup_seconds:.2f} s on "
+            f"{server.endpoint_url} (ports: {', '.join(f'{k}={v}' for k, v in server.ports.items())}); "
+            f"stopped: {server.process.returncode is not None}")
 
 
 @pytest.fixture

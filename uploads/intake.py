@@ -66,7 +66,7 @@ def sniff(data: bytes) -> str | None:
 
 @dataclass(frozen=True)
 class SanitizedImage:
-    """The re-encoded photo and what we record about it; ``image`` is kept in memory for the quality checks."""
+    """The re-encoded photo and what we record about it; ``image`` is its greyscale, kept for the checks."""
 
     data: bytes
     thumbnail: bytes
@@ -81,7 +81,7 @@ class SanitizedImage:
 
 def _encode(image: Image.Image, quality: int = JPEG_QUALITY) -> bytes:
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality, optimize=True)
+    image.save(out, "JPEG", quality=quality)
     return out.getvalue()
 
 
@@ -118,7 +118,7 @@ def open_photo(data: bytes, *, max_pixels: int = MAX_PIXELS, draft_edge: int | N
                 factor = draft_edge / max(original)
                 image.draft("RGB", (math.ceil(original[0] * factor), math.ceil(original[1] * factor)))
             image.load()
-            image = ImageOps.exif_transpose(image)
+            ImageOps.exif_transpose(image, in_place=True)
         except IntakeError:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -133,23 +133,27 @@ def open_photo(data: bytes, *, max_pixels: int = MAX_PIXELS, draft_edge: int | N
 def sanitize_image(data: bytes, *, long_edge: int = LONG_EDGE, max_pixels: int = MAX_PIXELS) -> SanitizedImage:
     """Open ``data`` as a photo under strict limits and return a clean JPEG and thumbnail."""
     image, original = open_photo(data, max_pixels=max_pixels)
-    image = _to_rgb(image)
-    if max(image.size) > long_edge:
-        image.thumbnail((long_edge, long_edge), Image.Resampling.LANCZOS)
-    clean = Image.new("RGB", image.size)  # a fresh image carries no metadata at all
-    clean.paste(image)
+    clean = _to_rgb(image)
+    del image
+    if max(clean.size) > long_edge:
+        clean.thumbnail((long_edge, long_edge), Image.Resampling.LANCZOS)
+    clean.info = {}  # EXIF (with GPS), XMP, ICC and comments are dropped: nothing of the original is written
     encoded = _encode(clean)
-    thumb = clean.copy()
-    thumb.thumbnail((THUMB_EDGE, THUMB_EDGE), Image.Resampling.LANCZOS)
+    scale = THUMB_EDGE / max(clean.size)
+    thumb = clean.resize((max(1, round(clean.width * scale)), max(1, round(clean.height * scale))),
+                         Image.Resampling.LANCZOS, reducing_gap=2.0)
+    width, height = clean.size
+    grey = clean.convert("L")  # all the checks need; the colour image is let go here
+    del clean
     return SanitizedImage(
         data=encoded,
         thumbnail=_encode(thumb, 80),
-        width=clean.width,
-        height=clean.height,
+        width=width,
+        height=height,
         original_width=original[0],
         original_height=original[1],
         sha256=hashlib.sha256(encoded).hexdigest(),
-        image=clean,
+        image=grey,
     )
 
 

@@ -72,7 +72,7 @@ class _Search:
         self.plain = cv2.QRCodeDetector()  # fresh per search: OpenCV detectors are not thread-safe
         self.aruco = cv2.QRCodeDetectorAruco()
         self.quads: list[np.ndarray] = []  # in the coordinates of the photo as handed in
-        self.tried: list[tuple[int, np.ndarray]] = []  # (source image, quad) pairs already straightened
+        self.tried: list[tuple[str, np.ndarray]] = []  # (source image, quad) pairs already straightened
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
@@ -80,8 +80,8 @@ class _Search:
     def fits(self, pixels: int) -> bool:
         return self.elapsed() + pixels / 1e6 * MS_PER_MEGAPIXEL / 1000 <= self.budget
 
-    def decode(self, detector, image: np.ndarray, to_photo: float = 1.0) -> str | None:
-        """Decode with ``detector``; remember where it located a code it could not read."""
+    def decode(self, detector, image: np.ndarray, to_photo: float = 1.0, *, remember: bool = True) -> str | None:
+        """Decode with ``detector``; unless told not to, remember where it located a code it could not read."""
         if not self.fits(image.size):
             return None
         try:
@@ -90,18 +90,18 @@ class _Search:
             return None
         if text:
             return text
-        if points is not None and len(points):
+        if remember and points is not None and len(points):
             for quad in np.asarray(points, np.float32).reshape(-1, 4, 2):
                 if cv2.contourArea(quad) > 16:
                     self.quads.append(quad * to_photo)
         return None
 
-    def regions(self, grey: np.ndarray, to_grey: float) -> str | None:
-        """Straighten and enlarge each located code from ``grey`` (``to_grey``: photo → grey coordinates)."""
-        for quad in self.quads:
-            if any(source == id(grey) and np.abs(quad - seen).max() < 4 for source, seen in self.tried):
+    def regions(self, grey: np.ndarray, source: str, to_grey: float = 1.0) -> str | None:
+        """Straighten and enlarge each located code cut from ``grey`` (``to_grey``: photo → grey coordinates)."""
+        for quad in list(self.quads):
+            if any(name == source and np.abs(quad - seen).max() < 4 for name, seen in self.tried):
                 continue
-            self.tried.append((id(grey), quad))
+            self.tried.append((source, quad))
             margin = CROP_SIDE * 0.25
             target = np.float32([[margin, margin], [margin + CROP_SIDE, margin],
                                  [margin + CROP_SIDE, margin + CROP_SIDE], [margin, margin + CROP_SIDE]])
@@ -112,7 +112,8 @@ class _Search:
             for variant in _variants(crop):
                 if self.elapsed() > self.budget:
                     return None
-                text = self.decode(self.plain, variant) or self.decode(self.aruco, variant)
+                text = self.decode(self.plain, variant, remember=False) or self.decode(
+                    self.aruco, variant, remember=False)
                 if text:
                     return text
         return None
@@ -148,12 +149,13 @@ def find_qr(
         if not search.fits(small.size):
             return None
         binary = cv2.adaptiveThreshold(small, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY, 31, 10)
-        return search.decode(search.plain, binary, small_to_photo)
+        # What the detector "locates" in a binarised page of text is mostly noise: not worth a closer look.
+        return search.decode(search.plain, binary, small_to_photo, remember=False)
 
     def rescaled() -> str | None:
         if small is grey:
             return None
-        return search.decode(search.plain, grey) or search.decode(search.aruco, grey) or search.regions(grey, 1.0)
+        return search.decode(search.plain, grey) or search.decode(search.aruco, grey) or search.regions(grey, "photo")
 
     def original() -> str | None:
         # Worth decoding the original only when something was located but not read, or the photo handed in
@@ -171,12 +173,12 @@ def find_qr(
                 search.aruco, view, view_to_full / to_full)
             if text:
                 return text
-        return search.regions(full, to_full)
+        return search.regions(full, "full", to_full)
 
     steps = (
         ("plain", lambda: search.decode(search.plain, small, small_to_photo)),
         ("aruco", lambda: search.decode(search.aruco, small, small_to_photo)),
-        ("region", lambda: search.regions(grey, 1.0)),
+        ("region", lambda: search.regions(grey, "photo")),
         ("threshold", binarised),
         ("scale", rescaled),
         ("full", original),

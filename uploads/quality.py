@@ -36,18 +36,19 @@ class QualityReport:
 
 
 def _grey(image: Image.Image) -> np.ndarray:
-    grey = image.convert("L")
-    if max(grey.size) > ANALYSIS_EDGE:
-        grey = grey.copy()
-        grey.thumbnail((ANALYSIS_EDGE, ANALYSIS_EDGE), Image.Resampling.BILINEAR)
-    return np.asarray(grey, dtype=np.float32)
+    """The photo as 8-bit greyscale with its long edge at most ANALYSIS_EDGE (the measures' fixed scale)."""
+    scale = ANALYSIS_EDGE / max(image.size)
+    if scale < 1:
+        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BILINEAR,
+                             reducing_gap=2.0)
+    return np.asarray(image if image.mode == "L" else image.convert("L"))
 
 
 def laplacian_variance(grey: np.ndarray) -> float:
     """Variance of the 4-neighbour Laplacian: high for crisp edges (print), low for blur."""
-    centre = grey[1:-1, 1:-1]
-    lap = grey[:-2, 1:-1] + grey[2:, 1:-1] + grey[1:-1, :-2] + grey[1:-1, 2:] - 4 * centre
-    return float(lap.var())
+    g = grey.astype(np.int16)  # 8-bit input: the Laplacian fits in int16 (−1020…1020)
+    lap = g[:-2, 1:-1] + g[2:, 1:-1] + g[1:-1, :-2] + g[1:-1, 2:] - 4 * g[1:-1, 1:-1]
+    return float(lap.var(dtype=np.float64))
 
 
 def assess(image: Image.Image, *, original_size: tuple[int, int] | None = None) -> QualityReport:
@@ -58,8 +59,8 @@ def assess(image: Image.Image, *, original_size: tuple[int, int] | None = None) 
         reasons.append(Message(N_("照片太小（%(px)s 像素），看不清字。请用手机相机直接拍照，不要截图或压缩"),
                                {"px": long_edge}))
     grey = _grey(image)
-    brightness = float(grey.mean())
-    contrast = float(grey.std())
+    brightness = float(grey.mean(dtype=np.float64))
+    contrast = float(grey.std(dtype=np.float64))
     sharpness = laplacian_variance(grey)
     if brightness < DARK_MEAN:
         reasons.append(Message(N_("照片太暗，请在光线充足的地方重新拍照")))
