@@ -18,7 +18,7 @@ PASSWORD = "correct-horse-9"
 
 def make_school(session: Session, code: str | None = None, name: str = "测试小学") -> School:
     n = next(_seq)
-    school = School(code=code or f"52{n:08d}", name=f"{name}{n}")
+    school = School(code=code or f"51{n:08d}", name=f"{name}{n}")  # 51…: never one of the fixed 52… codes
     session.add(school)
     session.flush()
     return school

@@ -218,6 +218,12 @@ def _match_and_dedupe(
                                           Message(N_("身份证件号与第 %(row)s 行重复"), {"row": first})))
             return
         row.match_id = existing.by_id_number.get(id_number)
+        if row.match_id is None and all(person) and person in existing.by_person_without_id:
+            # The same child, who now has an ID number: update the stored record instead of adding a second one.
+            row.match_id = existing.by_person_without_id[person]
+            problems.append(ImportProblem(row.row, _header_of(by_field, 0, "id_number"), shown(id_number[:6] + "…"),
+                                          Message(N_("将为系统中没有身份证件号的同名同生日学生补充身份证件号")),
+                                          is_warning=True))
     elif all(person):
         first = seen_people.setdefault(person, row.row)
         if first != row.row:

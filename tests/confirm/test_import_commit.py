@@ -430,3 +430,18 @@ def test_change_export_lists_each_correction_with_old_and_new_values(session, sc
 def test_change_export_of_a_school_without_corrections_has_only_the_header(session, school):
     run_import(session, school, xlsx(rows(1)))
     assert _sheet_rows(export_changes(session, school)) == [list(CHANGE_HEADERS)]
+
+
+def test_student_without_id_who_now_has_one_is_updated_not_duplicated(session, school):
+    first = student_row(0, SCHOOL)
+    id_number = first[col("身份证件号")]
+    first[col("身份证件类型")] = "其他"
+    first[col("身份证件号")] = ""
+    run_import(session, school, xlsx([first]))
+    assert counts(session, school)[0] == 1
+    again = student_row(0, SCHOOL)  # the same child, now with the ID number
+    outcome = run_import(session, school, xlsx([again]))
+    assert (outcome.run.created_count, outcome.run.updated_count) == (0, 1)
+    assert counts(session, school)[0] == 1
+    assert list(by_id_number(session, school)) == [id_number]
+    assert any("补充身份证件号" in str(p.message) and p.is_warning for p in outcome.result.problems)

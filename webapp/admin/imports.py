@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from confirm.errors import DomainError
 from confirm.exporting import export_changes, export_students
@@ -112,13 +112,18 @@ def import_commit(run_id: int):
     run = _run_or_404(run_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    if run.status != "checked":
+    s = db.session()
+    # Claim the checked run first: of two clicks on 确认导入 only one gets past this (row lock / db lock).
+    claimed = s.execute(update(ImportRun).where(ImportRun.id == run.id, ImportRun.status == "checked")
+                        .values(status="rejected").execution_options(synchronize_session=False)).rowcount
+    if claimed != 1:
+        s.rollback()
         flash(_("这个文件已经导入过，或者检查没有通过"), "error")
         return redirect(url_for("admin.import_report", run_id=run.id))
-    s = db.session()
     data = _stored_upload(run)
     try:
-        outcome = import_file(s, _school(), data, run.filename, actor=actor(), commit=True)
+        outcome = import_file(s, _school(), data, run.filename, actor=actor(), commit=True,
+                              storage_key=run.storage_key)
     except (UnreadableFile, DomainError) as exc:
         s.rollback()
         flash(render(exc.message), "error")
@@ -127,8 +132,7 @@ def import_commit(run_id: int):
         s.commit()
         flash(_("学校数据在检查后发生了变化，重新检查发现问题，未导入"), "error")
         return redirect(url_for("admin.import_report", run_id=outcome.run.id))
-    run.status = "rejected"  # superseded by the committed run below; its file is no longer needed
-    key, run.storage_key = run.storage_key, None
+    key, run.storage_key = run.storage_key, None  # superseded by the committed run; its file is not needed
     s.commit()
     store().delete(key)
     new = outcome.run
