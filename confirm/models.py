@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -90,6 +91,7 @@ class StaffUser(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(50))
     phone: Mapped[str | None] = mapped_column(String(20))
+    phone_verified_at: Mapped[datetime | None]  # set when an SMS code sent to ``phone`` was entered
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(200))
     session_nonce: Mapped[str] = mapped_column(String(32))
@@ -219,6 +221,9 @@ class ParentAccount(Base):
     session_nonce: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None]
 
     guardianships: Mapped[list[Guardianship]] = relationship(back_populates="parent")
 
@@ -253,6 +258,8 @@ class RegistrationCode(Base):
     used_at: Mapped[datetime | None]
     used_by_parent_id: Mapped[int | None] = mapped_column(ForeignKey("parent_accounts.id"))
     revoked_at: Mapped[datetime | None]
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None]
 
     student: Mapped[Student] = relationship()
 
@@ -288,6 +295,7 @@ class StoredFile(Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
+    confirmation_id: Mapped[int | None] = mapped_column(ForeignKey("confirmations.id", use_alter=True), index=True)
     uploaded_by_kind: Mapped[str] = mapped_column(String(10))
     uploaded_by_id: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -363,6 +371,7 @@ class FieldCorrection(Base):
     requested_by_id: Mapped[int] = mapped_column(Integer)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(Text)  # why the school admin rejected a key-data change
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     confirmation: Mapped[Confirmation] = relationship(back_populates="corrections")
@@ -385,6 +394,7 @@ class SmsChallenge(Base):
     phone: Mapped[str] = mapped_column(String(20), index=True)
     purpose: Mapped[str] = mapped_column(String(20))
     code_hash: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str | None] = mapped_column(String(40), index=True)  # e.g. staff:12 — for per-actor limits
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
@@ -433,3 +443,91 @@ class ImportRun(Base):
     committed_at: Mapped[datetime | None]
 
     __table_args__ = (CheckConstraint("status in ('checked', 'committed', 'rejected')", name="status_known"),)
+
+
+class Notification(Base):
+    """One SMS to a parent (reminder, invitation, notice): queued, sent or failed — never silently dropped."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    student_id: Mapped[int | None] = mapped_column(ForeignKey("students.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("parent_accounts.id"))
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # reminder / invitation / notice
+    stage: Mapped[str | None] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    scheduled_for: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    __table_args__ = (
+        CheckConstraint("status in ('queued', 'scheduled', 'sending', 'sent', 'failed', 'skipped')",
+                        name="status_known"),
+    )
+
+
+class MisuseFlag(Base):
+    """Something suspicious the head teacher should look at (a code tried from many phones, a login burst)."""
+
+    __tablename__ = "misuse_flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    subject_type: Mapped[str] = mapped_column(String(30))
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+
+
+class BatchUpload(Base):
+    """A stack of sheet photos a head teacher uploaded at once, matched to students by their QR codes."""
+
+    __tablename__ = "batch_uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"), index=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+
+    items: Mapped[list[BatchItem]] = relationship(back_populates="batch", order_by="BatchItem.position")
+
+
+class BatchItem(Base):
+    """One photo of a batch: where it is, what matching found, and the student it was filed under."""
+
+    __tablename__ = "batch_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batch_uploads.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(200))  # shown to the teacher only; never used as a key
+    upload_key: Mapped[str | None] = mapped_column(String(200))  # the raw upload until it is processed
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    reason: Mapped[str | None] = mapped_column(Text)
+    qr: Mapped[str | None] = mapped_column(String(64))
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_files.id"))
+    student_id: Mapped[int | None] = mapped_column(ForeignKey("students.id"))
+    processed_at: Mapped[datetime | None]
+
+    batch: Mapped[BatchUpload] = relationship(back_populates="items")
+
+    __table_args__ = (
+        CheckConstraint(
+            "status in ('pending', 'matched', 'no_qr', 'other_class', 'old_version', 'duplicate', 'unreadable', "
+            "'refused', 'assigned', 'discarded')",
+            name="status_known",
+        ),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -15,6 +16,7 @@ from uploads.storage import new_object_key
 from webapp.backends import sheet_key, store
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def examine_sheet(data: bytes, student: Student, campaign: Campaign) -> Verdict:
@@ -52,7 +54,10 @@ def store_photo_and(
         session.commit()
     except BaseException:
         session.rollback()
-        for key in new_keys:
-            store().delete(key)  # no row, so no object either
+        for key in new_keys:  # no row, so no object either; what cannot be deleted now, sweep-storage removes
+            try:
+                store().delete(key)
+            except Exception:
+                log.exception("could not delete %s after a failed upload; sweep-storage will remove it", key)
         raise
     return result
