@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 from flask_babel import format_datetime, get_locale, gettext
 
-from webapp import backends, db
+from webapp import backends, db, jobs
 from webapp.config import from_environment
 from webapp.extensions import babel, csrf, login_manager, select_locale
 
@@ -51,6 +51,7 @@ def register_logging(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
     backends.init_app(app)
+    jobs.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(ROOT / "translations"))

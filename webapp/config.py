@@ -75,4 +75,6 @@ def from_environment(instance_path: str) -> dict:
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        # Background jobs (reminders, batch photo matching) go to RQ on this Redis; unset: run in the request.
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
     }

@@ -1,0 +1,1 @@
+"""Reminders and invitations by SMS, with their statuses and history."""

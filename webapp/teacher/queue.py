@@ -1,0 +1,1 @@
+"""The review queue: one submission after another, and bulk approval."""

@@ -1,0 +1,1 @@
+"""Campaign statistics for head teachers: the funnel, overdue students, Excel exports."""
