@@ -323,7 +323,7 @@ class Confirmation(Base):
 
     student: Mapped[Student] = relationship()
     campaign: Mapped[Campaign] = relationship()
-    sheet_file: Mapped[StoredFile | None] = relationship()
+    sheet_file: Mapped[StoredFile | None] = relationship(foreign_keys=[sheet_file_id])
     corrections: Mapped[list[FieldCorrection]] = relationship(
         back_populates="confirmation", order_by="(FieldCorrection.slot, FieldCorrection.id)",
         cascade="all, delete-orphan",
