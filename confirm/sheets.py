@@ -53,8 +53,7 @@ def _mac(key: bytes, ref: SheetRef) -> str:
 
 
 def make_sheet_payload(key: bytes, ref: SheetRef) -> str:
-    """The text to print as the sheet's QR code: ``XJ1-02N9C-0016-003-…`` (29 characters) for student 123456,
-    campaign 42, version 3."""
+    """The text to print on the sheet as its QR code, e.g. ``XJ1-02N9C-0016-003-…`` for student 123456."""
     fields = (ref.student_id, ref.campaign_id, ref.version)
     if any(not isinstance(value, int) or value < 0 for value in fields):
         raise ValueError(f"sheet ids must be non-negative integers: {ref!r}")
@@ -64,12 +63,14 @@ def make_sheet_payload(key: bytes, ref: SheetRef) -> str:
 
 def parse_sheet_payload(key: bytes, text: str) -> SheetRef:
     """The sheet named by a decoded QR text; raises InvalidSheetCode when it is not ours or was altered."""
-    match = _PAYLOAD.fullmatch(text.strip().upper())
+    code = text.strip().upper()
+    match = _PAYLOAD.fullmatch(code)
     if match is None:
         raise InvalidSheetCode(Message(N_("照片中的二维码不是本平台确认表上的二维码，请拍摄班主任发放的确认表")))
-    student, campaign, version, mac = match.groups()
+    student, campaign, version, _ = match.groups()
     ref = SheetRef(int(student, 36), int(campaign, 36), int(version, 36))
-    if not hmac.compare_digest(mac, _mac(key, ref)):
+    # The whole code against the one we would print: checks the HMAC, and admits only one spelling per sheet.
+    if not hmac.compare_digest(code, make_sheet_payload(key, ref)):
         raise InvalidSheetCode(Message(N_("确认表上的二维码校验失败，请使用班主任发放的原始确认表")))
     return ref
 

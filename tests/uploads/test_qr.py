@@ -65,8 +65,9 @@ def _with_field(payload: str, index: int, value: str) -> str:
         lambda p: _with_field(p, 2, "0017"),  # another campaign
         lambda p: _with_field(p, 3, "004"),  # a newer version
         lambda p: p[:-1] + ("0" if p[-1] != "0" else "1"),  # checksum changed
+        lambda p: _with_field(p, 1, "002N9C"),  # the same student spelled with an extra zero
     ],
-    ids=["student", "campaign", "version", "checksum"],
+    ids=["student", "campaign", "version", "checksum", "non-canonical"],
 )
 def test_a_changed_payload_is_rejected(tamper):
     payload = make_sheet_payload(KEY, SheetRef(123_456, 42, 3))
