@@ -29,9 +29,9 @@
         if (text) { text.textContent = pct < 100 ? pct + "%" : (form.getAttribute("data-progress-done") || "…"); }
       };
       xhr.onload = function () {
-        if (xhr.responseURL && xhr.responseURL !== (form.action || window.location.href)) {
-          window.location.href = xhr.responseURL;
-          return;
+        // Show the answer as it is (loading it again would lose its one-time messages), at its own address.
+        if (xhr.responseURL && window.history && window.history.replaceState) {
+          window.history.replaceState(null, "", xhr.responseURL);
         }
         document.open(); document.write(xhr.responseText); document.close();
       };

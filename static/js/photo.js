@@ -53,9 +53,10 @@
     };
     xhr.onload = function () {
       if (xhr.status === 0) { failed(); return; }
-      if (xhr.responseURL && xhr.responseURL.indexOf(form.getAttribute("action") || window.location.pathname) === -1) {
-        window.location.href = xhr.responseURL;
-        return;
+      // Show the page the server answered with (after its redirect) as it is: loading it again would lose the
+      // one-time message ("提交成功") that this response already carries.
+      if (xhr.responseURL && window.history && window.history.replaceState) {
+        window.history.replaceState(null, "", xhr.responseURL);
       }
       document.open(); document.write(xhr.responseText); document.close();
     };
