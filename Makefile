@@ -14,6 +14,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 setup: $(BIN)/.installed translations
+	@bash scripts/system-deps.sh font  # the CJK font of the printed confirmation sheets
 
 translations: $(BIN)/.installed
 	$(BIN)/pybabel compile -f -d translations 2>/dev/null

@@ -27,6 +27,7 @@ def init_app(app: Flask) -> None:
     # A key of its own for code hashes, derived from SECRET_KEY so one secret is enough to configure.
     app.extensions["code_key"] = hashlib.sha256(b"code-hash:" + app.config["SECRET_KEY"].encode()).digest()
     app.extensions["sheet_key"] = hashlib.sha256(b"sheet-qr:" + app.config["SECRET_KEY"].encode()).digest()
+    app.extensions["invite_key"] = hashlib.sha256(b"invite-link:" + app.config["SECRET_KEY"].encode()).digest()
 
 
 def notifier():
@@ -47,3 +48,8 @@ def code_key() -> bytes:
 def sheet_key() -> bytes:
     """The key for the checksum in sheet QR codes."""
     return current_app.extensions["sheet_key"]
+
+
+def invite_key() -> bytes:
+    """The key that signs personal invitation links."""
+    return current_app.extensions["invite_key"]

@@ -170,7 +170,9 @@ def sweep_storage_command(dry_run: bool):
 
 def register_cli(app: Flask) -> None:
     """Attach the commands to ``flask --app webapp``."""
+    from webapp.cli_outreach import send_daily_reminders_command, send_queued_command
     from webapp.cli_photos import check_photo
+    from webapp.cli_print import print_sheets_command
     from webapp.cli_students import COMMANDS
 
     app.cli.add_command(db_group)
@@ -179,5 +181,8 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(create_admin_command)
     app.cli.add_command(sweep_storage_command)
     app.cli.add_command(check_photo)
+    app.cli.add_command(send_daily_reminders_command)
+    app.cli.add_command(send_queued_command)
+    app.cli.add_command(print_sheets_command)
     for command_ in COMMANDS:
         app.cli.add_command(command_)

@@ -77,4 +77,8 @@ def from_environment(instance_path: str) -> dict:
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         # Background jobs (reminders, batch photo matching) go to RQ on this Redis; unset: run in the request.
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        # Reminders and invitations: at most this many SMS per school per day (Asia/Shanghai), and the first
+        # pause before retrying a message Twilio refused for the moment (429, 5xx); doubled per try, 3 tries.
+        "SMS_DAILY_BUDGET_PER_SCHOOL": int(os.environ.get("SMS_DAILY_BUDGET_PER_SCHOOL", "500")),
+        "SMS_RETRY_BACKOFF_SECONDS": float(os.environ.get("SMS_RETRY_BACKOFF_SECONDS", "2")),
     }

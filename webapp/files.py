@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, redirect
+from flask import Blueprint, Response, abort, redirect, request
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -35,12 +35,19 @@ def show(file_id: int):
     if stored is None or not _may_see(stored):
         abort(404)
     backend = store()
-    url = backend.presigned_url(stored.storage_key, expires=300)
+    is_pdf = stored.content_type == "application/pdf"
+    # ?size=thumb: the small preview of a photo (proof lists); PDFs have none
+    key = stored.thumbnail_key if request.args.get("size") == "thumb" and stored.thumbnail_key else stored.storage_key
+    # A PDF is never redirected to storage: only here can it be forced to download instead of opening inline.
+    url = None if is_pdf else backend.presigned_url(key, expires=300)
     if url:
         return redirect(url)
     try:
-        data = backend.get(stored.storage_key)
+        data = backend.get(key)
     except KeyError:
         abort(404)
-    return Response(data, mimetype=stored.content_type,
-                    headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
+    headers = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+    if is_pdf:
+        headers["Content-Disposition"] = f'attachment; filename="proof-{stored.id}.pdf"'
+        headers["Content-Security-Policy"] = "sandbox"
+    return Response(data, mimetype="application/pdf" if is_pdf else stored.content_type, headers=headers)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from confirm.i18n import N_, Message
 from confirm.services.common import mask_phone
+from confirm.services.notifications import SmsError
 
 log = logging.getLogger("webapp.sms")
 
@@ -13,10 +15,11 @@ log = logging.getLogger("webapp.sms")
 class ConsoleNotifier:
     """Development backend: writes the message to the log instead of sending it."""
 
-    def send(self, phone: str, text: str) -> None:
+    def send(self, phone: str, text: str) -> str:
         # The development console is the one place a code is shown; the phone is still masked.
         log.warning("SMS to %s: %s", mask_phone(phone), text)
         print(f"[SMS → {mask_phone(phone)}] {text}", flush=True)
+        return "console"
 
 
 @dataclass
@@ -25,23 +28,66 @@ class MemoryNotifier:
 
     outbox: list[tuple[str, str]] = field(default_factory=list)
 
-    def send(self, phone: str, text: str) -> None:
+    def send(self, phone: str, text: str) -> str:
         self.outbox.append((phone, text))
+        return f"memory-{len(self.outbox)}"
+
+
+# Twilio error codes that no retry can fix, with what the teacher reads.
+_PERMANENT_CODES = {
+    21211: N_("手机号码无效"),
+    21214: N_("手机号码无效"),
+    21408: N_("短信服务未开通该地区的发送权限"),
+    21610: N_("对方已退订短信"),
+    21612: N_("无法向该号码发送短信"),
+    21614: N_("该号码不是手机号码"),
+}
 
 
 class TwilioNotifier:
-    """Sends through Twilio's Messaging API with the official client."""
+    """Sends through Twilio's Messaging API with the official client.
 
-    def __init__(self, account_sid: str, auth_token: str, from_number: str, http_client=None):
+    ``send`` returns Twilio's message id. Failures raise SmsError: rate limits (429) and server errors (5xx)
+    are temporary — the caller retries with backoff; a bad number or any other refusal is permanent. A timeout
+    after the request left is permanent too: the message may have gone out, so trying again could send it twice.
+    """
+
+    def __init__(self, account_sid: str, auth_token: str, from_number: str, http_client=None, timeout: float = 10):
+        from twilio.http.http_client import TwilioHttpClient
         from twilio.rest import Client
 
-        self.client = Client(account_sid, auth_token, http_client=http_client)
+        self.client = Client(account_sid, auth_token, http_client=http_client or TwilioHttpClient(timeout=timeout))
         self.from_number = from_number
 
-    def send(self, phone: str, text: str) -> None:
+    def send(self, phone: str, text: str) -> str:
+        import requests
+        from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+
         to = phone if phone.startswith("+") else f"+86{phone}"
-        message = self.client.messages.create(to=to, from_=self.from_number, body=text)
-        log.info("SMS to %s queued by Twilio as %s", mask_phone(phone), message.sid)
+        try:
+            message = self.client.messages.create(to=to, from_=self.from_number, body=text)
+        except (TwilioRestException, TwilioServiceException) as exc:
+            raise _rest_error(exc) from exc
+        except requests.ConnectionError as exc:  # nothing reached Twilio: safe to try again
+            if isinstance(exc, requests.exceptions.ConnectTimeout) or not isinstance(exc, requests.Timeout):
+                raise SmsError(Message(N_("无法连接短信服务")), permanent=False) from exc
+            raise SmsError(Message(N_("短信服务响应超时，可能已发出，为避免重复未自动重试")), permanent=True) from exc
+        except requests.Timeout as exc:
+            raise SmsError(Message(N_("短信服务响应超时，可能已发出，为避免重复未自动重试")), permanent=True) from exc
+        log.info("SMS to %s accepted by Twilio as %s", mask_phone(phone), message.sid)
+        return message.sid
+
+
+def _rest_error(exc) -> SmsError:
+    """Twilio's refusal as an SmsError the job can record."""
+    status, code = int(getattr(exc, "status", 0) or 0), getattr(exc, "code", None)
+    if status == 429 or code == 20429:
+        return SmsError(Message(N_("短信服务限流（HTTP 429）")), permanent=False)
+    if status >= 500:
+        return SmsError(Message(N_("短信服务暂时故障（HTTP %(status)s）"), {"status": status}), permanent=False)
+    if code in _PERMANENT_CODES:
+        return SmsError(Message(_PERMANENT_CODES[code]), permanent=True)
+    return SmsError(Message(N_("短信服务拒绝发送（错误 %(code)s）"), {"code": code or status}), permanent=True)
 
 
 def notifier_from_config(config: dict):

@@ -8,10 +8,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from confirm.errors import FieldErrors
+from confirm.errors import FieldErrors, RecordedRefusal
 from confirm.i18n import N_, Message
 from confirm.models import ParentAccount, School, StaffUser, utcnow
 from confirm.security import hash_password, new_nonce, verify_password
+from confirm.services import misuse
 from confirm.services.common import Actor, audit
 from confirm.services.registration import MIN_PASSWORD_LENGTH
 
@@ -20,10 +21,20 @@ ROLES = ("head_teacher", "school_admin")
 _USERNAME = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9_.-]{3,64}$")
 
 
+class AccountLocked(RecordedRefusal):
+    """The parent account is locked after a burst of failed logins (the refusal is audited, so commit it)."""
+
+    def __init__(self, message: Message):
+        super().__init__([("", message)])
+
+
 def authenticate(
     session: Session, login: str, password: str, *, ip: str | None = None, now: datetime | None = None
 ) -> ParentAccount | StaffUser | None:
-    """The account for ``login`` (platform number, parent phone or staff username) if the password fits."""
+    """The account for ``login`` (platform number, parent phone or staff username) if the password fits.
+
+    Raises AccountLocked for a parent account locked after a burst of failed logins.
+    """
     now = now or utcnow()
     login = login.strip()
     account: ParentAccount | StaffUser | None
@@ -34,10 +45,18 @@ def authenticate(
     else:
         account = session.scalar(select(StaffUser).where(StaffUser.username == login, StaffUser.is_active))
         kind = "staff"
-    if not verify_password(account.password_hash if account else None, password) or account is None:
+    is_right = verify_password(account.password_hash if account else None, password)  # always costs the same
+    if isinstance(account, ParentAccount) and misuse.account_is_locked(account, now):
+        audit(session, Actor(kind, account.id, ip), "login.refused_locked", at=now)
+        raise AccountLocked(Message(N_("登录失败次数过多，账号已暂时锁定 15 分钟。如果不是您本人在尝试，请联系班主任")))
+    if not is_right or account is None:
         audit(session, Actor(kind, account.id if account else None, ip), "login.failed",
               school_id=getattr(account, "school_id", None), at=now)
+        if isinstance(account, ParentAccount):
+            misuse.record_login_failure(session, account, now=now)
         return None
+    if isinstance(account, ParentAccount):
+        misuse.record_login_success(account)
     account.last_login_at = now
     audit(session, Actor(kind, account.id, ip), "login.succeeded", school_id=getattr(account, "school_id", None),
           at=now)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from confirm.errors import DomainError, FieldErrors
+from confirm.errors import DomainError, FieldErrors, RecordedRefusal
 from confirm.fields import Kind
 from confirm.i18n import N_, Message
-from confirm.models import Guardianship, ParentAccount, RegistrationCode, Student, utcnow
+from confirm.invitations import InvalidInvitation, parse_invitation_token
+from confirm.models import Campaign, Guardianship, ParentAccount, RegistrationCode, Student, utcnow
 from confirm.ports import Notifier
 from confirm.security import (
     hash_password,
@@ -21,11 +23,14 @@ from confirm.security import (
     new_registration_code,
     normalize_registration_code,
 )
+from confirm.services import misuse
 from confirm.services.common import Actor, audit
+from confirm.services.records import active_campaign
 from confirm.services.sms_codes import send_challenge, verify_challenge
 from confirm.validation import clean_value, normalize_text
 
 PURPOSE = "register"
+CHINA = ZoneInfo("Asia/Shanghai")  # campaign deadlines are dates in China time
 MIN_PASSWORD_LENGTH = 8
 
 
@@ -82,13 +87,20 @@ def start_registration(
             RegistrationCode.code_hash == code_hash(key, data.code), RegistrationCode.revoked_at.is_(None)
         )
     )
-    if reg is None or normalize_text(data.student_name) != reg.student.name:
-        # One message for both cases so that codes cannot be probed for names.
-        raise FieldErrors([("code", Message(N_("注册码或学生姓名不正确，请核对后重新输入")))])
+    wrong = Message(N_("注册码或学生姓名不正确，请核对后重新输入"))  # one message: codes cannot be probed for names
+    if reg is None:
+        raise FieldErrors([("code", wrong)])
+    if misuse.code_is_locked(reg, now):
+        raise FieldErrors([("code", Message(N_(
+            "该注册码输入错误次数过多，已暂时锁定 1 小时。请稍后再试或联系班主任")))])
+    if normalize_text(data.student_name) != reg.student.name:
+        misuse.record_code_failure(session, reg, now=now)
+        raise RecordedRefusal([("code", wrong)])
     if reg.used_at is not None:
         raise FieldErrors(
             [("code", Message(N_("该注册码已被使用。如果不是您本人注册的，请联系班主任重置注册码")))]
         )
+    misuse.check_code_phones(session, reg, phone, now=now)
     return send_challenge(
         session,
         phone=phone,
@@ -97,6 +109,45 @@ def start_registration(
         key=key,
         notifier=notifier,
         now=now,
+        subject=misuse.code_subject(reg),
+    )
+
+
+def invited_student(session: Session, token: str, *, key: bytes, now: datetime | None = None) -> Student:
+    """The student an invitation link opens registration for; InvalidInvitation when the link is not valid now.
+
+    The campaign in the link must be the school's running campaign and not past its deadline (China time).
+    """
+    now = now or utcnow()
+    invitation = parse_invitation_token(key, token)
+    student = session.get(Student, invitation.student_id)
+    campaign = session.get(Campaign, invitation.campaign_id)
+    if student is None or campaign is None or campaign.school_id != student.school_id:
+        raise InvalidInvitation(Message(N_("邀请链接无效，请使用短信中的完整链接，或向班主任索取注册码")))
+    current = active_campaign(session, student.school_id)
+    if current is None or current.id != campaign.id or campaign.deadline < now.astimezone(CHINA).date():
+        raise InvalidInvitation(Message(N_("邀请链接已过期（核查已结束），请向班主任索取注册码")))
+    return student
+
+
+def start_invited_registration(session: Session, token: str, phone: str, *, invite_key: bytes, key: bytes,
+                               notifier: Notifier, now: datetime | None = None):
+    """Registration from an invitation link: the phone must be a family member's phone on the student's record."""
+    now = now or utcnow()
+    student = invited_student(session, token, key=invite_key, now=now)
+    phone = clean_mobile(phone)
+    if phone not in {m.value("phone") for m in student.members}:
+        raise FieldErrors([("phone", Message(N_(
+            "这个手机号不是学籍中登记的家庭成员手机号。请使用登记的手机号，或向班主任索取注册码注册")))])
+    return send_challenge(
+        session,
+        phone=phone,
+        purpose=PURPOSE,
+        payload={"registration_code_id": None, "student_id": student.id, "invitation": True},
+        key=key,
+        notifier=notifier,
+        now=now,
+        subject=f"invite:{student.id}",
     )
 
 
@@ -147,9 +198,9 @@ def complete_registration(
     account = existing_account(session, challenge.phone)
     if account is None:
         check_new_password(password, password_confirm)
-    code_id = challenge.payload["registration_code_id"]
+    code_id = challenge.payload.get("registration_code_id")  # None: registration through an invitation link
     # Claim the code atomically: two parents racing with one code cannot both win.
-    claimed = session.execute(
+    claimed = code_id is None or session.execute(
         update(RegistrationCode)
         .where(
             RegistrationCode.id == code_id,
@@ -158,8 +209,8 @@ def complete_registration(
         )
         .values(used_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed != 1:
+    ).rowcount == 1
+    if not claimed:
         raise DomainError(Message(N_("该注册码已被使用或已重置，请联系班主任")))
     created = account is None
     if account is None:
@@ -172,9 +223,10 @@ def complete_registration(
         )
         session.add(account)
         session.flush()
-    session.execute(
-        update(RegistrationCode).where(RegistrationCode.id == code_id).values(used_by_parent_id=account.id)
-    )
+    if code_id is not None:
+        session.execute(
+            update(RegistrationCode).where(RegistrationCode.id == code_id).values(used_by_parent_id=account.id)
+        )
     student = session.get_one(Student, challenge.payload["student_id"])
     link = session.scalar(
         select(Guardianship).where(Guardianship.parent_id == account.id, Guardianship.student_id == student.id)
@@ -189,6 +241,8 @@ def complete_registration(
         school_id=student.school_id,
         target=student,
         at=now,
+        detail={"via": "invitation"} if code_id is None else None,
     )
     session.flush()
+    misuse.check_phone_spread(session, account, now=now)
     return account, student, created

@@ -11,6 +11,7 @@ from confirm.errors import FieldErrors
 from confirm.i18n import N_, Message
 from confirm.models import Confirmation, ConfirmationEvent, Guardianship, ParentAccount, StoredFile, utcnow
 from confirm.ports import Notifier
+from confirm.services import proofs
 from confirm.services.common import Actor, audit
 from confirm.services.records import apply_correction
 from confirm.states import Action, State, next_state
@@ -56,6 +57,9 @@ def approve_confirmation(
 ) -> None:
     """Accept the sheet: ordinary corrections enter the record, key-data ones go to the school admin."""
     now = now or utcnow()
+    if proofs.is_missing_proof(session, confirmation):  # the teacher's approval must not pass key data unproven
+        raise FieldErrors([("", Message(
+            N_("这份材料更正了关键信息但没有证明材料，不能通过；请退回并选择“缺少证明材料”")))])
     _transition(session, confirmation, Action.APPROVE, actor, now)
     confirmation.decided_at = now
     confirmation.decided_by_id = actor.id

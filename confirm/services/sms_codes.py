@@ -19,6 +19,7 @@ CODE_TTL = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
 RESEND_INTERVAL = timedelta(seconds=60)
 DAILY_LIMIT_PER_PHONE = 10
+DAILY_LIMIT_PER_SUBJECT = 10
 
 
 def send_challenge(
@@ -30,8 +31,14 @@ def send_challenge(
     key: bytes,
     notifier: Notifier,
     now: datetime | None = None,
+    subject: str | None = None,
+    deliver: bool = True,
 ) -> SmsChallenge:
-    """Create a code for ``phone`` and send it by SMS once the transaction commits."""
+    """Create a code for ``phone`` and send it by SMS once the transaction commits.
+
+    ``subject`` (e.g. ``staff:12``) adds a daily limit per actor on top of the per-phone one; with
+    ``deliver=False`` the challenge is recorded (so limits and answers stay the same) but no SMS goes out.
+    """
     now = now or utcnow()
     recent = session.execute(
         select(func.count(), func.max(SmsChallenge.created_at)).where(
@@ -44,19 +51,28 @@ def send_challenge(
         raise DomainError(Message(N_("验证码发送过于频繁，请 %(seconds)s 秒后再试"), {"seconds": wait}))
     if count >= DAILY_LIMIT_PER_PHONE:
         raise DomainError(Message(N_("该手机号今天获取验证码的次数已达上限，请明天再试或联系班主任")))
+    if subject is not None:
+        per_subject = session.scalar(
+            select(func.count()).where(SmsChallenge.subject == subject,
+                                       SmsChallenge.created_at > now - timedelta(days=1))
+        )
+        if per_subject >= DAILY_LIMIT_PER_SUBJECT:
+            raise DomainError(Message(N_("今天获取验证码的次数已达上限，请明天再试")))
     code = new_sms_code()
     challenge = SmsChallenge(
         phone=phone,
         purpose=purpose,
         code_hash=keyed_hash(key, f"{purpose}:{code}"),
         payload=payload,
+        subject=subject,
         created_at=now,
         expires_at=now + CODE_TTL,
     )
     session.add(challenge)
     session.flush()
     text = f"【学籍信息确认】您的验证码是 {code}，10 分钟内有效。请勿告诉他人，老师不会向您索要验证码。"
-    after_commit(session, lambda: notifier.send(phone, text))
+    if deliver:
+        after_commit(session, lambda: notifier.send(phone, text))
     return challenge
 
 

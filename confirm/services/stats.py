@@ -1,15 +1,20 @@
-"""Campaign progress by stage: one grouped query however many students a class has."""
+"""Campaign progress by stage (one grouped query however many students), deadlines, who is behind, Excel."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
 
+from openpyxl import Workbook
 from sqlalchemy import and_, case, exists, func, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from confirm.models import Confirmation, Guardianship, Student
-from confirm.states import Stage, State
+from confirm.exporting import _as_text, _header_cells, _save
+from confirm.i18n import N_
+from confirm.models import Campaign, Confirmation, Guardianship, School, SchoolClass, Student
+from confirm.states import STAGE_LABELS, Stage, State
 
 
 def stage_expression(campaign_id: int | None):
@@ -55,3 +60,206 @@ def students_with_stage(
         query = query.where(expr == stage.value)
     rows = session.execute(query.order_by(Student.name, Student.id)).all()
     return [(student, Stage(value)) for student, value in rows]
+
+
+# --- the campaign's figures: funnel, deadline, who is behind --------------------------------------------------
+
+AT_RISK_DAYS = 3
+# Stages in which the family still has to act (register, submit, or submit again after a return). A student in
+# one of these after the deadline is overdue; within AT_RISK_DAYS of it, at risk. 待审核 and 已通过 are never late:
+# the parent has done their part and the rest is the school's.
+BEHIND_STAGES: tuple[Stage, ...] = (Stage.UNREGISTERED, Stage.REGISTERED, Stage.RETURNED)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """Where today stands against the campaign deadline (the last day parents may submit)."""
+
+    deadline: date | None
+    today: date
+
+    @property
+    def days_left(self) -> int | None:
+        """Days until the deadline: 0 on the day itself, negative once it has passed, None without a campaign."""
+        return None if self.deadline is None else (self.deadline - self.today).days
+
+    @property
+    def is_past(self) -> bool:
+        """True once the deadline day is over."""
+        return self.days_left is not None and self.days_left < 0
+
+    @property
+    def is_near(self) -> bool:
+        """True from AT_RISK_DAYS before the deadline to the deadline day itself."""
+        return self.days_left is not None and 0 <= self.days_left <= AT_RISK_DAYS
+
+    @property
+    def risk_days(self) -> int:
+        """How many days before the deadline students still behind are marked at risk."""
+        return AT_RISK_DAYS
+
+    @property
+    def lateness(self) -> str | None:
+        """"overdue", "at_risk" or None: how the students still in BEHIND_STAGES are to be marked."""
+        return "overdue" if self.is_past else "at_risk" if self.is_near else None
+
+
+def percent(n: int, total: int) -> int:
+    """``n`` as a whole percentage of ``total`` (0 when there is nobody)."""
+    return round(100 * n / total) if total else 0
+
+
+@dataclass(frozen=True)
+class Figures:
+    """A class's (or the school's) counts per stage with the derived percentages and the number behind."""
+
+    counts: Counter
+    deadline: Deadline
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts[stage] for stage in Stage)
+
+    def share(self, stage: Stage) -> int:
+        """Percentage of the students in ``stage``."""
+        return percent(self.counts[stage], self.total)
+
+    @property
+    def done_percent(self) -> int:
+        """Percentage of the students whose record is approved (已通过)."""
+        return self.share(Stage.APPROVED)
+
+    @property
+    def behind(self) -> int:
+        """Students in BEHIND_STAGES (whatever the date)."""
+        return sum(self.counts[stage] for stage in BEHIND_STAGES)
+
+    @property
+    def late(self) -> int:
+        """Students overdue or at risk, by the deadline's lateness; 0 while the deadline is far."""
+        return self.behind if self.deadline.lateness else 0
+
+    @property
+    def steps(self) -> list[tuple[Stage, int, int]]:
+        """The funnel as (stage, count, percentage) in campaign order."""
+        return [(stage, self.counts[stage], self.share(stage)) for stage in Stage]
+
+
+def deadline_of(campaign: Campaign | None, today: date | None = None) -> Deadline:
+    """The campaign's Deadline as of ``today`` (default: the server's date)."""
+    return Deadline(campaign.deadline if campaign else None, today or date.today())
+
+
+def students_behind(session: Session, class_id: int, campaign_id: int | None) -> list[tuple[Student, Stage]]:
+    """The class's students still in BEHIND_STAGES, by name: one query."""
+    expr = stage_expression(campaign_id)
+    query = _join_confirmation(select(Student, expr), campaign_id).where(
+        Student.class_id == class_id, expr.in_([s.value for s in BEHIND_STAGES])
+    )
+    rows = session.execute(query.order_by(Student.name, Student.id)).all()
+    return [(student, Stage(value)) for student, value in rows]
+
+
+@dataclass(frozen=True)
+class ClassRow:
+    """One line of the school table."""
+
+    school_class: SchoolClass
+    teacher_name: str
+    figures: Figures
+
+
+SORT_KEYS: dict[str, object] = {
+    "class": lambda r: (r.school_class.grade, r.school_class.name),
+    "teacher": lambda r: (r.teacher_name == "", r.teacher_name),
+    **{stage.value: (lambda r, stage=stage: r.figures.counts[stage]) for stage in Stage},
+    "total": lambda r: r.figures.total,
+    "done": lambda r: r.figures.done_percent,
+    "behind": lambda r: r.figures.behind,
+}
+
+
+def parse_sort(raw: str | None) -> tuple[str, bool]:
+    """``?sort=`` as (key, descending): "done" or "-done"; unknown keys sort by class."""
+    raw = raw or ""
+    descending = raw.startswith("-")
+    key = raw.lstrip("-")
+    return (key, descending) if key in SORT_KEYS else ("class", False)
+
+
+def school_table(
+    session: Session, school_id: int, campaign: Campaign | None, today: date | None = None, sort: str | None = None
+) -> tuple[list[ClassRow], Figures]:
+    """Every class of the school with its figures, sorted by ``sort`` (see parse_sort), and the school's totals.
+
+    Two queries however many classes and students: the classes with their head teachers, then the grouped counts.
+    """
+    deadline = deadline_of(campaign, today)
+    classes = list(
+        session.scalars(
+            select(SchoolClass)
+            .options(joinedload(SchoolClass.head_teacher))
+            .where(SchoolClass.school_id == school_id)
+            .order_by(SchoolClass.grade, SchoolClass.name)
+        )
+    )
+    counts = stage_counts(session, [c.id for c in classes], campaign.id if campaign else None)
+    rows = [
+        ClassRow(c, c.head_teacher.display_name if c.head_teacher else "", Figures(counts[c.id], deadline))
+        for c in classes
+    ]
+    key, descending = parse_sort(sort)
+    rows.sort(key=SORT_KEYS[key], reverse=descending)  # stable: ties keep class order
+    return rows, Figures(sum(counts.values(), start=Counter()), deadline)
+
+
+# --- Excel ----------------------------------------------------------------------------------------------------
+
+LATENESS_LABELS = {"overdue": N_("已逾期"), "at_risk": N_("有风险")}
+
+
+def class_workbook(
+    school_class: SchoolClass, campaign: Campaign | None, figures: Figures, students: list[tuple[Student, Stage]]
+) -> bytes:
+    """The class's funnel and its students with their stages, as a workbook of two sheets."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("统计")
+    sheet.append([school_class.title, campaign.name if campaign else ""])
+    sheet.append(["截止日期", figures.deadline.deadline.isoformat() if figures.deadline.deadline else ""])
+    sheet.append(["距截止天数", figures.deadline.days_left])
+    sheet.append([])
+    sheet.append(_header_cells(sheet, ["状态", "人数", "百分比%"]))
+    for stage, n, pct in figures.steps:
+        sheet.append([STAGE_LABELS[stage], n, pct])
+    sheet.append(["合计", figures.total, 100 if figures.total else 0])
+    lateness = figures.deadline.lateness
+    listing = workbook.create_sheet("学生")
+    listing.append(_header_cells(listing, ["姓名", "状态", "提醒"]))
+    for student, stage in students:
+        flag = LATENESS_LABELS[lateness] if lateness and stage in BEHIND_STAGES else ""
+        listing.append(_as_text(listing, [student.name, STAGE_LABELS[stage], flag]))
+    return _save(workbook)
+
+
+def school_workbook(school: School, campaign: Campaign | None, rows: list[ClassRow], totals: Figures) -> bytes:
+    """The school table: per class its head teacher, counts and percentages per stage, completion and behind."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("各班进度")
+    sheet.append([school.name, campaign.name if campaign else ""])
+    sheet.append(["截止日期", totals.deadline.deadline.isoformat() if totals.deadline.deadline else "",
+                  "距截止天数", totals.deadline.days_left])
+    headers = ["班级", "班主任"]
+    for stage in Stage:
+        headers += [STAGE_LABELS[stage], f"{STAGE_LABELS[stage]}%"]
+    sheet.append(_header_cells(sheet, [*headers, "合计", "完成率%", "未完成", "逾期或有风险"]))
+
+    def line(title: str, teacher: str, f: Figures) -> list:
+        values: list = [title, teacher]
+        for _stage, n, pct in f.steps:
+            values += [n, pct]
+        return _as_text(sheet, [*values, f.total, f.done_percent, f.behind, f.late])
+
+    for row in rows:
+        sheet.append(line(row.school_class.title, row.teacher_name, row.figures))
+    sheet.append(line("全校", "", totals))
+    return _save(workbook)

@@ -297,6 +297,9 @@ def test_approval_applies_ordinary_corrections_and_holds_key_data_for_the_admin(
         (1, "phone"): "13911112222",
         (0, "name"): "新名字",
     })
+    proof = add_sheet(session, env.student, env.by_parent)  # a proof document for the name correction
+    proof.kind, proof.confirmation_id = "proof", confirmation.id
+    session.flush()
     review.approve_confirmation(session, confirmation, actor=env.by_teacher)
     session.commit()
     session.expire_all()

@@ -64,6 +64,7 @@ IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
 # The kind of object each URL argument names; a route with an argument not listed here needs a new kind.
 KIND_OF_ARG = {"student_id": "student", "class_id": "class", "file_id": "file", "run_id": "import_run"}
+KIND_OF_ARG["batch_id"] = "batch"  # batch upload of sheet photos (issue 6)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 NEW_ADDRESS = "贵阳市授权测试路9号"
@@ -91,6 +92,9 @@ class Extra:
     own_run: ImportRun | None = None  # the own school's export, uploaded again and checked clean
     other_run: ImportRun | None = None  # the same in the other school
     own_upload: bytes = b""  # the own school's student export
+    # batch upload (issue 6): class id → a batch with one photo waiting to be filed by hand; batch id → that photo
+    batches: dict[int, Any] = field(default_factory=dict)
+    batch_items: dict[int, Any] = field(default_factory=dict)
 
     @property
     def runs(self) -> tuple[list[ImportRun], list[ImportRun]]:
@@ -127,13 +131,15 @@ def _scene(role: str, world: World, extra: Extra) -> Scene:
         return Scene(
             role, w, x,
             own={"student": [w.students_a[0]], "class": [w.class_a], "file": [file[w.students_a[0].id]],
-                 "import_run": own_runs},  # the school's run: only for URLs of routes parents may not use
+                 "import_run": own_runs,  # the school's run: only for URLs of routes parents may not use
+                 "batch": [x.batches[w.class_a.id]]},
             foreign={
                 # another family (another class), a classmate with no account yet, a child of another school
                 "student": [w.students_b[0], w.students_a[1], x.other_student],
                 "class": [],
                 "file": [file[w.students_b[0].id], file[x.other_student.id]],
                 "import_run": [],
+                "batch": [],
             },
             home=[w.students_a[0].name],
             hidden=_markers(*w.students_a[1:], *w.students_b, x.other_student),
@@ -142,13 +148,14 @@ def _scene(role: str, world: World, extra: Extra) -> Scene:
         return Scene(
             role, w, x,
             own={"student": list(w.students_a), "class": [w.class_a], "file": [file[w.students_a[0].id]],
-                 "import_run": own_runs},
+                 "import_run": own_runs, "batch": [x.batches[w.class_a.id]]},
             foreign={
                 # another class of the same school, and the other school
                 "student": [w.students_b[0], x.other_student],
                 "class": [w.class_b, x.other_class],
                 "file": [file[w.students_b[0].id], file[x.other_student.id]],
                 "import_run": [],
+                "batch": [x.batches[w.class_b.id], x.batches[x.other_class.id]],
             },
             home=[w.class_a.title],
             hidden=[*_markers(*w.students_b, x.other_student), w.class_b.title, x.other_class.title,
@@ -159,9 +166,10 @@ def _scene(role: str, world: World, extra: Extra) -> Scene:
             role, w, x,
             # every class of the own school, also those the admin does not teach
             own={"student": [w.students_b[0], w.students_a[0]], "class": [w.class_b, w.class_a],
-                 "file": [file[w.students_b[0].id], file[w.students_a[0].id]], "import_run": own_runs},
+                 "file": [file[w.students_b[0].id], file[w.students_a[0].id]], "import_run": own_runs,
+                 "batch": [x.batches[w.class_b.id], x.batches[w.class_a.id]]},
             foreign={"student": [x.other_student], "class": [x.other_class], "file": [file[x.other_student.id]],
-                     "import_run": other_runs},
+                     "import_run": other_runs, "batch": [x.batches[x.other_class.id]]},
             home=[w.school.name, w.class_a.title, w.class_b.title],
             hidden=[*_markers(x.other_student), x.other_class.title, w.other_school.name, w.other_school.code,
                     x.other_teacher.display_name, w.other_admin.display_name, *(r.filename for r in other_runs)],
@@ -274,6 +282,105 @@ def _new_class(teacher_of: Callable[[Scene], StaffUser]) -> Callable[[Scene], di
     return lambda s: {"grade": "四年级", "name": NEW_CLASS, "head_teacher_id": str(teacher_of(s).id)}
 
 
+def _sheet_qr_required(db, scene: Scene) -> None:
+    db.commit()
+    rules = dict(db.execute(select(Campaign.school_id, Campaign.require_sheet_qr)).all())
+    assert rules == {scene.world.school.id: True, scene.extra.other_campaign.school_id: False}
+
+
+# account help (issue 5): without a step-up the sensitive POSTs only send to the SMS verification page
+def _no_stepup_without_a_phone(db, scene: Scene) -> None:
+    from confirm.models import AuditEvent, SmsChallenge
+
+    db.commit()
+    assert db.scalar(select(SmsChallenge.id)) is None  # the fixture's staff have no phone on record
+    assert "stepup.verified" not in set(db.scalars(select(AuditEvent.action)))
+
+
+def _refused_until_stepup(db, scene: Scene) -> None:
+    from confirm.models import AuditEvent
+
+    db.commit()
+    actions = set(db.scalars(select(AuditEvent.action)))
+    assert not actions & {"registration_code.reset", "parent_password.reset", "parent.phone_revealed"}
+    assert db.scalar(select(RegistrationCode.id)) is None
+
+
+def _flags_resolved(db, scene: Scene) -> None:
+    from confirm.models import MisuseFlag
+
+    db.commit()
+    assert db.scalar(select(MisuseFlag.id).where(MisuseFlag.resolved_at.is_(None))) is None
+
+
+def _password_changed(db, scene: Scene) -> None:
+    from confirm.models import ParentAccount
+    from confirm.security import verify_password
+
+    db.commit()
+    account = db.get(ParentAccount, scene.world.parent.id)
+    db.refresh(account)
+    assert verify_password(account.password_hash, "brand-new-pass-7") and not account.must_change_password
+
+
+def _parent_of_target_class(scene: Scene) -> dict:
+    w = scene.world
+    return {"parent_id": str((w.parent if scene.target("class") is w.class_a else w.other_parent).id)}
+
+
+# review queue, proof documents and key-data approval (issue 6, parts 4 and 5)
+KEY_NAME = "授权改名"
+
+
+def _bulk_approved(db, scene: Scene) -> None:
+    """Submissions of the class without corrections are approved; those with corrections still wait."""
+    db.commit()
+    school_class = scene.target("class")
+    rows = db.execute(
+        select(Confirmation.state, Confirmation.corrections.any())
+        .join(Student, Student.id == Confirmation.student_id).where(Student.class_id == school_class.id)
+    ).all()
+    assert rows
+    assert all(state == ("submitted" if has_corrections else "approved") for state, has_corrections in rows)
+
+
+def _proof_stored(db, scene: Scene) -> None:
+    db.commit()
+    rows = db.execute(select(StoredFile.student_id, StoredFile.confirmation_id).where(StoredFile.kind == "proof")).all()
+    assert [r.student_id for r in rows] == [scene.target("student").id] and rows[0].confirmation_id
+
+
+def _add_key_corrections(db, world: World, extra: Extra) -> None:
+    """A name correction waiting for the school admin, in each school."""
+    campaigns = {c.school_id: c for c in db.scalars(select(Campaign))}
+    for student in (world.students_b[0], extra.other_student):
+        confirmation = ensure_confirmation(db, campaigns[student.school_id], student)
+        confirmation.corrections.append(FieldCorrection(
+            slot=0, field_key="name", old_value=student.name, new_value=KEY_NAME, is_key_data=True,
+            status="pending_admin", requested_by_kind="parent", requested_by_id=0))
+    db.commit()
+
+
+def _key_decisions(db) -> dict[int, tuple[str, str]]:
+    db.commit()
+    return {student_id: (status, name) for student_id, status, name in db.execute(
+        select(Confirmation.student_id, FieldCorrection.status, Student.name)
+        .join(Confirmation, Confirmation.id == FieldCorrection.confirmation_id)
+        .join(Student, Student.id == Confirmation.student_id).where(FieldCorrection.field_key == "name"))}
+
+
+def _key_correction_applied(db, scene: Scene) -> None:
+    decisions = _key_decisions(db)
+    assert decisions[scene.target("student").id] == ("applied", KEY_NAME)
+    assert decisions[scene.extra.other_student.id] == ("pending_admin", scene.extra.other_student.name)
+
+
+def _key_correction_rejected(db, scene: Scene) -> None:
+    decisions = _key_decisions(db)
+    assert decisions[scene.target("student").id] == ("rejected", scene.target("student").name)
+    assert decisions[scene.extra.other_student.id][0] == "pending_admin"
+
+
 @dataclass(frozen=True)
 class Route:
     roles: frozenset[str]  # who may use it; PUBLIC = everyone, also anonymous
@@ -340,8 +447,143 @@ ROUTES: dict[str, Route] = {
     "admin.export_changes_file": Route(frozenset({ADMIN}), ("GET",), shows=lambda s, _o: [s.world.students_b[0].name]),
     # stored photos: parents of the student, its head teacher, its school's admin
     "files.show": Route(frozenset(ROLES), ("GET",), obj="file"),
+    # statistics: the class's funnel and student list, the school table (Excel)
+    "teacher.class_stats_export": Route(STAFF, ("GET",), obj="class",
+                                        shows=lambda s, c: [c.title, *(st.name for st in s.own["student"]
+                                                                       if st.class_id == c.id)]),
+    "admin.export_school_stats": Route(frozenset({ADMIN}), ("GET",)),
+    # printable QR confirmation sheets: the class's PDF (the invitation variant issues codes), the admin's QR rule
+    "teacher.print_sheets_page": Route(STAFF, ("GET",), obj="class"),
+    "teacher.print_sheets": Route(STAFF, ("POST",), obj="class", data=lambda s: {"scope": "all", "invitation": "y"},
+                                  post_status=200, effect=_codes_issued,
+                                  # a student of another school named in the selection: refused, no codes
+                                  foreign_request=lambda s: {"scope": "selected",
+                                                             "students": [str(s.extra.other_student.id)]},
+                                  refused=(400,)),
+    "admin.sheet_qr_setting": Route(frozenset({ADMIN}), ("POST",), data=lambda s: {"require_sheet_qr": "y"},
+                                    effect=_sheet_qr_required),
+    # account help (issue 5): step-up SMS verification, resets, the parents directory, misuse flags, passwords
+    "auth.forgot_password": Route(PUBLIC, ("GET", "POST")),
+    "auth.forgot_password_verify": Route(PUBLIC, ("GET", "POST")),
+    "auth.change_password": Route(frozenset({PARENT}), ("GET", "POST"), effect=_password_changed,
+                                  data=lambda s: dict.fromkeys(("password", "password_confirm"), "brand-new-pass-7"),
+                                  shows=lambda s, _o: ["设置新密码"]),
+    "teacher.stepup": Route(STAFF, ("GET", "POST"), data=lambda s: {"sms_code": "123456"}, post_status=200,
+                            effect=_no_stepup_without_a_phone, shows=lambda s, _o: ["短信验证"]),
+    "teacher.stepup_send": Route(STAFF, ("POST",), data=lambda s: {}, effect=_no_stepup_without_a_phone),
+    "teacher.reset_code": Route(STAFF, ("GET", "POST"), obj="student", data=lambda s: {"reason": "注册码被他人使用"},
+                                effect=_refused_until_stepup),
+    "teacher.reset_password": Route(STAFF, ("GET", "POST"), obj="class", effect=_refused_until_stepup,
+                                    data=lambda s: {"platform_no": s.world.parent.platform_no,
+                                                    "phone": s.world.parent.phone}),
+    "teacher.directory": Route(STAFF, ("GET",), obj="class"),
+    "teacher.reveal_phone": Route(STAFF, ("POST",), obj="class", data=_parent_of_target_class,
+                                  effect=_refused_until_stepup),
+    "teacher.flags": Route(STAFF, ("GET",), obj="class"),
+    "teacher.resolve_flag": Route(STAFF, ("POST",), obj="class", data=lambda s: {}, effect=_flags_resolved),
+    # review queue, proof documents and key-data approval (issue 6, parts 4 and 5)
+    "teacher.queue": Route(STAFF, ("GET",), obj="class"),
+    "teacher.bulk_approve": Route(STAFF, ("GET", "POST"), obj="class", data=lambda s: {}, effect=_bulk_approved),
+    "parent.upload_proof": Route(frozenset({PARENT}), ("POST",), obj="student", effect=_proof_stored,
+                                 data=lambda s: {"proof": (io.BytesIO(jpeg_bytes((64, 48))), "hukou.jpg")}),
+    "admin.key_data": Route(frozenset({ADMIN}), ("GET",), shows=lambda s, _o: [s.world.students_b[0].name]),
+    "admin.key_data_approve": Route(frozenset({ADMIN}), ("POST",), obj="student", data=lambda s: {"field_key": "name"},
+                                    effect=_key_correction_applied),
+    "admin.key_data_reject": Route(frozenset({ADMIN}), ("POST",), obj="student", effect=_key_correction_rejected,
+                                   data=lambda s: {"field_key": "name", "reason": "户口簿上的姓名不一致"}),
 }
 ARG_OF_KIND = {kind: arg for arg, kind in KIND_OF_ARG.items()}
+
+
+# --- batch upload (issue 6) ------------------------------------------------------------------------------------
+
+
+def _add_batches(world: World, extra: Extra, db, app) -> None:
+    """A batch per class (own, the school's other, the other school's), each with one photo left unfiled."""
+    from confirm.models import BatchItem, BatchUpload
+    from uploads.storage import new_object_key
+
+    for school_class, teacher, campaign in ((world.class_a, world.teacher, world.campaign),
+                                            (world.class_b, world.other_teacher, world.campaign),
+                                            (extra.other_class, extra.other_teacher, extra.other_campaign)):
+        key = new_object_key("batch", school_class.school_id, "bin")
+        app.extensions["store"].put(key, jpeg_bytes(), "application/octet-stream")
+        batch = BatchUpload(school_id=school_class.school_id, class_id=school_class.id, campaign_id=campaign.id,
+                            created_by_id=teacher.id, total=1)
+        db.add(batch)
+        db.flush()
+        item = BatchItem(batch_id=batch.id, position=1, filename="IMG_authz.jpg", upload_key=key, status="no_qr")
+        db.add(item)
+        db.flush()
+        extra.batches[school_class.id] = batch
+        extra.batch_items[batch.id] = item
+    db.commit()
+
+
+def _free_student(scene: Scene, class_id: int) -> Student:
+    """A student of the class with no submission yet (the first of each class has one waiting for review)."""
+    return scene.world.students_a[1] if class_id == scene.world.class_a.id else scene.world.students_b[1]
+
+
+def _foreign_student(scene: Scene) -> Student:
+    return scene.extra.other_student if scene.role == ADMIN else scene.world.students_b[1]
+
+
+def _class_of(scene: Scene, batch) -> SchoolClass:
+    return next(c for c in (scene.world.class_a, scene.world.class_b) if c.id == batch.class_id)
+
+
+def _submitted_by_staff(db, scene: Scene) -> None:
+    student = _free_student(scene, scene.target("class").id)
+    db.commit()
+    row = db.execute(select(Confirmation.state, Confirmation.submitted_by_kind)
+                     .where(Confirmation.student_id == student.id)).one()
+    assert tuple(row) == ("submitted", "staff")
+
+
+def _batch_started(db, scene: Scene) -> None:
+    from confirm.models import BatchUpload
+
+    db.commit()
+    classes = db.scalars(select(BatchUpload.class_id).where(BatchUpload.total == 0)).all()
+    assert classes == [scene.target("class").id]
+
+
+def _batch_photo_added(db, scene: Scene) -> None:
+    from confirm.models import BatchItem
+
+    db.commit()
+    rows = db.execute(select(BatchItem.position, BatchItem.status)
+                      .where(BatchItem.batch_id == scene.target("batch").id).order_by(BatchItem.position)).all()
+    assert [tuple(r) for r in rows] == [(1, "no_qr"), (2, "no_qr")]
+
+
+def _batch_photo_assigned(db, scene: Scene) -> None:
+    from confirm.models import BatchItem
+
+    db.commit()
+    item = scene.extra.batch_items[scene.target("batch").id]
+    row = db.execute(select(BatchItem.status, BatchItem.student_id).where(BatchItem.id == item.id)).one()
+    assert tuple(row) == ("assigned", _free_student(scene, scene.target("batch").class_id).id)
+
+
+# upload on behalf and batch upload of sheet photos (issue 6, parts 2 and 3)
+ROUTES.update({
+    "teacher.upload_on_behalf": Route(STAFF, ("GET", "POST"), obj="class", effect=_submitted_by_staff,
+                                      data=lambda s: {"upload_no": _free_student(s, s.target("class").id).upload_no,
+                                                      "sheet": (io.BytesIO(jpeg_bytes()), "IMG_0003.jpg")},
+                                      # another class's or school's upload number: refused, its name not shown
+                                      foreign_request=lambda s: {"upload_no": _foreign_student(s).upload_no}),
+    "teacher.batch_new": Route(STAFF, ("GET", "POST"), obj="class", data=lambda s: {}, effect=_batch_started),
+    "teacher.batch_page": Route(STAFF, ("GET",), obj="batch", shows=lambda s, b: [_class_of(s, b).title]),
+    "teacher.batch_status": Route(STAFF, ("GET",), obj="batch", shows=lambda s, b: ["no_qr"]),
+    "teacher.batch_add": Route(STAFF, ("POST",), obj="batch", effect=_batch_photo_added,
+                               data=lambda s: {"photo": (io.BytesIO(jpeg_bytes()), "IMG_0004.jpg")}),
+    "teacher.batch_assign": Route(STAFF, ("POST",), obj="batch", effect=_batch_photo_assigned,
+                                  data=lambda s: {"item_id": str(s.extra.batch_items[s.target("batch").id].id),
+                                                  "upload_no": _free_student(s, s.target("batch").class_id).upload_no,
+                                                  "action": "assign"}),
+})
 
 
 def _url(app, endpoint: str, obj=None) -> str:
@@ -402,7 +644,9 @@ def extra(world: World, db, app) -> Extra:
             slot=0, field_key="current_address", old_value=student.value("current_address"),
             new_value=f"{student.name}的新地址", requested_by_kind="parent", requested_by_id=0))
     db.commit()
-    return Extra(other_teacher, other_class, other_student, other_campaign, files, photos)
+    made = Extra(other_teacher, other_class, other_student, other_campaign, files, photos)
+    _add_batches(world, made, db, app)
+    return made
 
 
 def _add_import_runs(world: World, extra: Extra, db, app, *, real: bool) -> None:
@@ -437,6 +681,8 @@ def _arrange(role: str, endpoint: str, world: World, extra: Extra, db, app, clie
             confirmation = ensure_confirmation(db, campaigns[student.school_id], student)
             submit_confirmation(db, confirmation, extra.files[student.id], actor=SYSTEM)
         db.commit()
+    if endpoint.startswith("admin.key_data"):  # review queue and key-data approval (issue 6)
+        _add_key_corrections(db, world, extra)
     if role in LOGINS:
         response = auth.login(LOGINS[role](world), PASSWORD)
         assert response.status_code == 302 and response.headers["Location"] == HOMES[role], role

@@ -59,12 +59,17 @@ def hand_in(app, db, world, student: Student, parent_id: int, entries=None) -> C
     return confirmation
 
 
-def parent_submits(app, world, corrections: dict[str, str]):
-    """The parent of students_a[0] saves corrections and uploads the signed sheet through the pages."""
+def parent_submits(app, world, corrections: dict[str, str], *, proof: bool = False):
+    """The parent of students_a[0] saves corrections and uploads the signed sheet through the pages
+    (first a proof document, with ``proof``: key-data corrections need one)."""
     parent = logged_in(app, world.parent.phone)
     student = world.students_a[0]
     if corrections:
         assert parent.post(f"/parent/students/{student.id}", data=corrections).status_code == 302
+    if proof:
+        assert parent.post(f"/parent/students/{student.id}/proofs",
+                           data={"proof": (io.BytesIO(jpeg_bytes((640, 480), color=(200, 10, 10))), "hukou.jpg")},
+                           content_type="multipart/form-data").status_code == 302
     response = parent.post(f"/parent/students/{student.id}/submit",
                            data={"sheet": (io.BytesIO(jpeg_bytes()), "IMG_0001.jpg"), "confirmed": "y"},
                            content_type="multipart/form-data")
@@ -114,7 +119,7 @@ def test_teacher_cannot_open_another_teachers_class_or_student(teacher, world):
 
 def test_review_page_shows_each_correction_old_to_new_and_the_sheet(app, teacher, world, db):
     parent_submits(app, world, {"c0-current_address": "贵阳市新地址8号", "c1-phone": "13911112222",
-                                "c0-ethnicity": "06"})
+                                "c0-ethnicity": "06"}, proof=True)
     confirmation = db.scalar(select(Confirmation))
     page = teacher.get(f"/teacher/students/{world.students_a[0].id}").get_data(as_text=True)
     assert "<del>贵阳市测试路1号</del></td><td><ins>贵阳市新地址8号</ins>" in page

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from webapp.admin import imports, keydata, views  # noqa: E402,F401
+from webapp.admin import imports, keydata, outreach, views  # noqa: E402,F401

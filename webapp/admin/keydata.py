@@ -1,1 +1,126 @@
 """The school admin's approval of key-data corrections (姓名, 性别, 出生日期, 民族, 身份证件类型, 身份证件号)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from confirm.errors import DomainError
+from confirm.fields import KEY_DATA_KEYS, field_for
+from confirm.models import FieldCorrection, StoredFile
+from confirm.presentation import readable
+from confirm.services import keydata, proofs
+from webapp import db
+from webapp.admin import bp
+from webapp.auth.identity import actor, roles_required, staff_student_or_404
+from webapp.backends import notifier
+from webapp.forms import apply_errors
+
+
+class ApproveKeyForm(FlaskForm):
+    field_key = HiddenField(validators=[DataRequired()])
+
+
+class RejectKeyForm(FlaskForm):
+    field_key = HiddenField(validators=[DataRequired()])
+    reason = TextAreaField(_l("不通过的原因（家长会看到）"), validators=[Length(max=500)])
+
+
+@dataclass(frozen=True)
+class Item:
+    """One correction as the queue shows it."""
+
+    correction: FieldCorrection
+    label: str
+    old: str
+    new: str
+    proofs: list[StoredFile]
+
+    @property
+    def student(self):
+        return self.correction.confirmation.student
+
+
+def _items() -> list[Item]:
+    s = db.session()
+    pending = keydata.pending_corrections(s, current_user.school_id)
+    found = proofs.proofs_by_confirmation(s, (c.confirmation_id for c in pending))
+    locale = str(get_locale())
+    items = []
+    for c in pending:
+        f = field_for(0, c.field_key)
+        items.append(Item(c, f.label(locale), readable(f, c.old_value), readable(f, c.new_value),
+                          found[c.confirmation_id]))
+    return items
+
+
+@bp.context_processor
+def _pending_count():
+    """``key_data_pending()`` for the admin's pages (a query only where a page asks for it)."""
+    return {"key_data_pending": lambda: keydata.count_pending(db.session(), current_user.school_id)}
+
+
+@bp.get("/key-data")
+@roles_required("school_admin")
+def key_data():
+    return render_template("admin/keydata.html", items=_items(), approve_form=ApproveKeyForm(),
+                           reject_form=RejectKeyForm())
+
+
+def _pending_or_404(student_id: int, field_key: str | None) -> FieldCorrection:
+    student = staff_student_or_404(student_id)
+    if field_key not in KEY_DATA_KEYS:
+        abort(404)
+    correction = keydata.pending_correction_for(db.session(), student, field_key)
+    if correction is None:
+        abort(404)
+    return correction
+
+
+@bp.post("/key-data/students/<int:student_id>/approve")
+@roles_required("school_admin")
+def key_data_approve(student_id: int):
+    form = ApproveKeyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    correction = _pending_or_404(student_id, form.field_key.data)
+    s = db.session()
+    try:
+        keydata.approve_key_correction(s, correction, actor=actor(), notifier=notifier())
+    except DomainError as exc:
+        s.rollback()
+        apply_errors(form, exc)
+    else:
+        s.commit()
+        flash(_("已通过 %(name)s 的关键信息更正，学籍已更新", name=correction.confirmation.student.name), "success")
+    return redirect(url_for("admin.key_data"))
+
+
+@bp.post("/key-data/students/<int:student_id>/reject")
+@roles_required("school_admin")
+def key_data_reject(student_id: int):
+    form = RejectKeyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    correction = _pending_or_404(student_id, form.field_key.data)
+    s = db.session()
+    try:
+        keydata.reject_key_correction(s, correction, form.reason.data or "", actor=actor(), notifier=notifier())
+    except DomainError as exc:
+        s.rollback()
+        apply_errors(form, exc)
+        for error in form.reason.errors:
+            flash(error, "error")
+    else:
+        s.commit()
+        flash(_("已退回 %(name)s 的关键信息更正，家长会收到短信通知", name=correction.confirmation.student.name),
+              "success")
+    return redirect(url_for("admin.key_data"))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SelectChoice
 
@@ -14,12 +13,14 @@ from confirm.errors import DomainError
 from confirm.models import School, SchoolClass, StaffUser
 from confirm.services import accounts, records, stats
 from confirm.services.school import assign_head_teacher, create_campaign, create_class
+from confirm.services.sheet_printing import set_sheet_qr_required
 from confirm.states import STAGE_LABELS, Stage
 from webapp import db
 from webapp.admin import bp
 from webapp.admin.forms import CampaignForm, ClassForm, StaffForm
-from webapp.auth.identity import actor, roles_required, staff_classes
+from webapp.auth.identity import actor, roles_required
 from webapp.forms import apply_errors, render
+from webapp.teacher.stats import xlsx_download
 
 
 def _teachers() -> list[StaffUser]:
@@ -49,16 +50,15 @@ def _render_home(status: int = 200, **forms):
     s = db.session()
     school = s.get_one(School, current_user.school_id)
     campaign = records.active_campaign(s, school.id)
-    classes = staff_classes()
-    counts = stats.stage_counts(s, [c.id for c in classes], campaign.id if campaign else None)
-    totals = sum(counts.values(), start=Counter())
+    rows, figures = stats.school_table(s, school.id, campaign, sort=request.args.get("sort"))
     return render_template(
         "admin/home.html",
         school=school,
         campaign=campaign,
-        classes=classes,
-        counts=counts,
-        totals=totals,
+        rows=rows,
+        figures=figures,
+        sort=stats.parse_sort(request.args.get("sort")),
+        totals=figures.counts,
         stages=list(Stage),
         stage_labels=STAGE_LABELS,
         teachers=_teachers(),
@@ -70,6 +70,16 @@ def _render_home(status: int = 200, **forms):
 @roles_required("school_admin")
 def home():
     return _render_home()
+
+
+@bp.get("/stats.xlsx")
+@roles_required("school_admin")
+def export_school_stats():
+    s = db.session()
+    school = s.get_one(School, current_user.school_id)
+    campaign = records.active_campaign(s, school.id)
+    rows, figures = stats.school_table(s, school.id, campaign, sort=request.args.get("sort"))
+    return xlsx_download(stats.school_workbook(school, campaign, rows, figures), f"{school.name}-各班进度.xlsx")
 
 
 @bp.post("/classes")
@@ -149,4 +159,22 @@ def assign_teacher(class_id: int):
         return redirect(url_for("admin.home"))
     s.commit()
     flash(_("已更新 %(c)s 的班主任", c=school_class.title), "success")
+    return redirect(url_for("admin.home"))
+
+
+@bp.post("/campaign/sheet-qr")
+@roles_required("school_admin")
+def sheet_qr_setting():
+    """Switch on (or off) the rule that uploaded sheet photos must show the QR code of a platform-printed sheet."""
+    if not FlaskForm().validate_on_submit():  # the CSRF token only
+        abort(400)
+    s = db.session()
+    campaign = records.active_campaign(s, current_user.school_id)
+    if campaign is None:
+        flash(_("还没有开始信息核查"), "error")
+        return redirect(url_for("admin.home"))
+    required = request.form.get("require_sheet_qr") == "y"
+    set_sheet_qr_required(s, campaign, required, actor=actor())
+    s.commit()
+    flash(_("已要求上传的确认表带有平台二维码") if required else _("已不再要求确认表带有平台二维码"), "success")
     return redirect(url_for("admin.home"))

@@ -22,3 +22,24 @@ class RegisterVerifyForm(FlaskForm):
     sms_code = StringField(_l("短信验证码"), validators=[DataRequired(_l("请输入短信验证码")), Length(max=10)])
     password = PasswordField(_l("设置密码"), validators=[Length(max=128)])
     password_confirm = PasswordField(_l("再次输入密码"), validators=[Length(max=128)])
+
+
+class InvitedRegisterForm(FlaskForm):
+    """Registration through an invitation link: the student comes from the link, only the phone is typed."""
+
+    phone = StringField(_l("家长手机号"), validators=[DataRequired(_l("请输入手机号")), Length(max=20)])
+
+
+class ForgotPasswordForm(FlaskForm):
+    phone = StringField(_l("注册时使用的手机号"), validators=[DataRequired(_l("请输入手机号")), Length(max=20)])
+
+
+class ForgotPasswordVerifyForm(FlaskForm):
+    sms_code = StringField(_l("短信验证码"), validators=[DataRequired(_l("请输入短信验证码")), Length(max=10)])
+    password = PasswordField(_l("新密码"), validators=[DataRequired(_l("请输入新密码")), Length(max=128)])
+    password_confirm = PasswordField(_l("再次输入新密码"), validators=[Length(max=128)])
+
+
+class ChangePasswordForm(FlaskForm):
+    password = PasswordField(_l("新密码"), validators=[DataRequired(_l("请输入新密码")), Length(max=128)])
+    password_confirm = PasswordField(_l("再次输入新密码"), validators=[Length(max=128)])

@@ -126,3 +126,17 @@ def staff_classes() -> list[SchoolClass]:
     if current_user.role != "school_admin":
         query = query.where(SchoolClass.head_teacher_id == current_user.id)
     return list(db.session().scalars(query.order_by(SchoolClass.grade, SchoolClass.name)))
+
+
+# What a parent with a temporary password may still open before choosing a new one.
+_ALLOWED_BEFORE_PASSWORD_CHANGE = {"auth.change_password", "auth.logout", "auth.set_language", "static"}
+
+
+def password_change_gate():
+    """Before every request: a parent who must change the password (after a reset) may do nothing else first."""
+    from flask import redirect, request, url_for
+
+    if (current_user.is_authenticated and current_user.kind == "parent" and current_user.account.must_change_password
+            and request.endpoint not in _ALLOWED_BEFORE_PASSWORD_CHANGE):
+        return redirect(url_for("auth.change_password"))
+    return None

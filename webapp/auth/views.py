@@ -9,15 +9,25 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from confirm.errors import DomainError, RecordedRefusal
-from confirm.services import accounts, registration
+from confirm.invitations import InvalidInvitation
+from confirm.services import accounts, registration, resets
 from confirm.services.common import mask_phone
 from webapp import db
 from webapp.auth import bp
-from webapp.auth.forms import LoginForm, RegisterStartForm, RegisterVerifyForm
-from webapp.auth.identity import Identity
-from webapp.backends import code_key, notifier
+from webapp.auth.forms import (
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    ForgotPasswordVerifyForm,
+    InvitedRegisterForm,
+    LoginForm,
+    RegisterStartForm,
+    RegisterVerifyForm,
+)
+from webapp.auth.identity import Identity, password_change_gate, roles_required
+from webapp.backends import code_key, invite_key, notifier
 from webapp.extensions import LOCALES
 from webapp.forms import apply_errors
+from webapp.forms import render as render_message
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -59,7 +69,12 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         s = db.session()
-        account = accounts.authenticate(s, form.login.data, form.password.data, ip=request.remote_addr)
+        try:
+            account = accounts.authenticate(s, form.login.data, form.password.data, ip=request.remote_addr)
+        except accounts.AccountLocked as exc:
+            s.commit()  # the refusal is audited
+            form.password.errors.append(render_message(exc.message))
+            return render_template("auth/login.html", form=form)
         s.commit()
         if account is None:
             form.password.errors.append(_("账号或密码不正确"))
@@ -79,23 +94,55 @@ def logout():
 
 @bp.route("/register", methods=["GET", "POST"])
 def register():
+    if request.args.get("invite"):
+        return _register_invited(request.args["invite"])
     form = RegisterStartForm()
     if form.validate_on_submit():
         s = db.session()
         data = registration.RegistrationStart(form.code.data, form.student_name.data, form.phone.data)
         try:
             challenge = registration.start_registration(s, data, key=code_key(), notifier=notifier())
+        except RecordedRefusal as exc:
+            s.commit()  # the failed try of the code counts
+            apply_errors(form, exc)
         except DomainError as exc:
             s.rollback()
             apply_errors(form, exc)
         else:
-            has_account = registration.existing_account(s, challenge.phone) is not None
-            s.commit()
-            session["reg_challenge"] = challenge.id
-            session["reg_phone"] = mask_phone(challenge.phone)
-            session["reg_has_account"] = has_account
-            return redirect(url_for("auth.register_verify"))
+            return _to_register_verify(challenge)
     return render_template("auth/register.html", form=form)
+
+
+def _to_register_verify(challenge):
+    """Commit the sent SMS code and go to the step where it is entered."""
+    s = db.session()
+    has_account = registration.existing_account(s, challenge.phone) is not None
+    s.commit()
+    session["reg_challenge"] = challenge.id
+    session["reg_phone"] = mask_phone(challenge.phone)
+    session["reg_has_account"] = has_account
+    return redirect(url_for("auth.register_verify"))
+
+
+def _register_invited(token: str):
+    """/register?invite=…: the link names the student; the parent types a phone on the student's record."""
+    s = db.session()
+    try:
+        student = registration.invited_student(s, token, key=invite_key())
+    except InvalidInvitation as exc:
+        flash(render_message(exc.message), "error")
+        return redirect(url_for("auth.register"))
+    form = InvitedRegisterForm()
+    if form.validate_on_submit():
+        try:
+            challenge = registration.start_invited_registration(s, token, form.phone.data, invite_key=invite_key(),
+                                                                key=code_key(), notifier=notifier())
+        except DomainError as exc:
+            s.rollback()
+            apply_errors(form, exc)
+        else:
+            return _to_register_verify(challenge)
+    return render_template("auth/register_invited.html", form=form, student=student)
 
 
 @bp.route("/register/verify", methods=["GET", "POST"])
@@ -146,3 +193,72 @@ def set_language(locale: str):
     response = make_response(redirect(_safe_next(request.args.get("next")) or url_for("auth.index")))
     response.set_cookie("lang", locale, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
     return response
+
+
+bp.before_app_request(password_change_gate)
+
+
+@bp.route("/login/forgot", methods=["GET", "POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        s = db.session()
+        try:
+            challenge = resets.start_password_reset(s, form.phone.data, key=code_key(), notifier=notifier())
+        except DomainError as exc:
+            s.rollback()
+            apply_errors(form, exc)
+        else:
+            s.commit()
+            session["pwreset_challenge"] = challenge.id
+            session["pwreset_phone"] = mask_phone(challenge.phone)
+            return redirect(url_for("auth.forgot_password_verify"))
+    return render_template("auth/forgot_password.html", form=form, step="phone")
+
+
+@bp.route("/login/forgot/verify", methods=["GET", "POST"])
+def forgot_password_verify():
+    challenge_id = session.get("pwreset_challenge")
+    if not challenge_id:
+        return redirect(url_for("auth.forgot_password"))
+    form = ForgotPasswordVerifyForm()
+    if form.validate_on_submit():
+        s = db.session()
+        try:
+            resets.complete_password_reset(s, challenge_id=challenge_id, sms_code=form.sms_code.data,
+                                           password=form.password.data, password_confirm=form.password_confirm.data,
+                                           key=code_key(), ip=request.remote_addr)
+        except RecordedRefusal as exc:
+            s.commit()  # the failed try counts
+            apply_errors(form, exc)
+        except DomainError as exc:
+            s.rollback()
+            apply_errors(form, exc)
+        else:
+            s.commit()
+            session.pop("pwreset_challenge", None)
+            flash(_("密码已重置，请用新密码登录"), "success")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/forgot_password.html", form=form, step="verify",
+                           phone=session.get("pwreset_phone", ""))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@roles_required("parent")
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        s = db.session()
+        try:
+            resets.change_password(s, current_user.account, password=form.password.data,
+                                   password_confirm=form.password_confirm.data, ip=request.remote_addr)
+        except DomainError as exc:
+            s.rollback()
+            apply_errors(form, exc)
+        else:
+            s.commit()
+            identity = _start_session(current_user.account)  # the nonce changed: carry on in a fresh session
+            flash(_("新密码已设置"), "success")
+            return redirect(home_for(identity))
+    return render_template("auth/change_password.html", form=form,
+                           forced=current_user.account.must_change_password)

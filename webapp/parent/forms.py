@@ -13,3 +13,8 @@ class SubmitSheetForm(FlaskForm):
         _l("我已逐项核对孩子的学籍信息，并已在纸质确认表上签字"),
         validators=[DataRequired(_l("请确认您已核对信息并签字"))],
     )
+
+
+class ProofForm(FlaskForm):
+    proof = FileField(_l("证明材料（户口簿、身份证的照片或 PDF 文件）"),
+                      validators=[FileRequired(_l("请拍照或选择证明材料"))])

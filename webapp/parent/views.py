@@ -8,16 +8,19 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from confirm.errors import DomainError
+from confirm.i18n import N_, Message
 from confirm.models import Guardianship, Student
-from confirm.services import records, review
+from confirm.services import proofs, records, review
 from confirm.states import EDITABLE_STATES, STAGE_LABELS, Stage, State
 from uploads.intake import IntakeError
 from webapp import db
 from webapp.auth.identity import actor, parent_student_or_404, roles_required
+from webapp.backends import store
 from webapp.forms import apply_errors, render
 from webapp.intake import examine_sheet, store_photo_and
 from webapp.parent import bp
-from webapp.parent.forms import SubmitSheetForm
+from webapp.parent.forms import ProofForm, SubmitSheetForm
+from webapp.proofs import read_proof
 from webapp.records import CorrectionForm, correction_entries, record_blocks
 
 
@@ -35,6 +38,10 @@ def _context(student: Student):
     campaign = records.active_campaign(s, student.school_id)
     confirmation = records.confirmation_for(s, campaign, student) if campaign else None
     return campaign, confirmation
+
+
+# What the parent reads beside a key-data correction once the head teacher has passed the sheet on.
+KEY_OUTCOMES = {"pending_admin": N_("待学校审核"), "applied": N_("已生效"), "rejected": N_("未通过")}
 
 
 @bp.get("/")
@@ -92,6 +99,7 @@ def record(student_id: int):
         blocks=record_blocks(student, confirmation),
         form=form,
         editable=editable and campaign is not None,
+        key_outcomes=KEY_OUTCOMES,
     )
 
 
@@ -107,7 +115,11 @@ def submit(student_id: int):
     if confirmation is not None and State(confirmation.state) not in EDITABLE_STATES:
         return redirect(url_for("parent.record", student_id=student.id))
     form = SubmitSheetForm()
-    if form.validate_on_submit():
+    proof_form = ProofForm(formdata=None)
+    missing_proof = confirmation is not None and proofs.is_missing_proof(s, confirmation)
+    if form.validate_on_submit() and missing_proof:  # key data needs its proof before the sheet is taken in
+        proof_form.proof.errors = [render(Message(proofs.MISSING_PROOF))]
+    elif form.validate_on_submit():
         who = actor()
         try:
             verdict = examine_sheet(form.sheet.data.read(), student, campaign)
@@ -126,5 +138,39 @@ def submit(student_id: int):
             apply_errors(form, exc)
     return render_template(
         "parent/submit.html", student=student, confirmation=confirmation, form=form,
-        blocks=record_blocks(student, confirmation),
+        blocks=record_blocks(student, confirmation), proof_form=proof_form, missing_proof=missing_proof,
+        proofs=proofs.proofs_of(s, confirmation) if confirmation else [],
+        needs_proof=confirmation is not None and proofs.needs_proof(confirmation),
     )
+
+
+@bp.post("/students/<int:student_id>/proofs")
+@roles_required("parent")
+def upload_proof(student_id: int):
+    student = parent_student_or_404(student_id)
+    s = db.session()
+    campaign, _confirmation = _context(student)
+    if campaign is None:
+        flash(_("学校还没有开始本次信息核查"), "error")
+        return redirect(url_for("parent.record", student_id=student.id))
+    form = ProofForm()
+    if not form.validate_on_submit():
+        for error in form.proof.errors:
+            flash(error, "error")
+        return redirect(url_for("parent.submit", student_id=student.id))
+    try:
+        upload = read_proof(form.proof.data.read())
+        confirmation = records.ensure_confirmation(s, campaign, student)
+        proofs.add_proof(s, confirmation, upload, store=store(), actor=actor())
+    except IntakeError as exc:
+        s.rollback()
+        flash(render(exc.message), "error")
+    except DomainError as exc:
+        s.rollback()
+        apply_errors(form, exc)
+        for error in form.proof.errors:
+            flash(error, "error")
+    else:
+        s.commit()
+        flash(_("证明材料已上传"), "success")
+    return redirect(url_for("parent.submit", student_id=student.id))

@@ -1,1 +1,34 @@
 """Campaign statistics for head teachers: the funnel, overdue students, Excel exports."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Response
+
+from confirm.services import records, stats
+from webapp import db
+from webapp.auth.identity import STAFF, roles_required, staff_class_or_404
+from webapp.teacher import bp
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def xlsx_download(data: bytes, filename: str) -> Response:
+    """A workbook as a private, uncached attachment (the filename may be Chinese)."""
+    return Response(data, mimetype=XLSX, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+        "Cache-Control": "private, no-store"})
+
+
+@bp.get("/classes/<int:class_id>/stats.xlsx")
+@roles_required(*STAFF)
+def class_stats_export(class_id: int):
+    school_class = staff_class_or_404(class_id)
+    s = db.session()
+    campaign = records.active_campaign(s, school_class.school_id)
+    campaign_id = campaign.id if campaign else None
+    figures = stats.Figures(stats.stage_counts(s, [class_id], campaign_id)[class_id], stats.deadline_of(campaign))
+    students = stats.students_with_stage(s, class_id, campaign_id)
+    data = stats.class_workbook(school_class, campaign, figures, students)
+    return xlsx_download(data, f"{school_class.title}-统计.xlsx")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from confirm.errors import DomainError
 from confirm.i18n import N_
 from confirm.models import Guardianship
-from confirm.services import records, review, stats
+from confirm.services import proofs, records, review, review_queue, stats
 from confirm.services.school import issue_class_codes
 from confirm.states import STAGE_LABELS, Stage, State, stage_of
 from webapp import db
@@ -20,6 +20,7 @@ from webapp.forms import apply_errors
 from webapp.records import record_blocks
 from webapp.teacher import bp
 from webapp.teacher.forms import ApproveForm, IssueCodesForm, ReturnForm
+from webapp.teacher.queue import position, url_after_decision, waiting
 
 
 @bp.get("/")
@@ -48,12 +49,16 @@ def class_page(class_id: int):
     except ValueError:
         abort(404)
     students = stats.students_with_stage(s, school_class.id, campaign_id, selected)
+    figures = stats.Figures(counts, stats.deadline_of(campaign))
+    behind = stats.students_behind(s, school_class.id, campaign_id) if figures.deadline.lateness else []
     return render_template(
         "teacher/class.html",
         school_class=school_class,
         campaign=campaign,
         counts=counts,
         total=sum(counts.values()),
+        figures=figures,
+        behind=behind,
         stages=list(Stage),
         stage_labels=STAGE_LABELS,
         selected=selected,
@@ -103,6 +108,11 @@ def _render_review(student, confirmation, approve_form=None, return_form=None, s
         approve_form=approve_form or ApproveForm(),
         return_form=return_form or ReturnForm(),
         is_submitted=confirmation is not None and confirmation.state == State.SUBMITTED.value,
+        # the review queue: proof documents, the checks of each new value, previous / next submission
+        proofs=proofs.proofs_of(db.session(), confirmation) if confirmation else [],
+        missing_proof=confirmation is not None and proofs.is_missing_proof(db.session(), confirmation),
+        verdicts=review_queue.correction_verdicts(student, confirmation.corrections) if confirmation else {},
+        position=position(student),
     ), status
 
 
@@ -121,6 +131,7 @@ def approve(student_id: int):
     if confirmation is None or not form.validate_on_submit():
         abort(400)
     s = db.session()
+    queue_before = waiting(student)
     try:
         review.approve_confirmation(s, confirmation, actor=actor())
     except DomainError as exc:
@@ -129,7 +140,7 @@ def approve(student_id: int):
         return _render_review(student, confirmation, approve_form=form, status=409)
     s.commit()
     flash(_("已通过 %(name)s 的确认表", name=student.name), "success")
-    return redirect(url_for("teacher.class_page", class_id=student.class_id, stage=Stage.SUBMITTED.value))
+    return redirect(url_after_decision(student, queue_before))
 
 
 @bp.post("/students/<int:student_id>/return")
@@ -141,13 +152,14 @@ def return_(student_id: int):
         abort(400)
     if form.validate_on_submit():
         s = db.session()
+        queue_before = waiting(student)
         try:
-            review.return_confirmation(s, confirmation, form.reason.data or "", actor=actor(), notifier=notifier())
+            review.return_confirmation(s, confirmation, form.full_reason(), actor=actor(), notifier=notifier())
         except DomainError as exc:
             s.rollback()
             apply_errors(form, exc)
         else:
             s.commit()
             flash(_("已退回 %(name)s 的确认表，家长会收到短信通知", name=student.name), "success")
-            return redirect(url_for("teacher.class_page", class_id=student.class_id, stage=Stage.SUBMITTED.value))
+            return redirect(url_after_decision(student, queue_before))
     return _render_review(student, confirmation, return_form=form, status=400)

@@ -1,0 +1,134 @@
+"""The school admin's decision on key-data corrections (姓名, 性别, 出生日期, 民族, 身份证件类型, 身份证件号).
+
+The head teacher's approval covers the signed sheet only; a key-data correction then waits (``pending_admin``)
+until the school admin has compared it with the proof documents and applies or rejects it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from confirm.errors import FieldErrors, InvalidTransition
+from confirm.fields import field_for
+from confirm.i18n import N_, Message
+from confirm.models import Confirmation, FieldCorrection, Guardianship, ParentAccount, SchoolClass, Student, utcnow
+from confirm.ports import Notifier
+from confirm.services.common import Actor, audit
+from confirm.services.records import apply_correction
+from confirm.unit_of_work import after_commit
+
+PENDING = "pending_admin"
+MAX_REASON_LENGTH = 500
+
+
+def pending_corrections(session: Session, school_id: int) -> list[FieldCorrection]:
+    """The school's key-data corrections waiting for the admin, by class and student."""
+    return list(session.scalars(
+        select(FieldCorrection)
+        .join(Confirmation, Confirmation.id == FieldCorrection.confirmation_id)
+        .join(Student, Student.id == Confirmation.student_id)
+        .join(SchoolClass, SchoolClass.id == Student.class_id)
+        .where(Student.school_id == school_id, FieldCorrection.status == PENDING)
+        .order_by(SchoolClass.grade, SchoolClass.name, Student.name, Student.id, FieldCorrection.id)
+    ))
+
+
+def count_pending(session: Session, school_id: int) -> int:
+    """How many key-data corrections wait for the admin."""
+    return session.scalar(
+        select(func.count())
+        .select_from(FieldCorrection)
+        .join(Confirmation, Confirmation.id == FieldCorrection.confirmation_id)
+        .join(Student, Student.id == Confirmation.student_id)
+        .where(Student.school_id == school_id, FieldCorrection.status == PENDING)
+    ) or 0
+
+
+def pending_correction_for(session: Session, student: Student, field_key: str) -> FieldCorrection | None:
+    """The student's key-data correction of ``field_key`` waiting for the admin, if any."""
+    return session.scalar(
+        select(FieldCorrection)
+        .join(Confirmation, Confirmation.id == FieldCorrection.confirmation_id)
+        .where(Confirmation.student_id == student.id, FieldCorrection.slot == 0,
+               FieldCorrection.field_key == field_key, FieldCorrection.status == PENDING)
+        .order_by(FieldCorrection.id.desc())
+        .limit(1)
+    )
+
+
+def _check_pending(correction: FieldCorrection) -> None:
+    if correction.status != PENDING:
+        raise InvalidTransition(Message(N_("这项更正已经处理过了")))
+
+
+def _tell_parents(session: Session, student: Student, notifier: Notifier, text: str) -> None:
+    phones = session.scalars(
+        select(ParentAccount.phone)
+        .join(Guardianship, Guardianship.parent_id == ParentAccount.id)
+        .where(Guardianship.student_id == student.id)
+    ).all()
+    for phone in phones:
+        after_commit(session, lambda phone=phone: notifier.send(phone, text))
+
+
+def _given_name(student: Student) -> str:
+    return student.name[1:] or student.name
+
+
+def approve_key_correction(
+    session: Session, correction: FieldCorrection, *, actor: Actor, notifier: Notifier, now: datetime | None = None
+) -> None:
+    """Write the key-data correction into the record; the parent is told by SMS after the commit."""
+    now = now or utcnow()
+    _check_pending(correction)
+    student = correction.confirmation.student
+    if correction.field_key == "id_number" and correction.new_value:
+        taken = session.scalar(select(Student.id).where(
+            Student.school_id == student.school_id, Student.id_number == correction.new_value,
+            Student.id != student.id))
+        if taken is not None:
+            raise FieldErrors([("", Message(N_("本校已有学生使用这个身份证件号，请先核实后再处理")))])
+    label = field_for(0, correction.field_key).label_zh
+    apply_correction(student, correction)
+    correction.status = "applied"
+    correction.decided_by_id = actor.id
+    correction.decided_at = now
+    correction.decision_reason = None
+    audit(session, actor, "key_correction.applied", school_id=student.school_id, target=correction,
+          detail={"student_id": student.id, "field": correction.field_key}, at=now)
+    session.flush()
+    _tell_parents(session, student, notifier,
+                  f"【学籍信息确认】{_given_name(student)}的{label}更正已通过学校审核，学籍信息已更新。")
+
+
+def reject_key_correction(
+    session: Session,
+    correction: FieldCorrection,
+    reason: str,
+    *,
+    actor: Actor,
+    notifier: Notifier,
+    now: datetime | None = None,
+) -> None:
+    """Turn the key-data correction down with a reason the parent sees; the record is left as it was."""
+    now = now or utcnow()
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise FieldErrors([("reason", Message(N_("请填写不通过的原因，家长会看到这段说明")))])
+    if len(reason) > MAX_REASON_LENGTH:
+        raise FieldErrors([("reason", Message(N_("原因不能超过 %(n)s 字"), {"n": MAX_REASON_LENGTH}))])
+    _check_pending(correction)
+    student = correction.confirmation.student
+    label = field_for(0, correction.field_key).label_zh
+    correction.status = "rejected"
+    correction.decided_by_id = actor.id
+    correction.decided_at = now
+    correction.decision_reason = reason
+    audit(session, actor, "key_correction.rejected", school_id=student.school_id, target=correction,
+          detail={"student_id": student.id, "field": correction.field_key, "reason": reason}, at=now)
+    session.flush()
+    _tell_parents(session, student, notifier,
+                  f"【学籍信息确认】{_given_name(student)}的{label}更正未通过学校审核，请登录平台查看原因。")

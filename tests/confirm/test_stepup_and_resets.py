@@ -1,0 +1,224 @@
+"""Account help in the domain core: step-up codes, code and password resets, misuse detection (no Flask)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from confirm.errors import DomainError, FieldErrors, RecordedRefusal
+from confirm.models import AuditEvent, Guardianship, MisuseFlag, RegistrationCode, utcnow
+from confirm.security import verify_password
+from confirm.services import accounts, misuse, resets, stepup
+from confirm.services.common import SYSTEM, Actor
+from confirm.services.registration import RegistrationStart, complete_registration, issue_code, start_registration
+from tests.factories import make_class, make_parent, make_school, make_staff, make_student
+
+
+class Recorder:
+    def __init__(self):
+        self.sent: list[tuple[str, str]] = []
+
+    def send(self, phone: str, text: str) -> None:
+        self.sent.append((phone, text))
+
+
+@pytest.fixture(autouse=True)
+def _cheap_passwords(monkeypatch):
+    from argon2 import PasswordHasher
+
+    fast = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr("tests.factories.hash_password", fast.hash)
+    monkeypatch.setattr("confirm.services.resets.hash_password", fast.hash)
+
+
+@pytest.fixture
+def env(session):
+    school = make_school(session)
+    teacher = make_staff(session, school, phone="13700000001")
+    class_a, class_b = make_class(session, school, teacher), make_class(session, school)
+    student = make_student(session, class_a)
+    other = make_student(session, class_b)
+    session.commit()
+    return school, teacher, class_a, class_b, student, other
+
+
+def _actions(session) -> list[str]:
+    return list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+def _code(notifier: Recorder) -> str:
+    return re.search(r"\b(\d{6})\b", notifier.sent[-1][1]).group(1)
+
+
+def test_stepup_code_goes_to_the_teachers_phone_and_verifying_it_records_the_phone(session, env, key):
+    _, teacher, *_ = env
+    notifier = Recorder()
+    challenge = stepup.send_stepup_code(session, teacher, key=key, notifier=notifier, actor=Actor("staff", teacher.id))
+    session.commit()
+    assert notifier.sent[0][0] == "13700000001" and challenge.subject == f"staff:{teacher.id}"
+    until = stepup.verify_stepup_code(session, teacher, challenge.id, _code(notifier), key=key,
+                                      actor=Actor("staff", teacher.id))
+    assert until - utcnow() > timedelta(minutes=9)
+    assert teacher.phone_verified_at is not None
+    assert {"stepup.code_sent", "stepup.verified"} <= set(_actions(session))
+    with pytest.raises(FieldErrors):  # single use
+        stepup.verify_stepup_code(session, teacher, challenge.id, _code(notifier), key=key, actor=SYSTEM)
+
+
+def test_teacher_without_a_phone_is_told_to_ask_the_admin(session, env, key):
+    school = env[0]
+    teacher = make_staff(session, school)
+    with pytest.raises(DomainError, match="学籍管理员"):
+        stepup.send_stepup_code(session, teacher, key=key, notifier=Recorder(), actor=SYSTEM)
+
+
+def test_another_teachers_stepup_code_does_not_unlock(session, env, key):
+    school, teacher, *_ = env
+    notifier = Recorder()
+    challenge = stepup.send_stepup_code(session, teacher, key=key, notifier=notifier, actor=SYSTEM)
+    session.commit()
+    colleague = make_staff(session, school, phone="13700000002")
+    with pytest.raises(FieldErrors):
+        stepup.verify_stepup_code(session, colleague, challenge.id, _code(notifier), key=key, actor=SYSTEM)
+
+
+def test_stepup_codes_are_limited_per_teacher(session, env, key):
+    _, teacher, *_ = env
+    start = utcnow()
+    for n in range(10):
+        teacher.phone = f"1370000{n:04d}"  # even with a new phone each time
+        stepup.send_stepup_code(session, teacher, key=key, notifier=Recorder(), actor=SYSTEM,
+                                now=start + timedelta(minutes=2 * n))
+    with pytest.raises(DomainError, match="上限"):
+        teacher.phone = "13799999999"
+        stepup.send_stepup_code(session, teacher, key=key, notifier=Recorder(), actor=SYSTEM,
+                                now=start + timedelta(minutes=30))
+
+
+def test_resetting_a_code_unlinks_its_parent_and_the_old_code_stops_working(session, env, key):
+    _, teacher, _, _, student, _ = env
+    notifier = Recorder()
+    old = issue_code(session, student, key=key, actor=SYSTEM)
+    challenge = start_registration(session, RegistrationStart(old, student.name, "13600000001"), key=key,
+                                   notifier=notifier)
+    session.commit()
+    account, *_ = complete_registration(session, challenge_id=challenge.id, sms_code=_code(notifier),
+                                        password="a-good-pass-1", password_confirm="a-good-pass-1", key=key)
+    session.commit()
+    by = Actor("staff", teacher.id)
+    with pytest.raises(FieldErrors):
+        resets.reset_registration_code(session, student, reason=" ", key=key, actor=by, notifier=notifier)
+    result = resets.reset_registration_code(session, student, reason="家长说注册码被别人用了", key=key, actor=by,
+                                            notifier=notifier)
+    assert result.unlinked == [account] and result.code != old
+    assert session.scalar(select(Guardianship).where(Guardianship.student_id == student.id)) is None
+    sent_before_commit = len(notifier.sent)
+    session.commit()
+    assert notifier.sent[sent_before_commit:][0][0] == "13600000001"  # told only once the reset is saved
+    with pytest.raises(FieldErrors):
+        start_registration(session, RegistrationStart(old, student.name, "13600000009"), key=key, notifier=notifier)
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "registration_code.reset"))
+    assert (event.actor_id, event.target_id, event.detail["reason"]) == (teacher.id, student.id, "家长说注册码被别人用了")
+    assert "guardianship.removed" in _actions(session)
+
+
+def test_teacher_resets_a_parents_password_only_when_number_and_phone_match_one_of_the_classs_accounts(
+        session, env):
+    _, teacher, class_a, _, student, other = env
+    parent = make_parent(session, student, phone="13600000002")
+    stranger = make_parent(session, other, phone="13600000003")
+    nonce = parent.session_nonce
+    notifier = Recorder()
+    by = Actor("staff", teacher.id)
+    common = {"class_ids": [class_a.id], "school_id": class_a.school_id, "actor": by, "notifier": notifier}
+    mismatches = [(parent.platform_no, stranger.phone), (stranger.platform_no, parent.phone), ("1", "x")]
+    messages = set()
+    for platform_no, phone in mismatches:
+        with pytest.raises(FieldErrors) as caught:
+            resets.reset_parent_password(session, platform_no=platform_no, phone=phone, **common)
+        messages.add(str(caught.value))
+    assert len(messages) == 1  # no hint which part was wrong
+    with pytest.raises(RecordedRefusal):
+        resets.reset_parent_password(session, platform_no=stranger.platform_no, phone=stranger.phone, **common)
+    assert "parent_password.reset_refused" in _actions(session)
+    temporary = resets.reset_parent_password(session, platform_no=parent.platform_no, phone=parent.phone, **common)
+    session.commit()
+    assert notifier.sent == [(parent.phone, notifier.sent[0][1])] and temporary in notifier.sent[0][1]
+    assert verify_password(parent.password_hash, temporary)
+    assert parent.must_change_password and parent.session_nonce != nonce
+
+
+def test_forgot_password_answers_the_same_for_unknown_phones_and_sends_nothing(session, env, key):
+    student = env[4]
+    parent = make_parent(session, student, phone="13600000004")
+    notifier = Recorder()
+    known = resets.start_password_reset(session, parent.phone, key=key, notifier=notifier)
+    unknown = resets.start_password_reset(session, "13600000005", key=key, notifier=notifier)
+    session.commit()
+    assert type(known) is type(unknown) and [p for p, _ in notifier.sent] == [parent.phone]
+    account = resets.complete_password_reset(session, challenge_id=known.id, sms_code=_code(notifier),
+                                             password="my-own-pass-1", password_confirm="my-own-pass-1", key=key)
+    assert account is parent and verify_password(parent.password_hash, "my-own-pass-1")
+
+
+def test_a_valid_code_with_wrong_names_is_locked_after_five_failures_and_flagged(session, env, key):
+    student = env[4]
+    code = issue_code(session, student, key=key, actor=SYSTEM)
+    for _ in range(misuse.CODE_MAX_FAILURES + 1):
+        with pytest.raises(RecordedRefusal):
+            start_registration(session, RegistrationStart(code, "错的名字", "13600000006"), key=key,
+                               notifier=Recorder())
+    with pytest.raises(FieldErrors, match="锁定"):  # even with the right name now
+        start_registration(session, RegistrationStart(code, student.name, "13600000006"), key=key,
+                           notifier=Recorder())
+    reg = session.scalar(select(RegistrationCode).where(RegistrationCode.student_id == student.id))
+    assert reg.locked_until > utcnow() + timedelta(minutes=59)
+    flag = session.scalar(select(MisuseFlag))
+    assert (flag.kind, flag.detail["class_ids"]) == (misuse.CODE_FAILURES, [student.class_id])
+
+
+def test_a_code_tried_from_three_phones_is_flagged(session, env, key):
+    student = env[4]
+    code = issue_code(session, student, key=key, actor=SYSTEM)
+    start = utcnow()
+    for n in range(3):
+        start_registration(session, RegistrationStart(code, student.name, f"1360000010{n}"), key=key,
+                           notifier=Recorder(), now=start + timedelta(minutes=n))
+    flag = session.scalar(select(MisuseFlag))
+    assert flag.kind == misuse.CODE_MANY_PHONES and len(flag.detail["phones"]) == 3
+    assert all("****" in p for p in flag.detail["phones"])
+
+
+def test_five_failed_logins_lock_the_account_for_fifteen_minutes(session, env):
+    parent = make_parent(session, env[4], phone="13600000007")
+    session.commit()
+    for n in range(misuse.LOGIN_MAX_FAILURES):
+        login = parent.phone if n % 2 else parent.platform_no  # both ways of naming the account count
+        assert accounts.authenticate(session, login, "wrong-password") is None
+    with pytest.raises(accounts.AccountLocked, match="班主任"):
+        accounts.authenticate(session, parent.phone, "correct-horse-9")
+    assert parent.locked_until > utcnow() + timedelta(minutes=14)
+    assert session.scalar(select(MisuseFlag.kind)) == misuse.LOGIN_BURST
+    later = utcnow() + timedelta(minutes=16)
+    assert accounts.authenticate(session, parent.phone, "correct-horse-9", now=later) is parent
+    assert parent.failed_logins == 0
+
+
+def test_one_phone_for_unrelated_families_in_two_classes_is_flagged(session, env):
+    _, _, class_a, class_b, student, _ = env
+    sibling = make_student(session, class_b, name=student.name[0] + "小妹")  # same surname: one family
+    parent = make_parent(session, student, sibling)
+    misuse.check_phone_spread(session, parent)
+    assert session.scalar(select(MisuseFlag)) is None
+    stranger = make_student(session, class_b, name="王五")
+    stranger.members[0].set_value("phone", "13611112222")
+    stranger.members[0].set_value("name", "王大")
+    session.add(Guardianship(parent_id=parent.id, student_id=stranger.id))
+    session.flush()
+    misuse.check_phone_spread(session, parent)
+    flag = session.scalar(select(MisuseFlag))
+    assert flag.kind == misuse.UNRELATED_FAMILIES and flag.detail["families"] == 2
+    assert set(flag.detail["class_ids"]) == {class_a.id, class_b.id}

@@ -1,0 +1,97 @@
+"""The Twilio backend: the official client's real requests against a local fake API, and its failures."""
+
+from __future__ import annotations
+
+import base64
+import socket
+
+import pytest
+
+from confirm.services.notifications import SmsError
+from tests.twilio_fake import LocalTwilioHttpClient, message_error, start_fake
+from webapp.sms import TwilioNotifier, notifier_from_config
+
+SID, TOKEN, FROM = "AC" + "0" * 32, "secret-token", "+15005550006"
+
+
+@pytest.fixture
+def fake():
+    fake, server = start_fake()
+    yield fake
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def twilio(fake) -> TwilioNotifier:
+    return TwilioNotifier(SID, TOKEN, FROM, http_client=LocalTwilioHttpClient(fake.port, timeout=5))
+
+
+def test_send_posts_the_exact_message_request_and_returns_twilios_id(fake, twilio):
+    fake.reply(201, {"sid": "SM0123456789abcdef0123456789abcdef", "status": "queued"})
+
+    provider_id = twilio.send("13812345678", "【测试小学】小明同学家长您好")
+
+    assert provider_id == "SM0123456789abcdef0123456789abcdef"
+    [request] = fake.requests
+    assert request.method == "POST"
+    assert request.path == f"/2010-04-01/Accounts/{SID}/Messages.json"
+    assert request.form == {"To": ["+8613812345678"], "From": [FROM], "Body": ["【测试小学】小明同学家长您好"]}
+    assert request.headers["Authorization"] == "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+
+
+def test_invalid_number_is_a_permanent_failure_with_a_readable_reason(fake, twilio):
+    fake.reply(400, message_error(400, 21211, "The 'To' number +8613800000000 is not a valid phone number."))
+
+    with pytest.raises(SmsError) as caught:
+        twilio.send("13800000000", "text")
+
+    assert caught.value.permanent is True
+    assert str(caught.value.message) == "手机号码无效"
+    assert len(fake.requests) == 1  # the client itself does not retry
+
+
+@pytest.mark.parametrize(("status", "code", "reason"), [
+    (429, 20429, "短信服务限流（HTTP 429）"),
+    (503, 20503, "短信服务暂时故障（HTTP 503）"),
+    (500, 20500, "短信服务暂时故障（HTTP 500）"),
+])
+def test_rate_limits_and_server_errors_are_temporary(fake, twilio, status, code, reason):
+    fake.reply(status, message_error(status, code, "Too many requests" if status == 429 else "Service unavailable"))
+
+    with pytest.raises(SmsError) as caught:
+        twilio.send("13812345678", "text")
+
+    assert caught.value.permanent is False
+    assert str(caught.value.message) == reason
+
+
+def test_other_refusals_are_permanent_and_name_twilios_code(fake, twilio):
+    fake.reply(400, message_error(400, 21606, "The From phone number is not a valid, SMS-capable number"))
+
+    with pytest.raises(SmsError) as caught:
+        twilio.send("13812345678", "text")
+
+    assert caught.value.permanent is True
+    assert "21606" in str(caught.value.message)
+
+
+def test_unreachable_twilio_is_temporary():
+    with socket.socket() as s:  # a port nothing listens on: the request never left
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    notifier = TwilioNotifier(SID, TOKEN, FROM, http_client=LocalTwilioHttpClient(port, timeout=2))
+
+    with pytest.raises(SmsError) as caught:
+        notifier.send("13812345678", "text")
+
+    assert caught.value.permanent is False
+
+
+def test_twilio_backend_needs_its_credentials_from_configuration():
+    with pytest.raises(RuntimeError, match="TWILIO_AUTH_TOKEN"):
+        notifier_from_config({"SMS_BACKEND": "twilio", "TWILIO_ACCOUNT_SID": SID, "TWILIO_FROM": FROM})
+    built = notifier_from_config({"SMS_BACKEND": "twilio", "TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN,
+                                  "TWILIO_FROM": FROM})
+    assert isinstance(built, TwilioNotifier) and built.from_number == FROM
