@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from confirm.models import AuditEvent, utcnow
+from confirm.security import new_digits
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,14 @@ def audit(
     )
     session.add(event)
     return event
+
+
+def unique_number(session: Session, column, length: int) -> str:
+    """A random ``length``-digit number not yet in ``column`` (platform numbers, photo-upload numbers)."""
+    while True:
+        number = new_digits(length)
+        if session.scalar(select(column).where(column == number).limit(1)) is None:
+            return number
 
 
 def mask_phone(phone: str) -> str:

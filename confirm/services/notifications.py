@@ -15,7 +15,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from confirm.errors import DomainError
 from confirm.i18n import N_, Message
@@ -35,7 +35,7 @@ REMINDER_STAGES = (Stage.UNREGISTERED, Stage.REGISTERED, Stage.RETURNED)
 ACTIVE = ("queued", "scheduled", "sending", "sent")  # statuses that count against the per-phone and daily limits
 
 STATUS_LABELS = {
-    "queued": N_("排队中"), "scheduled": N_("已安排（早上 8 点发送）"), "sending": N_("发送中"),
+    "queued": N_("排队中"), "scheduled": N_("已安排"), "sending": N_("发送中"),
     "sent": N_("已发送"), "failed": N_("发送失败"), "skipped": N_("未发送"),
 }
 KIND_LABELS = {"reminder": N_("提醒"), "invitation": N_("注册邀请"), "notice": N_("通知")}
@@ -84,6 +84,19 @@ class Recipients:
 
     phones: list[tuple[str, int | None]] = field(default_factory=list)  # (mobile, parent account id)
     invalid: list[str] = field(default_factory=list)
+
+
+def preload_members(session: Session, students: Iterable[Student]) -> None:
+    """Load the family members of many students in one query (the pages must not query per student)."""
+    ids = [s.id for s in students]
+    if ids:
+        list(session.scalars(select(Student).where(Student.id.in_(ids)).options(selectinload(Student.members))))
+
+
+def students_without_mobile(session: Session, students: list[Student]) -> list[Student]:
+    """The unregistered students with no mobile anywhere on their record (they cannot be invited by SMS)."""
+    preload_members(session, students)
+    return [s for s in students if not recipients_for(session, s, Stage.UNREGISTERED).phones]
 
 
 def recipients_for(session: Session, student: Student, stage: Stage) -> Recipients:
@@ -216,6 +229,7 @@ def plan_messages(
 ) -> Plan:
     """Work out who would get a message (checking numbers and the 24-hour limit) without queueing anything."""
     now = now or utcnow()
+    preload_members(session, [s for s, _ in students])
     planned = [PlannedStudent(student, stage, recipients_for(session, student, stage)) for student, stage in students]
     recent = recently_messaged(session, {p for item in planned for p, _ in item.recipients.phones}, now)
     seen: set[str] = set()

@@ -18,13 +18,12 @@ from confirm.ports import Notifier
 from confirm.security import (
     hash_password,
     keyed_hash,
-    new_digits,
     new_nonce,
     new_registration_code,
     normalize_registration_code,
 )
 from confirm.services import misuse
-from confirm.services.common import Actor, audit
+from confirm.services.common import Actor, audit, unique_number
 from confirm.services.records import active_campaign
 from confirm.services.sms_codes import send_challenge, verify_challenge
 from confirm.validation import clean_value, normalize_text
@@ -169,13 +168,6 @@ def check_new_password(password: str, confirm: str) -> None:
         raise FieldErrors(errors)
 
 
-def _new_platform_no(session: Session) -> str:
-    while True:
-        number = new_digits(8)
-        if session.scalar(select(ParentAccount.id).where(ParentAccount.platform_no == number)) is None:
-            return number
-
-
 def complete_registration(
     session: Session,
     *,
@@ -216,7 +208,7 @@ def complete_registration(
     if account is None:
         account = ParentAccount(
             phone=challenge.phone,
-            platform_no=_new_platform_no(session),
+            platform_no=unique_number(session, ParentAccount.platform_no, 8),
             password_hash=hash_password(password),
             session_nonce=new_nonce(),
             created_at=now,

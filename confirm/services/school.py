@@ -20,8 +20,7 @@ from confirm.models import (
     Student,
     utcnow,
 )
-from confirm.security import new_digits
-from confirm.services.common import Actor, audit
+from confirm.services.common import Actor, audit, unique_number
 from confirm.services.registration import issue_code
 
 
@@ -108,10 +107,7 @@ def create_campaign(
 
 def new_upload_no(session: Session) -> str:
     """A fresh 拍照上传号 (photo-upload number printed on the student's sheet)."""
-    while True:
-        number = new_digits(10)
-        if session.scalar(select(Student.id).where(Student.upload_no == number)) is None:
-            return number
+    return unique_number(session, Student.upload_no, 10)
 
 
 def add_student(

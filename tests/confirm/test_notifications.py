@@ -133,7 +133,8 @@ def test_in_quiet_hours_messages_are_scheduled_for_eight_in_the_morning(session,
 
 
 @pytest.mark.parametrize(("local", "expected"), [
-    ("07:59", "08:00 same day"), ("08:00", None), ("20:59", None), ("21:00", "08:00 next day"), ("00:30", "08:00 same day"),
+    ("07:59", "08:00 same day"), ("08:00", None), ("20:59", None), ("21:00", "08:00 next day"),
+    ("00:30", "08:00 same day"),
 ])
 def test_quiet_hours_run_from_nine_in_the_evening_to_eight_in_the_morning(local, expected):
     hour, minute = map(int, local.split(":"))

@@ -395,6 +395,24 @@ class Route:
     shows: Callable[[Scene, Any], list[str]] | None = None  # what the owner's answer shows (default: by kind)
 
 
+# SMS outreach (reminders and invitations): the messages queued name only the target's students
+def _messages_queued(kind: str, *, whole_school: bool = False):
+    def effect(db, scene: Scene) -> None:
+        from confirm.models import Notification
+
+        db.commit()
+        rows = db.execute(select(Notification.student_id, Notification.school_id, Notification.kind)).all()
+        assert rows and {r.kind for r in rows} == {kind}
+        assert {r.school_id for r in rows} == {scene.world.school.id}
+        if whole_school:
+            allowed = {s.id for s in (*scene.world.students_a, *scene.world.students_b)}
+        else:
+            allowed = set(db.scalars(select(Student.id).where(Student.class_id == scene.target("class").id)))
+        assert {r.student_id for r in rows} <= allowed
+
+    return effect
+
+
 ROUTES: dict[str, Route] = {
     # public
     "auth.index": Route(PUBLIC, ("GET",)),
@@ -445,6 +463,15 @@ ROUTES: dict[str, Route] = {
     "admin.export_students_file": Route(frozenset({ADMIN}), ("GET",), shows=_own_students,
                                         foreign_request=lambda s: {"class_id": str(s.extra.other_class.id)}),
     "admin.export_changes_file": Route(frozenset({ADMIN}), ("GET",), shows=lambda s, _o: [s.world.students_b[0].name]),
+    # SMS outreach: reminders and invitations (head teachers for their classes, admins for the whole school)
+    "teacher.outreach_page": Route(STAFF, ("GET",), obj="class"),
+    "teacher.send_reminders": Route(STAFF, ("POST",), obj="class", data=lambda s: {"stage": "unregistered"},
+                                    effect=_messages_queued("reminder")),
+    "teacher.send_invitations": Route(STAFF, ("POST",), obj="class", data=lambda s: {},
+                                      effect=_messages_queued("invitation")),
+    "teacher.student_messages": Route(STAFF, ("GET",), obj="student"),
+    "admin.send_invitations": Route(frozenset({ADMIN}), ("POST",), data=lambda s: {},
+                                    effect=_messages_queued("invitation", whole_school=True)),
     # stored photos: parents of the student, its head teacher, its school's admin
     "files.show": Route(frozenset(ROLES), ("GET",), obj="file"),
     # statistics: the class's funnel and student list, the school table (Excel)

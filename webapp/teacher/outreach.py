@@ -28,7 +28,8 @@ HISTORY_LIMIT = 50
 
 
 class ReminderForm(FlaskForm):
-    stage = SelectField(_l("提醒哪些学生"), choices=[SelectChoice(s.value, _l(STAGE_LABELS[s])) for s in REMINDER_STAGES])
+    stage = SelectField(_l("提醒哪些学生"),
+                        choices=[SelectChoice(s.value, _l(STAGE_LABELS[s])) for s in REMINDER_STAGES])
     student_ids = SelectMultipleField(coerce=int, validate_choice=False)
     pick = HiddenField()  # "1" when the page sent its checkboxes: none ticked then means nobody, not everybody
 
@@ -196,7 +197,7 @@ def invitation_summary(school_class: SchoolClass) -> dict[str, int]:
     campaign = active_campaign(s, school_class.school_id)
     unregistered = outreach.lagging_students(s, school_class.id, campaign.id if campaign else None,
                                              [Stage.UNREGISTERED])
-    counts["no_mobile"] = sum(1 for st, sg in unregistered if not outreach.recipients_for(s, st, sg).phones)
+    counts["no_mobile"] = len(outreach.students_without_mobile(s, [st for st, _ in unregistered]))
     counts["invited"] = len(per_student)
     return dict(counts)
 
