@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import flash
 from flask_babel import gettext
 
-from confirm.errors import DomainError, FieldErrors
+from confirm.errors import DomainError, FieldErrors, RecordedRefusal
 from confirm.i18n import Message
 
 
@@ -24,3 +24,24 @@ def apply_errors(form, error: DomainError) -> None:
             field.errors = [*field.errors, text] if isinstance(field.errors, list) else [text]
         else:
             flash(text, "error")
+
+
+def attempt(form, call):
+    """Run one use case for ``form`` and commit once: on success, and on a refusal whose bookkeeping must
+    stay (a counted failed try, an audited refusal); roll back on any other domain error. Errors go onto
+    the form. Returns (succeeded, the use case's result)."""
+    from webapp import db
+
+    session = db.session()
+    try:
+        result = call()
+    except RecordedRefusal as exc:
+        session.commit()
+        apply_errors(form, exc)
+        return False, None
+    except DomainError as exc:
+        session.rollback()
+        apply_errors(form, exc)
+        return False, None
+    session.commit()
+    return True, result

@@ -26,7 +26,7 @@ from webapp.auth.forms import (
 from webapp.auth.identity import Identity, password_change_gate, roles_required
 from webapp.backends import code_key, invite_key, notifier
 from webapp.extensions import LOCALES
-from webapp.forms import apply_errors
+from webapp.forms import apply_errors, attempt
 from webapp.forms import render as render_message
 
 
@@ -152,25 +152,17 @@ def register_verify():
         return redirect(url_for("auth.register"))
     form = RegisterVerifyForm()
     if form.validate_on_submit():
-        s = db.session()
-        try:
-            account, student, created = registration.complete_registration(
-                s,
-                challenge_id=challenge_id,
-                sms_code=form.sms_code.data,
-                password=form.password.data or "",
-                password_confirm=form.password_confirm.data or "",
-                key=code_key(),
-                ip=request.remote_addr,
-            )
-        except RecordedRefusal as exc:
-            s.commit()  # the failed try counts
-            apply_errors(form, exc)
-        except DomainError as exc:
-            s.rollback()
-            apply_errors(form, exc)
-        else:
-            s.commit()
+        ok, outcome = attempt(form, lambda: registration.complete_registration(
+            db.session(),
+            challenge_id=challenge_id,
+            sms_code=form.sms_code.data,
+            password=form.password.data or "",
+            password_confirm=form.password_confirm.data or "",
+            key=code_key(),
+            ip=request.remote_addr,
+        ))
+        if ok:
+            account, student, created = outcome
             _start_session(account)
             if created:
                 flash(_("注册成功！您的平台号是 %(no)s，请牢记。登录时可以使用平台号或手机号。",
@@ -223,19 +215,10 @@ def forgot_password_verify():
         return redirect(url_for("auth.forgot_password"))
     form = ForgotPasswordVerifyForm()
     if form.validate_on_submit():
-        s = db.session()
-        try:
-            resets.complete_password_reset(s, challenge_id=challenge_id, sms_code=form.sms_code.data,
-                                           password=form.password.data, password_confirm=form.password_confirm.data,
-                                           key=code_key(), ip=request.remote_addr)
-        except RecordedRefusal as exc:
-            s.commit()  # the failed try counts
-            apply_errors(form, exc)
-        except DomainError as exc:
-            s.rollback()
-            apply_errors(form, exc)
-        else:
-            s.commit()
+        ok, _result = attempt(form, lambda: resets.complete_password_reset(
+            db.session(), challenge_id=challenge_id, sms_code=form.sms_code.data, password=form.password.data,
+            password_confirm=form.password_confirm.data, key=code_key(), ip=request.remote_addr))
+        if ok:
             session.pop("pwreset_challenge", None)
             flash(_("密码已重置，请用新密码登录"), "success")
             return redirect(url_for("auth.login"))

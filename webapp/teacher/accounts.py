@@ -19,14 +19,14 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from confirm.errors import DomainError, RecordedRefusal
+from confirm.errors import DomainError
 from confirm.models import StaffUser, utcnow
 from confirm.services import misuse, resets, stepup
 from confirm.services.common import mask_phone
 from webapp import db
 from webapp.auth.identity import STAFF, actor, roles_required, staff_class_or_404, staff_student_or_404
 from webapp.backends import code_key, notifier
-from webapp.forms import apply_errors
+from webapp.forms import apply_errors, attempt
 from webapp.teacher import bp
 
 _STEPUP = "stepup"
@@ -83,18 +83,9 @@ def stepup_page():
     form = StepupVerifyForm()
     challenge_id = session.get("stepup_challenge")
     if form.validate_on_submit():
-        s = db.session()
-        try:
-            until = stepup.verify_stepup_code(s, staff, challenge_id, form.sms_code.data, key=code_key(),
-                                              actor=actor())
-        except RecordedRefusal as exc:
-            s.commit()  # the failed try counts
-            apply_errors(form, exc)
-        except DomainError as exc:
-            s.rollback()
-            apply_errors(form, exc)
-        else:
-            s.commit()
+        ok, until = attempt(form, lambda: stepup.verify_stepup_code(
+            db.session(), staff, challenge_id, form.sms_code.data, key=code_key(), actor=actor()))
+        if ok:
             session.pop("stepup_challenge", None)
             session[_STEPUP] = {"staff": staff.id, "until": until.timestamp()}
             flash(_("验证成功，10 分钟内可以进行敏感操作"), "success")
@@ -165,19 +156,9 @@ def reset_password(class_id: int):
         return _to_stepup(request.path)
     temporary = None
     if form.validate_on_submit():
-        s = db.session()
-        try:
-            temporary = resets.reset_parent_password(
-                s, platform_no=form.platform_no.data, phone=form.phone.data, class_ids=[school_class.id],
-                school_id=school_class.school_id, actor=actor(), notifier=notifier())
-        except RecordedRefusal as exc:
-            s.commit()  # the refusal is audited
-            apply_errors(form, exc)
-        except DomainError as exc:
-            s.rollback()
-            apply_errors(form, exc)
-        else:
-            s.commit()
+        _ok, temporary = attempt(form, lambda: resets.reset_parent_password(
+            db.session(), platform_no=form.platform_no.data, phone=form.phone.data, class_ids=[school_class.id],
+            school_id=school_class.school_id, actor=actor(), notifier=notifier()))
     return render_template("teacher/reset_password.html", school_class=school_class, form=form,
                            fresh=stepup_is_fresh(), temporary=temporary,
                            platform_no=form.platform_no.data if temporary else ""), 200, {"Cache-Control": "no-store"}
