@@ -195,7 +195,7 @@ def test_parent_registers_corrects_uploads_and_teacher_approves(browser, live_se
 
         page.get_by_role("button", name="审核通过").click()
         expect(page).to_have_url(re.compile(rf"/teacher/classes/{live_server.class_id}\?stage=submitted$"))
-        expect(page.locator(".flash-success")).to_contain_text(live_server.student_name)
+        expect(page.locator(".flash-success").filter(has_text=live_server.student_name)).to_have_count(1)
         legend = page.locator("ul.legend > li")
         expect(legend.filter(has_text="已通过").locator("strong")).to_have_text("1")
         expect(legend.filter(has_text="待审核").locator("strong")).to_have_text("0")
