@@ -103,3 +103,17 @@ def create_staff(
     session.flush()
     audit(session, actor, "staff.created", school_id=school.id, target=user, detail={"role": role})
     return user
+
+
+def set_staff_phone(session: Session, school: School, staff_id: int | None, phone: str, *, actor: Actor) -> StaffUser:
+    """Record a head teacher's mobile (used for step-up codes); it must be verified again by an SMS code."""
+    from confirm.services.registration import clean_mobile
+
+    staff = session.get(StaffUser, staff_id) if staff_id else None
+    if staff is None or staff.school_id != school.id:
+        raise FieldErrors([("staff_id", Message(N_("请选择本校的老师")))])
+    staff.phone = clean_mobile(phone)
+    staff.phone_verified_at = None
+    audit(session, actor, "staff.phone_set", school_id=school.id, target=staff)
+    session.flush()
+    return staff

@@ -152,3 +152,19 @@ def test_admin_sees_only_their_own_school(client, world, auth):
     assert class_rows(page) == {}
     assert "还没有班级" in page
     assert client.get(f"/teacher/classes/{world.class_a.id}").status_code == 404
+
+
+def test_admin_sets_a_head_teachers_phone_which_must_be_verified_again(admin, world, db):
+    response = admin.post("/admin/staff/phone", data={"staff_id": world.teacher.id, "phone": "137 1234 5678"})
+    assert response.status_code == 302
+    db.expire_all()
+    teacher = db.get(type(world.teacher), world.teacher.id)
+    assert teacher.phone == "13712345678" and teacher.phone_verified_at is None
+
+
+def test_bad_phone_for_a_head_teacher_is_refused(admin, world, db):
+    response = admin.post("/admin/staff/phone", data={"staff_id": world.teacher.id, "phone": "0851-1234567"},
+                          follow_redirects=True)
+    assert "请输入正确的 11 位手机号码" in response.get_data(as_text=True)
+    db.expire_all()
+    assert db.get(type(world.teacher), world.teacher.id).phone is None

@@ -270,6 +270,13 @@ def _teacher_assigned(db, scene: Scene) -> None:
     assert teachers[scene.extra.other_class.id] == scene.extra.other_teacher.id
 
 
+def _staff_phone_set(db, scene: Scene) -> None:
+    db.commit()
+    phones = dict(db.execute(select(StaffUser.id, StaffUser.phone)).all())
+    assert phones[scene.world.teacher.id] == "13712345678"
+    assert phones[scene.extra.other_teacher.id] != "13712345678"
+
+
 def _own_students(scene: Scene, _obj=None) -> list[str]:
     return [s.name for s in (*scene.world.students_a, *scene.world.students_b)]
 
@@ -448,6 +455,12 @@ ROUTES: dict[str, Route] = {
     "admin.start_campaign": Route(frozenset({ADMIN}), ("POST",), effect=_campaign_started,
                                   data=lambda s: {"name": NEW_CAMPAIGN,
                                                   "deadline": (date.today() + timedelta(days=20)).isoformat()}),
+    # setting a head teacher's phone (step-up codes go to it)
+    "admin.set_staff_phone": Route(frozenset({ADMIN}), ("POST",), effect=_staff_phone_set,
+                                   data=lambda s: {"staff_id": str(s.world.teacher.id), "phone": "13712345678"},
+                                   foreign_request=lambda s: {"staff_id": str(s.extra.other_teacher.id),
+                                                              "phone": "13712345678"},
+                                   refused=(302, 400)),
     "admin.assign_teacher": Route(frozenset({ADMIN}), ("POST",), obj="class", effect=_teacher_assigned,
                                   data=lambda s: {"head_teacher_id": str(s.world.teacher.id)},
                                   # the own class given the other school's head teacher: error message, no change

@@ -178,3 +178,20 @@ def sheet_qr_setting():
     s.commit()
     flash(_("已要求上传的确认表带有平台二维码") if required else _("已不再要求确认表带有平台二维码"), "success")
     return redirect(url_for("admin.home"))
+
+
+@bp.post("/staff/phone")
+@roles_required("school_admin")
+def set_staff_phone():
+    s = db.session()
+    school = s.get_one(School, current_user.school_id)
+    try:
+        staff = accounts.set_staff_phone(s, school, request.form.get("staff_id", type=int),
+                                         request.form.get("phone", ""), actor=actor())
+    except DomainError as exc:
+        s.rollback()
+        flash(render(exc.message), "error")
+        return redirect(url_for("admin.home"))
+    s.commit()
+    flash(_("已保存 %(name)s 的手机号，第一次敏感操作时会发短信验证", name=staff.display_name), "success")
+    return redirect(url_for("admin.home"))
