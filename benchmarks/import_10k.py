@@ -10,7 +10,6 @@ Each phase runs in its own process so its peak RSS is its own.  Usage: python be
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -20,17 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def _peak_mb() -> float:
-    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the parent."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from benchmarks._measure import vm_mb  # noqa: E402
 
 
 def phase_baseline(path: str) -> dict:
@@ -41,7 +30,7 @@ def phase_baseline(path: str) -> dict:
     cells = 0
     for row in workbook.worksheets[0].iter_rows(values_only=True):
         cells += len(row)
-    return {"seconds": time.perf_counter() - start, "peak_mb": _peak_mb(), "cells": cells}
+    return {"seconds": time.perf_counter() - start, "peak_mb": vm_mb(), "cells": cells}
 
 
 def phase_import(path: str, db_url: str) -> dict:
@@ -76,7 +65,7 @@ def phase_import(path: str, db_url: str) -> dict:
         session.commit()
         run = outcome.run
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "peak_mb": _peak_mb(), "errors": len(outcome.result.errors),
+    return {"seconds": seconds, "peak_mb": vm_mb(), "errors": len(outcome.result.errors),
             "created": run.created_count, "updated": run.updated_count, "unchanged": run.unchanged_count,
             "student_writes": len(writes)}
 

@@ -18,15 +18,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks._measure import vm_mb  # noqa: E402
+
 RUNS = 5
-
-
-def _vm(field: str) -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def phase(name: str, path: str) -> dict:
@@ -48,14 +43,14 @@ def phase(name: str, path: str) -> dict:
             image.save(out, "JPEG", quality=85)
             return image.width, None
 
-    imports_mb = _vm("VmRSS")
+    imports_mb = vm_mb("VmRSS")
     times = []
     result = None
     for _ in range(RUNS):
         start = time.perf_counter()
         result = run()
         times.append(time.perf_counter() - start)
-    return {"best": min(times), "median": sorted(times)[len(times) // 2], "peak_mb": _vm("VmHWM"),
+    return {"best": min(times), "median": sorted(times)[len(times) // 2], "peak_mb": vm_mb("VmHWM"),
             "after_imports_mb": imports_mb, "result": result}
 
 

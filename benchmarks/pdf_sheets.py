@@ -18,16 +18,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks._measure import vm_mb  # noqa: E402
+
 RUNS = 3
 N = 60
-
-
-def _vm(field: str) -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def _child(variant: str) -> None:
@@ -64,7 +59,7 @@ def _child(variant: str) -> None:
             size = out.tell()
             assert pages == N
     seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "peak_mb": _vm("VmHWM"), "pdf_kb": size / 1024}))
+    print(json.dumps({"seconds": seconds, "peak_mb": vm_mb("VmHWM"), "pdf_kb": size / 1024}))
 
 
 def _run(variant: str) -> dict:
