@@ -50,6 +50,11 @@ class Block:
     slot: int = 0
 
     @property
+    def is_school_managed(self) -> bool:
+        """True for a block that only the school maintains (parents read it, they cannot correct it)."""
+        return all(not r.field.parent_editable for r in self.rows)
+
+    @property
     def is_empty(self) -> bool:
         """True for a family-member block with nothing recorded and nothing corrected."""
         return all(not r.value and r.correction is None for r in self.rows)
