@@ -22,8 +22,9 @@ def _run_after_commit(session: Session) -> None:
     for fn in session.info.pop(_KEY, []):
         try:
             fn()
-        except Exception:  # the data is saved; a failed side effect is logged, never raised into it
-            log.exception("side effect after commit failed")
+        except Exception as exc:  # the data is saved; a failed side effect is logged, never raised into it
+            # Only the error's type: provider messages (e.g. Twilio's) quote the full phone number.
+            log.error("side effect after commit failed: %s", type(exc).__name__)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 from flask_babel import format_datetime, get_locale, gettext
+from flask_login import current_user
 
 from webapp import backends, db, jobs
 from webapp.config import from_environment
@@ -104,6 +105,8 @@ def register_security_headers(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Content-Security-Policy", csp)
+        if current_user.is_authenticated:  # pages with personal data are never kept by browsers or proxies
+            response.headers.setdefault("Cache-Control", "private, no-store")
         return response
 
 

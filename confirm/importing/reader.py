@@ -113,10 +113,51 @@ def _data_rows(rows: Iterator[tuple[int, tuple]], header_row: int) -> Iterator[t
         yield row_no, values
 
 
+MAX_UNPACKED_BYTES = 300 * 1024 * 1024
+MAX_COLUMNS = 200  # the template has 75; calamine allocates rows × columns cells up front
+_ROW_RE = re.compile(rb'<(?:\w+:)?row\b[^>]*?\sr="(\d+)"')
+_WIDE_CELL_RE = re.compile(rb'<(?:\w+:)?c\b[^>]*?\sr="(?:[A-Z]{3}|[H-Z][A-Z]|G[S-Z])\d')
+
+
+def _check_extent(data: bytes) -> None:
+    """Refuse workbooks whose sheets reach far beyond any real student list before calamine sees them:
+    a tiny file with one cell at A1 and one at XFD1048576 would make it allocate a dense range of terabytes."""
+    too_big = UnreadableFile(Message(
+        N_("工作表的范围过大（超过 %(rows)s 行或 %(cols)s 列），请删除多余的行和列后再导入"),
+        {"rows": MAX_ROWS, "cols": MAX_COLUMNS}))
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        return  # calamine reports the damaged file
+    with archive:
+        members = archive.infolist()
+        if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
+            raise too_big
+        for member in members:
+            if not (member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml")):
+                continue
+            rows = 0
+            with archive.open(member) as src:
+                tail = b""
+                while chunk := src.read(1 << 20):
+                    buf = tail + chunk
+                    if _WIDE_CELL_RE.search(buf):
+                        raise too_big
+                    rows += chunk.count(b"<row")
+                    for match in _ROW_RE.finditer(buf):
+                        if int(match.group(1)) > MAX_ROWS + 1000:
+                            raise too_big
+                    if rows > MAX_ROWS + 1000:
+                        raise too_big
+                    tail = buf[-200:]
+
+
 def _open_xlsx(data: bytes, kind: str = "xlsx") -> Table:
     """Read with calamine (Rust; several times faster than openpyxl, and it reads legacy .xls too)."""
     from python_calamine import CalamineWorkbook
 
+    if kind == "xlsx":
+        _check_extent(data)
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
     except Exception as exc:  # calamine raises its own error types for damaged or foreign files

@@ -5,16 +5,18 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from confirm.errors import FieldErrors, RecordedRefusal
 from confirm.i18n import N_, Message
-from confirm.models import ParentAccount, School, StaffUser, utcnow
+from confirm.models import AuditEvent, ParentAccount, School, StaffUser, utcnow
+from confirm.ports import Notifier
 from confirm.security import hash_password, new_nonce, verify_password
 from confirm.services import misuse
-from confirm.services.common import Actor, audit
+from confirm.services.common import Actor, audit, mask_phone
 from confirm.services.registration import MIN_PASSWORD_LENGTH
+from confirm.unit_of_work import after_commit
 
 ROLES = ("head_teacher", "school_admin")
 # At least one letter: an all-digit login is read as a parent's phone or platform number.
@@ -49,6 +51,10 @@ def authenticate(
     if isinstance(account, ParentAccount) and misuse.account_is_locked(account, now):
         audit(session, Actor(kind, account.id, ip), "login.refused_locked", at=now)
         raise AccountLocked(Message(N_("登录失败次数过多，账号已暂时锁定 15 分钟。如果不是您本人在尝试，请联系班主任")))
+    if isinstance(account, StaffUser) and _staff_failures(session, account, now) >= misuse.LOGIN_MAX_FAILURES:
+        audit(session, Actor(kind, account.id, ip), "login.refused_locked", school_id=account.school_id, at=now)
+        raise AccountLocked(Message(
+            N_("登录失败次数过多，账号已暂时锁定 15 分钟。如果不是您本人在尝试，请联系学籍管理员")))
     if not is_right or account is None:
         audit(session, Actor(kind, account.id if account else None, ip), "login.failed",
               school_id=getattr(account, "school_id", None), at=now)
@@ -61,6 +67,18 @@ def authenticate(
     audit(session, Actor(kind, account.id, ip), "login.succeeded", school_id=getattr(account, "school_id", None),
           at=now)
     return account
+
+
+def _staff_failures(session: Session, staff: StaffUser, now: datetime) -> int:
+    """Failed logins of a staff account in the lock window since its last successful login (from the audit)."""
+    since = now - misuse.LOGIN_WINDOW
+    last_success = session.scalar(
+        select(func.max(AuditEvent.at)).where(AuditEvent.action == "login.succeeded", AuditEvent.actor_kind == "staff",
+                                              AuditEvent.actor_id == staff.id, AuditEvent.at > since))
+    return session.scalar(
+        select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "login.failed", AuditEvent.actor_kind == "staff", AuditEvent.actor_id == staff.id,
+            AuditEvent.at > (last_success or since)))
 
 
 def create_staff(
@@ -105,15 +123,22 @@ def create_staff(
     return user
 
 
-def set_staff_phone(session: Session, school: School, staff_id: int | None, phone: str, *, actor: Actor) -> StaffUser:
+def set_staff_phone(session: Session, school: School, staff_id: int | None, phone: str, *, actor: Actor,
+                    notifier: Notifier | None = None) -> StaffUser:
     """Record a head teacher's mobile (used for step-up codes); it must be verified again by an SMS code."""
     from confirm.services.registration import clean_mobile
 
     staff = session.get(StaffUser, staff_id) if staff_id else None
-    if staff is None or staff.school_id != school.id:
+    # Only head teachers' phones: an admin changing their own phone would move their own step-up codes.
+    if staff is None or staff.school_id != school.id or staff.role != "head_teacher" or staff.id == actor.id:
         raise FieldErrors([("staff_id", Message(N_("请选择本校的老师")))])
+    old_phone = staff.phone
     staff.phone = clean_mobile(phone)
     staff.phone_verified_at = None
-    audit(session, actor, "staff.phone_set", school_id=school.id, target=staff)
+    audit(session, actor, "staff.phone_set", school_id=school.id, target=staff,
+          detail={"old": mask_phone(old_phone) if old_phone else None, "new": mask_phone(staff.phone)})
+    if notifier is not None and old_phone and old_phone != staff.phone:
+        text = "【学籍信息确认】学籍管理员更改了您账号登记的手机号。如果不是您本人要求的，请立即联系学校。"
+        after_commit(session, lambda: notifier.send(old_phone, text))
     session.flush()
     return staff

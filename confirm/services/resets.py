@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from confirm.errors import FieldErrors, RecordedRefusal
 from confirm.fields import member_field
 from confirm.i18n import N_, Message
-from confirm.models import Guardianship, ParentAccount, RegistrationCode, Student, utcnow
+from confirm.models import Guardianship, ParentAccount, Student, utcnow
 from confirm.ports import Notifier
 from confirm.security import hash_password, new_nonce
 from confirm.services.common import Actor, audit, mask_phone
@@ -42,11 +42,9 @@ def reset_registration_code(session: Session, student: Student, *, reason: str, 
     reason = (reason or "").strip()
     if not reason:
         raise FieldErrors([("reason", Message(N_("请填写重置原因")))])
-    code_ids = select(RegistrationCode.id).where(RegistrationCode.student_id == student.id)
-    links = list(session.scalars(
-        select(Guardianship).where(Guardianship.student_id == student.id,
-                                   Guardianship.registration_code_id.in_(code_ids))
-    ))
+    # Every account linked to the student goes — also one registered through an invitation link (no code):
+    # the teacher resets because someone who should not be linked is.
+    links = list(session.scalars(select(Guardianship).where(Guardianship.student_id == student.id)))
     unlinked = []
     for link in links:
         parent = link.parent
@@ -102,6 +100,16 @@ def reset_parent_password(session: Session, *, platform_no: str, phone: str, cla
         audit(session, actor, "parent_password.reset_refused", school_id=school_id, target=account, at=now,
               detail={"reason": "not a parent of the teacher's classes"})
         raise RecordedRefusal([("", Message(N_("该家长不是您班级学生的家长，不能重置密码")))])
+    elsewhere = session.scalar(
+        select(Student.id).join(Guardianship, Guardianship.student_id == Student.id)
+        .where(Guardianship.parent_id == account.id, Student.class_id.not_in(class_ids)).limit(1)
+    )
+    if elsewhere is not None:
+        # The temporary password is shown to the teacher: it must not open children of other classes.
+        audit(session, actor, "parent_password.reset_refused", school_id=school_id, target=account, at=now,
+              detail={"reason": "account also linked to students of other classes"})
+        raise RecordedRefusal([("", Message(N_("这个家长账号还关联了其他班级的学生，请让家长用“忘记密码”自行重置，"
+                                               "或请学籍管理员处理")))])
     password = _temporary_password()
     _set_password(account, password, must_change=True)
     audit(session, actor, "parent_password.reset", school_id=student.school_id, target=account, at=now,

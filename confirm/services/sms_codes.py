@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from confirm.errors import DomainError, FieldErrors, RecordedRefusal
@@ -92,14 +92,32 @@ def verify_challenge(
         raise FieldErrors([("sms_code", Message(N_("验证码已失效，请重新获取")))])
     if challenge.expires_at < now:
         raise FieldErrors([("sms_code", Message(N_("验证码已过期（10 分钟内有效），请重新获取")))])
-    if challenge.attempts >= MAX_ATTEMPTS:
+    # Count this try before looking at the code, in one conditional UPDATE: requests sent in parallel cannot
+    # share a count, so no more than MAX_ATTEMPTS guesses are ever compared for one code.
+    counted = session.execute(
+        update(SmsChallenge)
+        .where(SmsChallenge.id == challenge.id, SmsChallenge.used_at.is_(None),
+               SmsChallenge.attempts < MAX_ATTEMPTS)
+        .values(attempts=SmsChallenge.attempts + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(challenge, ["attempts", "used_at"])
+    if counted != 1:
+        if challenge.used_at is not None:
+            raise FieldErrors([("sms_code", Message(N_("验证码已失效，请重新获取")))])
         raise FieldErrors([("sms_code", Message(N_("验证码错误次数过多，请重新获取")))])
-    expected = challenge.code_hash
-    if not constant_time_equal(expected, keyed_hash(key, f"{purpose}:{code.strip()}")):
-        challenge.attempts += 1
+    if not constant_time_equal(challenge.code_hash, keyed_hash(key, f"{purpose}:{code.strip()}")):
         left = MAX_ATTEMPTS - challenge.attempts
         if left <= 0:
             raise RecordedRefusal([("sms_code", Message(N_("验证码错误次数过多，请重新获取")))])
         raise RecordedRefusal([("sms_code", Message(N_("验证码不正确，还可以尝试 %(left)s 次"), {"left": left}))])
-    challenge.used_at = now
+    consumed = session.execute(
+        update(SmsChallenge)
+        .where(SmsChallenge.id == challenge.id, SmsChallenge.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(challenge, ["used_at"])
+    if consumed != 1:  # used by a parallel request a moment ago
+        raise FieldErrors([("sms_code", Message(N_("验证码已失效，请重新获取")))])
     return challenge

@@ -224,7 +224,7 @@ def class_workbook(
     """The class's funnel and its students with their stages, as a workbook of two sheets."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("统计")
-    sheet.append([school_class.title, campaign.name if campaign else ""])
+    sheet.append(_as_text(sheet, [school_class.title, campaign.name if campaign else ""]))
     sheet.append(["截止日期", figures.deadline.deadline.isoformat() if figures.deadline.deadline else ""])
     sheet.append(["距截止天数", figures.deadline.days_left])
     sheet.append([])
@@ -245,7 +245,7 @@ def school_workbook(school: School, campaign: Campaign | None, rows: list[ClassR
     """The school table: per class its head teacher, counts and percentages per stage, completion and behind."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("各班进度")
-    sheet.append([school.name, campaign.name if campaign else ""])
+    sheet.append(_as_text(sheet, [school.name, campaign.name if campaign else ""]))
     sheet.append(["截止日期", totals.deadline.deadline.isoformat() if totals.deadline.deadline else "",
                   "距截止天数", totals.deadline.days_left])
     headers = ["班级", "班主任"]

@@ -516,3 +516,18 @@ def test_unknown_county_code_is_a_warning_not_an_error():
     assert "不是现行的县级代码" in str(result.problems[0].message)
     assert result.is_clean and result.errors == [] and len(result.warnings) == 1
     assert result.rows[1].values["birthplace_code"] == "990100000000"
+
+
+def test_a_tiny_workbook_claiming_a_huge_range_is_refused_before_it_is_read():
+    from openpyxl import Workbook as _Workbook
+
+    from confirm.importing.reader import UnreadableFile, open_table
+
+    workbook = _Workbook()
+    workbook.active["A1"] = "姓名"
+    workbook.active["XFD1048576"] = "x"
+    out = io.BytesIO()
+    workbook.save(out)
+    with pytest.raises(UnreadableFile) as refused:
+        open_table(out.getvalue(), "huge.xlsx")
+    assert "范围过大" in str(refused.value.message)

@@ -223,3 +223,40 @@ def test_one_phone_for_unrelated_families_in_two_classes_is_flagged(session, env
     flag = session.scalar(select(MisuseFlag))
     assert flag.kind == misuse.UNRELATED_FAMILIES and flag.detail["families"] == 2
     assert set(flag.detail["class_ids"]) == {class_a.id, class_b.id}
+
+
+def test_resetting_a_code_also_unlinks_a_parent_who_came_through_an_invitation(session, env, key):
+    *_, student, _other = env
+    invited = make_parent(session, student, phone="13600000009")  # linked without a registration code
+    session.commit()
+    reset = resets.reset_registration_code(session, student, reason="不认识这个家长", key=key,
+                                           actor=SYSTEM, notifier=Recorder())
+    session.commit()
+    assert invited.id in [p.id for p in reset.unlinked]
+    assert session.scalar(select(Guardianship).where(Guardianship.student_id == student.id)) is None
+
+
+def test_teacher_cannot_reset_the_password_of_an_account_with_children_in_other_classes(session, env):
+    _, teacher, class_a, _class_b, student, other = env
+    parent = make_parent(session, student, other, phone="13600000010")
+    session.commit()
+    before = parent.password_hash
+    with pytest.raises(RecordedRefusal) as refused:
+        resets.reset_parent_password(session, platform_no=parent.platform_no, phone=parent.phone,
+                                     class_ids=[class_a.id], school_id=class_a.school_id,
+                                     actor=Actor("staff", teacher.id), notifier=Recorder())
+    assert "其他班级" in str(refused.value.errors[0][1])
+    session.rollback()
+    assert session.get(type(parent), parent.id).password_hash == before
+
+
+def test_five_failed_staff_logins_lock_the_account_until_the_window_passes(session, env):
+    _, teacher, *_ = env
+    for _ in range(5):
+        assert accounts.authenticate(session, teacher.username, "wrong-password") is None
+        session.commit()
+    with pytest.raises(accounts.AccountLocked):
+        accounts.authenticate(session, teacher.username, "correct-horse-9")
+    session.commit()
+    later = utcnow() + timedelta(minutes=16)
+    assert accounts.authenticate(session, teacher.username, "correct-horse-9", now=later) is not None

@@ -19,6 +19,7 @@ from webapp import db
 from webapp.admin import bp
 from webapp.admin.forms import CampaignForm, ClassForm, StaffForm
 from webapp.auth.identity import actor, roles_required
+from webapp.backends import notifier
 from webapp.forms import apply_errors, render
 from webapp.teacher.stats import xlsx_download
 
@@ -187,7 +188,7 @@ def set_staff_phone():
     school = s.get_one(School, current_user.school_id)
     try:
         staff = accounts.set_staff_phone(s, school, request.form.get("staff_id", type=int),
-                                         request.form.get("phone", ""), actor=actor())
+                                         request.form.get("phone", ""), actor=actor(), notifier=notifier())
     except DomainError as exc:
         s.rollback()
         flash(render(exc.message), "error")
