@@ -180,7 +180,9 @@ def check_phone_spread(session: Session, account: ParentAccount, *, now: datetim
     if len(families) >= 3 or (len(families) >= 2 and len(class_ids) >= 2):
         raise_flag(session, UNRELATED_FAMILIES, account, school_id=students[0].school_id, class_ids=list(class_ids),
                    detail={"platform_no": account.platform_no, "phone": mask_phone(account.phone),
-                           "students": [s.name for s in students], "families": len(families)}, now=now)
+                           # names are shown only to the teacher of each student's own class
+                           "students": [{"name": s.name, "class_id": s.class_id} for s in students],
+                           "families": len(families)}, now=now)
 
 
 def open_flags_of_class(session: Session, school_id: int, class_id: int) -> list[MisuseFlag]:

@@ -72,3 +72,19 @@ def test_unknown_logins_are_not_locked_or_flagged(client, world, db):
         assert "账号或密码不正确" in response.get_data(as_text=True)
     db.commit()
     assert db.scalar(select(MisuseFlag.id)) is None
+
+
+def test_unrelated_families_flag_shows_each_teacher_only_their_own_pupils_names(client, world, db, auth):
+    from tests.factories import make_parent, make_student
+
+    third = make_student(db, world.class_a, name="钱小明")
+    third.members[0].record = {**third.members[0].record, "name": "钱大明", "phone": "13600000077"}
+    account = make_parent(db, world.students_a[1], world.students_b[1], third, phone="13600000099")
+    db.commit()
+    misuse.check_phone_spread(db, account)
+    db.commit()
+    auth.login(world.teacher.username, PASSWORD)
+    page = client.get(f"/teacher/classes/{world.class_a.id}/flags").get_data(as_text=True)
+    assert world.students_a[1].name in page and "钱小明" in page
+    assert world.students_b[1].name not in page
+    assert "1 名其他班级的学生" in page
