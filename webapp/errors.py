@@ -31,6 +31,10 @@ def register_error_handlers(app: Flask) -> None:
     def not_found(_e):
         return page(404, _("页面不存在"), _("您要找的页面不存在，或者您没有权限查看。"))
 
+    @app.errorhandler(405)
+    def method_not_allowed(_e):
+        return page(405, _("页面已过期"), _("这个地址只用来提交表单，请返回上一页重新操作。"))
+
     @app.errorhandler(413)
     def too_large(_e):
         limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)

@@ -37,6 +37,11 @@ class Row:
         return readable(self.field, self.value)
 
     @property
+    def old_display(self) -> str:
+        """The value the correction was asked against (the record may already carry the new one)."""
+        return readable(self.field, self.correction.old_value) if self.correction else self.display
+
+    @property
     def corrected_display(self) -> str:
         return readable(self.field, self.correction.new_value) if self.correction else ""
 

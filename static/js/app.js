@@ -34,6 +34,7 @@
           window.history.replaceState(null, "", xhr.responseURL);
         }
         document.open(); document.write(xhr.responseText); document.close();
+      window.scrollTo(0, 0);  // the answer's message is at the top
       };
       xhr.onerror = function () {
         if (button) { button.disabled = false; }

@@ -110,6 +110,13 @@ def test_selection_prints_only_the_chosen_students(client, auth, world, tmp_path
     assert not any(other.name in pages[0] for other in world.students_a if other is not chosen)
 
 
+def test_ticked_students_are_printed_even_if_whole_class_was_left_selected(client, auth, world, tmp_path):
+    auth.login(world.teacher.username, PASSWORD)
+    chosen = world.students_a[1]
+    pages = _pages(_print(client, world, scope="all", students=[str(chosen.id)]).data, tmp_path)
+    assert len(pages) == 1 and chosen.name in pages[0]
+
+
 def test_selection_naming_another_classs_student_is_refused_and_prints_nothing(client, auth, world, db):
     auth.login(world.teacher.username, PASSWORD)
     response = _print(client, world, scope="selected", students=[str(world.students_a[0].id),

@@ -245,3 +245,11 @@ def test_sheet_photo_is_served_to_the_teacher_privately_and_not_to_other_teacher
     assert "private" in cache and "no-store" in cache
     other = logged_in(app, world.other_teacher.username)
     assert other.get(f"/files/{confirmation.sheet_file_id}").status_code == 404
+
+
+def test_after_approval_the_review_still_shows_the_original_value_struck_out(app, world, teacher):
+    parent_submits(app, world, {"c0-current_address": "贵阳市新地址9号"})
+    student = world.students_a[0]
+    assert teacher.post(f"/teacher/students/{student.id}/approve").status_code == 302
+    page = teacher.get(f"/teacher/students/{student.id}").get_data(as_text=True)
+    assert "<del>贵阳市测试路1号</del>" in page and "<ins>贵阳市新地址9号</ins>" in page

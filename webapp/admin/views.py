@@ -48,6 +48,8 @@ def _forms(class_form=None, staff_form=None, campaign_form=None):
 
 
 def _render_home(status: int = 200, **forms):
+    if status >= 400:  # the form with the problem may be below the fold
+        flash(_("没有保存：请查看下方表单中标红的提示"), "error")
     s = db.session()
     school = s.get_one(School, current_user.school_id)
     campaign = records.active_campaign(s, school.id)

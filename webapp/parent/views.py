@@ -75,6 +75,7 @@ def record(student_id: int):
         except DomainError as exc:
             s.rollback()
             apply_errors(form, exc)
+            flash(_("有的更正没有通过检查，这次没有保存。请看下面标红的提示，改好后再保存。"), "error")
         else:
             s.commit()
             for _name, message in result.warnings:

@@ -69,7 +69,8 @@ def print_sheets(class_id: int):
         return _render_page(school_class, form, 503)
     s = db.session()
     try:
-        chosen = form.students.data if form.scope.data == "selected" else None
+        # Ticked students are what the teacher means, even if "whole class" was left selected.
+        chosen = form.students.data if form.scope.data == "selected" or form.students.data else None
         students = class_students(s, school_class, chosen)
         campaign, sheets = prepare_sheets(s, school_class.school_id, students, sheet_key=sheet_key(),
                                           invitation=form.invitation.data, code_key=code_key(), actor=actor())
