@@ -9,6 +9,22 @@
     if (question && !window.confirm(question)) { event.preventDefault(); }
   }, true);
 
+  // [data-message-total]: "将发送 N 条短信" follows the ticked students (each checkbox carries data-messages).
+  document.querySelectorAll("[data-message-total]").forEach(function (line) {
+    var form = line.closest("form");
+    var template = line.getAttribute("data-message-total");
+    var first = line.firstChild;
+    if (!form || !first || first.nodeType !== 3) { return; }
+    function update() {
+      var total = 0;
+      form.querySelectorAll("input[data-messages]:checked").forEach(function (box) {
+        total += parseInt(box.getAttribute("data-messages"), 10) || 0;
+      });
+      first.nodeValue = template.replace("%(n)s", total);
+    }
+    form.addEventListener("change", update);
+  });
+
   // <form data-progress>: send the upload with a progress bar, then show the page the server answers with.
   document.querySelectorAll("form[data-progress]").forEach(function (form) {
     form.addEventListener("submit", function (event) {

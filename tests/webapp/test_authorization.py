@@ -617,6 +617,7 @@ ROUTES.update({
     "teacher.batch_new": Route(STAFF, ("GET", "POST"), obj="class", data=lambda s: {}, effect=_batch_started),
     "teacher.batch_page": Route(STAFF, ("GET",), obj="batch", shows=lambda s, b: [_class_of(s, b).title]),
     "teacher.batch_status": Route(STAFF, ("GET",), obj="batch", shows=lambda s, b: ["no_qr"]),
+    "teacher.batch_photo": Route(STAFF, ("GET",), obj="batch", shows=lambda s, b: []),  # a JPEG thumbnail
     "teacher.batch_add": Route(STAFF, ("POST",), obj="batch", effect=_batch_photo_added,
                                data=lambda s: {"photo": (io.BytesIO(jpeg_bytes()), "IMG_0004.jpg")}),
     "teacher.batch_assign": Route(STAFF, ("POST",), obj="batch", effect=_batch_photo_assigned,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from PIL import Image
 from sqlalchemy import select
 
 from benchmarks.sheet_photos import make_sheet_photo
@@ -183,3 +184,15 @@ def test_another_classs_batch_is_not_found(app, client, world, db):
 
 def _keys(app) -> list[str]:
     return [o.key for o in app.extensions["store"].list_objects()]
+
+
+def test_a_photo_left_over_is_shown_as_a_thumbnail_to_read_its_number(app, teacher, world, db):
+    batch = start(teacher, world)
+    add(teacher, batch, jpeg_bytes(), "IMG_0009.jpg")
+    (item,) = items(db)
+    page = teacher.get(batch["batch_url"]).get_data(as_text=True)
+    assert f"/photo?item={item.id}" in page
+    response = teacher.get(batch["batch_url"] + f"/photo?item={item.id}")
+    assert response.status_code == 200 and response.mimetype == "image/jpeg"
+    assert max(Image.open(io.BytesIO(response.data)).size) <= 320
+    assert teacher.get(batch["batch_url"] + "/photo?item=999999").status_code == 404

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -14,7 +14,7 @@ from wtforms.validators import AnyOf, Length
 from confirm.errors import DomainError
 from confirm.models import BatchItem, BatchUpload, SchoolClass, Student
 from confirm.services import batches, records
-from uploads.intake import IntakeError
+from uploads.intake import IntakeError, sanitize_image
 from uploads.storage import new_object_key
 from webapp import db
 from webapp.auth.identity import STAFF, actor, roles_required, staff_can_see_class, staff_class_or_404
@@ -257,3 +257,23 @@ def batch_assign(batch_id: int):
         return back
     flash(_("第 %(n)s 张照片已归档到 %(name)s 名下", n=item.position, name=student.name), "success")
     return back
+
+
+@bp.get("/batches/<int:batch_id>/photo")
+@roles_required(*STAFF)
+def batch_photo(batch_id: int):
+    """A small picture of one photo of the batch (?item=id; default: the first still to be filed by hand),
+    so the teacher can read the photo-upload number off it."""
+    batch, _school_class = _batch_or_404(batch_id)
+    wanted = request.args.get("item", type=int)
+    item = next((i for i in batch.items if (i.id == wanted if wanted else bool(i.upload_key or i.file_id))), None)
+    if item is None or not (item.upload_key or item.file_id):
+        abort(404)
+    if item.file_id:
+        return redirect(url_for("files.show", file_id=item.file_id, size="thumb"))
+    try:
+        thumbnail = sanitize_image(store().get(item.upload_key)).thumbnail
+    except (KeyError, IntakeError):
+        abort(404)
+    return Response(thumbnail, mimetype="image/jpeg",
+                    headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
