@@ -121,3 +121,15 @@ def verify_challenge(
     if consumed != 1:  # used by a parallel request a moment ago
         raise FieldErrors([("sms_code", Message(N_("验证码已失效，请重新获取")))])
     return challenge
+
+
+def resend_challenge(
+    session: Session, challenge_id: int | None, *, purpose: str, key: bytes, notifier: Notifier,
+    now: datetime | None = None,
+) -> SmsChallenge:
+    """A new code for the same phone and the same pending step (the same limits apply as for the first one)."""
+    old = session.get(SmsChallenge, challenge_id) if challenge_id else None
+    if old is None or old.purpose != purpose or old.used_at is not None:
+        raise FieldErrors([("", Message(N_("这一步已经失效，请从头开始")))])
+    return send_challenge(session, phone=old.phone, purpose=purpose, payload=dict(old.payload or {}), key=key,
+                          notifier=notifier, now=now, subject=old.subject)

@@ -198,3 +198,26 @@ def test_submit_without_ticking_the_confirmation_is_refused(client, world, auth,
     assert r.status_code == 200
     assert "请确认您已核对信息并签字" in r.get_data(as_text=True)
     assert db.scalar(select(StoredFile)) is None
+
+
+def test_resending_the_sms_code_keeps_the_step_and_the_new_code_works(client, world, issue, outbox, db):
+    student = world.students_a[1]
+    code = issue(student)
+    client.post("/register", data={"code": code, "student_name": student.name, "phone": "13912345678"})
+    challenge = db.scalar(select(SmsChallenge))
+    challenge.created_at = challenge.created_at - timedelta(seconds=61)  # past the resend interval
+    db.commit()
+    response = client.post("/register/resend", follow_redirects=True)
+    assert "验证码已重新发送" in response.get_data(as_text=True)
+    assert len(outbox) == 2 and outbox[-1][0] == "13912345678"
+    r = client.post("/register/verify", data={"sms_code": sms_code(outbox), "password": "secret-pass-1",
+                                               "password_confirm": "secret-pass-1"})
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/parent/students/{student.id}")
+
+
+def test_resending_too_soon_says_how_long_to_wait(client, world, issue, outbox):
+    student = world.students_a[1]
+    client.post("/register", data={"code": issue(student), "student_name": student.name, "phone": "13912345678"})
+    response = client.post("/register/resend", follow_redirects=True)
+    assert "秒后再试" in response.get_data(as_text=True)
+    assert len(outbox) == 1

@@ -10,7 +10,7 @@ from flask_login import current_user, login_user, logout_user
 
 from confirm.errors import DomainError, RecordedRefusal
 from confirm.invitations import InvalidInvitation
-from confirm.services import accounts, registration, resets
+from confirm.services import accounts, registration, resets, sms_codes
 from confirm.services.common import mask_phone
 from webapp import db
 from webapp.auth import bp
@@ -121,6 +121,25 @@ def _to_register_verify(challenge):
     session["reg_challenge"] = challenge.id
     session["reg_phone"] = mask_phone(challenge.phone)
     session["reg_has_account"] = has_account
+    return redirect(url_for("auth.register_verify"))
+
+
+@bp.post("/register/resend")
+def register_resend():
+    """"没收到验证码": a new SMS code for the same phone and child, without starting over."""
+    s = db.session()
+    try:
+        challenge = sms_codes.resend_challenge(s, session.get("reg_challenge"), purpose=registration.PURPOSE,
+                                               key=code_key(), notifier=notifier())
+    except DomainError as exc:
+        s.rollback()
+        flash(render_message(exc.message), "error")
+        if not session.get("reg_challenge"):
+            return redirect(url_for("auth.register"))
+        return redirect(url_for("auth.register_verify"))
+    s.commit()
+    session["reg_challenge"] = challenge.id
+    flash(_("验证码已重新发送到 %(phone)s", phone=mask_phone(challenge.phone)), "success")
     return redirect(url_for("auth.register_verify"))
 
 
