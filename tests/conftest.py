@@ -82,19 +82,26 @@ def key() -> bytes:
     return b"k" * 32
 
 
+def test_app_config(db_url: str, tmp_path, **overrides) -> dict:
+    """The configuration of every test app: the test database, local storage in a temp dir, the SMS outbox."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": TEST_SECRET,
+        "DATABASE_URL": db_url,
+        "STORAGE_URL": f"file://{tmp_path / 'storage'}",
+        "SMS_BACKEND": "memory",
+        "WTF_CSRF_ENABLED": False,
+        **overrides,
+    }
+
+
+test_app_config.__test__ = False  # a helper, not a test
+
+
 @pytest.fixture
 def app(db_url, tmp_path):
     """The app on the test database, local storage in a temp dir and the in-memory SMS outbox."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": TEST_SECRET,
-            "DATABASE_URL": db_url,
-            "STORAGE_URL": f"file://{tmp_path / 'storage'}",
-            "SMS_BACKEND": "memory",
-            "WTF_CSRF_ENABLED": False,
-        }
-    )
+    app = create_app(test_app_config(db_url, tmp_path))
     yield app
     app.extensions["db_engine"].dispose()
 

@@ -53,6 +53,13 @@ def xlsx(data_rows, headers=HEADERS) -> bytes:
     return out.getvalue()
 
 
+def add_grandparent(row: list, name: str, address: str, division: str) -> None:
+    """Fill family member 2 of a template row with a grandparent who is not a guardian."""
+    for header, value in (("姓名", name), ("关系", "祖父母或外祖父母"), ("现住址", address),
+                          ("户口所在地行政区划", division), ("联系电话", "13700000000"), ("是否监护人", "否")):
+        row[col("成员2" + header)] = value
+
+
 def without(data_rows, *dropped: str) -> tuple[list[list], list[str]]:
     """The rows and headers with the columns ``dropped`` removed."""
     keep = [i for i, h in enumerate(HEADERS) if h not in dropped]
@@ -106,12 +113,7 @@ def record_writes(session):
 
 def test_commit_creates_students_with_family_members_and_their_classes(session, school):
     data = rows(5)
-    data[0][col("成员2姓名")] = "王奶奶"
-    data[0][col("成员2关系")] = "祖父母或外祖父母"
-    data[0][col("成员2现住址")] = "测试市测试路1号"
-    data[0][col("成员2户口所在地行政区划")] = "520102000000"
-    data[0][col("成员2联系电话")] = "13700000000"
-    data[0][col("成员2是否监护人")] = "否"
+    add_grandparent(data[0], "王奶奶", "测试市测试路1号", "520102000000")
     outcome = run_import(session, school, xlsx(data))
 
     assert outcome.run.status == "committed"
@@ -260,12 +262,7 @@ def test_student_without_id_like_a_stored_student_with_one_gets_a_warning(sessio
 def test_columns_the_file_lacks_keep_their_stored_values(session, school):
     data = rows(2)
     data[0][col("特长")] = "书法"
-    data[0][col("成员2姓名")] = "王奶奶"
-    data[0][col("成员2关系")] = "祖父母或外祖父母"
-    data[0][col("成员2现住址")] = "测试市测试路1号"
-    data[0][col("成员2户口所在地行政区划")] = "520102000000"
-    data[0][col("成员2联系电话")] = "13700000000"
-    data[0][col("成员2是否监护人")] = "否"
+    add_grandparent(data[0], "王奶奶", "测试市测试路1号", "520102000000")
     run_import(session, school, xlsx(data))
 
     member2 = [h for h in HEADERS if h.startswith("成员2")]
@@ -333,12 +330,7 @@ def _sheet_rows(data: bytes) -> list[list]:
 
 def test_round_trip_import_export_import_changes_nothing(session, school):
     data = rows(7)
-    data[1][col("成员2姓名")] = "李奶奶"
-    data[1][col("成员2关系")] = "祖父母或外祖父母"
-    data[1][col("成员2现住址")] = "测试市测试路2号"
-    data[1][col("成员2户口所在地行政区划")] = "520103000000"
-    data[1][col("成员2联系电话")] = "13700000000"
-    data[1][col("成员2是否监护人")] = "否"
+    add_grandparent(data[1], "李奶奶", "测试市测试路2号", "520103000000")
     data[2][col("上下学距离")] = "2.5"
     data[2][col("上下学方式")] = "公共交通（含城市公交、农村客运、地铁）"
     run_import(session, school, xlsx(data))

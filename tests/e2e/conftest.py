@@ -18,7 +18,7 @@ from werkzeug.serving import make_server
 
 from confirm.services.common import SYSTEM
 from confirm.services.registration import issue_code
-from tests.conftest import TEST_SECRET
+from tests.conftest import test_app_config
 from tests.factories import make_campaign, make_class, make_school, make_staff, make_student
 from webapp import create_app
 
@@ -58,16 +58,7 @@ class LiveServer:
 @pytest.fixture
 def live_server(db_url, tmp_path):
     """The app with CSRF on, memory SMS and local storage, served by werkzeug in a daemon thread."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": TEST_SECRET,
-            "DATABASE_URL": db_url,
-            "STORAGE_URL": f"file://{tmp_path / 'storage'}",
-            "SMS_BACKEND": "memory",
-            "WTF_CSRF_ENABLED": True,
-        }
-    )
+    app = create_app(test_app_config(db_url, tmp_path, WTF_CSRF_ENABLED=True))
     engine = app.extensions["db_engine"]
     with Session(engine, expire_on_commit=False) as s:
         school = make_school(s)

@@ -221,3 +221,16 @@ def test_resending_too_soon_says_how_long_to_wait(client, world, issue, outbox):
     response = client.post("/register/resend", follow_redirects=True)
     assert "秒后再试" in response.get_data(as_text=True)
     assert len(outbox) == 1
+
+
+def test_without_a_running_campaign_upload_pages_send_the_parent_back_with_a_message(client, world, auth, db):
+    db.merge(world.campaign).is_active = False
+    db.commit()
+    auth.login(world.parent.phone, PASSWORD)
+    student = world.students_a[0]
+    for response in (client.get(f"/parent/students/{student.id}/submit"),
+                     client.post(f"/parent/students/{student.id}/proofs", data={})):
+        assert response.status_code == 302
+        assert response.headers["Location"].endswith(f"/parent/students/{student.id}")
+    page = client.get(f"/parent/students/{student.id}").get_data(as_text=True)
+    assert "学校还没有开始本次信息核查" in page

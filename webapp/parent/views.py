@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -42,6 +42,15 @@ def _context(student: Student):
 
 # What the parent reads beside a key-data correction once the head teacher has passed the sheet on.
 KEY_OUTCOMES = {"pending_admin": N_("待学校审核"), "applied": N_("已生效"), "rejected": N_("未通过")}
+
+
+def _running_context(student: Student):
+    """(campaign, confirmation) of a running campaign; without one, back to the record page with a message."""
+    campaign, confirmation = _context(student)
+    if campaign is None:
+        flash(_("学校还没有开始本次信息核查"), "error")
+        abort(redirect(url_for("parent.record", student_id=student.id)))
+    return campaign, confirmation
 
 
 @bp.get("/")
@@ -109,10 +118,7 @@ def record(student_id: int):
 def submit(student_id: int):
     student = parent_student_or_404(student_id)
     s = db.session()
-    campaign, confirmation = _context(student)
-    if campaign is None:
-        flash(_("学校还没有开始本次信息核查"), "error")
-        return redirect(url_for("parent.record", student_id=student.id))
+    campaign, confirmation = _running_context(student)
     if confirmation is not None and State(confirmation.state) not in EDITABLE_STATES:
         return redirect(url_for("parent.record", student_id=student.id))
     form = SubmitSheetForm()
@@ -150,10 +156,7 @@ def submit(student_id: int):
 def upload_proof(student_id: int):
     student = parent_student_or_404(student_id)
     s = db.session()
-    campaign, _confirmation = _context(student)
-    if campaign is None:
-        flash(_("学校还没有开始本次信息核查"), "error")
-        return redirect(url_for("parent.record", student_id=student.id))
+    campaign, _confirmation = _running_context(student)
     form = ProofForm()
     if not form.validate_on_submit():
         for error in form.proof.errors:
