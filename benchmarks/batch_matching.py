@@ -28,7 +28,7 @@ from confirm.sheets import SheetRef, make_sheet_payload  # noqa: E402
 from tests.factories import PASSWORD, make_campaign, make_class, make_school, make_staff, make_student  # noqa: E402
 from uploads.intake import sanitize_image  # noqa: E402
 from webapp import create_app  # noqa: E402
-from webapp.cli import alembic_config  # noqa: E402
+from webapp.cli.database import alembic_config  # noqa: E402
 
 STUDENTS = 60
 

@@ -40,7 +40,7 @@ def phase_import(path: str, db_url: str) -> dict:
     from confirm.importing.service import import_file
     from confirm.models import School
     from confirm.services.common import SYSTEM
-    from webapp.db import make_engine
+    from webapp.adapters.db import make_engine
 
     engine = make_engine(db_url)
     writes: list[str] = []
@@ -87,7 +87,7 @@ def main() -> None:
     from alembic import command
 
     from benchmarks._template import write_template
-    from webapp.cli import alembic_config
+    from webapp.cli.database import alembic_config
 
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "students.xlsx")

@@ -1,6 +1,6 @@
 """Benchmark: the PDF of 60 confirmation sheets (one class), wall time and peak RSS.
 
-Ours: webapp.printing.render_sheets with the embedded TrueType CJK font (a subset of WenQuanYi Zen Hei) and vector
+Ours: webapp.adapters.pdf.render_sheets with the embedded TrueType CJK font (a subset of WenQuanYi Zen Hei) and vector
 QR codes, into a temporary file. Baselines, same run, same 60 pages and layout: (a) ReportLab's built-in CID font
 STSong-Light (not embedded: small and fast, but shows empty boxes on many phones); (b) the process with everything
 imported and the students built but nothing rendered. Target (issue 6): a class of 60 in a few seconds.
@@ -30,7 +30,8 @@ def _child(variant: str) -> None:
     from confirm.services.sheet_printing import PrintedSheet
     from confirm.sheets import SheetRef, make_sheet_payload
     from tests.factories import student_values
-    from webapp import create_app, printing
+    from webapp import create_app
+    from webapp.adapters import pdf as printing
 
     app = create_app({"SECRET_KEY": "x" * 40, "DATABASE_URL": "sqlite://", "SMS_BACKEND": "memory"})
     school_class = SchoolClass(grade="三年级", name="1班", school=School(code="5200000001", name="测试小学"))

@@ -48,7 +48,7 @@ def main() -> int:
     import logging
 
     from webapp import create_app
-    from webapp.cli import alembic_config
+    from webapp.cli.database import alembic_config
 
     logging.disable(logging.WARNING)
     schema = f"bench_{uuid.uuid4().hex[:10]}"

@@ -126,7 +126,7 @@ def count_page(app, login: str, path: str) -> int:
 
 def _app_with(tmp: Path, name: str, *, classes: int, per_class: int):
     from webapp import create_app
-    from webapp.cli import alembic_config
+    from webapp.cli.database import alembic_config
 
     url = f"sqlite:///{tmp / name}.sqlite3"
     command.upgrade(alembic_config(url), "head")

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.orm import Session
 
 from webapp import create_app
-from webapp.cli import alembic_config
+from webapp.cli.database import alembic_config
 
 pytest_plugins = ["tests.s3server"]  # the S3 test server (SeaweedFS) and the storage fixtures
 
@@ -68,7 +68,7 @@ def db_url(database_template, tmp_path) -> str:
 @pytest.fixture
 def session(db_url):
     """A plain SQLAlchemy session for domain-level tests (no Flask)."""
-    from webapp.db import make_engine
+    from webapp.adapters.db import make_engine
 
     engine = make_engine(db_url)
     with Session(engine, expire_on_commit=False) as s:

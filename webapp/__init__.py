@@ -9,7 +9,7 @@ from flask import Flask
 from flask_babel import format_datetime, get_locale, gettext
 from flask_login import current_user
 
-from webapp import backends, db, jobs
+from webapp import adapters
 from webapp.config import from_environment
 from webapp.extensions import babel, csrf, login_manager, select_locale
 
@@ -50,9 +50,7 @@ def register_logging(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    db.init_app(app)
-    backends.init_app(app)
-    jobs.init_app(app)
+    adapters.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(ROOT / "translations"))
@@ -61,7 +59,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from webapp import admin, auth, files, health, parent, teacher
+    from webapp import admin, auth, health, parent, teacher
+    from webapp.shared import files
 
     for bp in (auth.bp, parent.bp, teacher.bp, admin.bp, files.bp, health.bp):
         app.register_blueprint(bp)

@@ -7,8 +7,8 @@ import logging
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
-from webapp import db
-from webapp.backends import store
+from webapp.adapters import db
+from webapp.adapters.storage import store
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Printing the 学籍信息确认表: which students, their sheet QR payloads and, for invitations, fresh registration codes.
 
-The PDF itself is presentation and is drawn in ``webapp.printing``; this module decides what goes on it.
+The PDF itself is presentation and is drawn in ``webapp.adapters.pdf``; this module decides what goes on it.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from confirm.models import Base
-from webapp.cli import alembic_config
+from webapp.cli.database import alembic_config
 
 
 def test_migrated_schema_matches_the_models(db_url):

@@ -33,7 +33,8 @@ from confirm.models import (
     utcnow,
 )
 from confirm.security import new_nonce
-from confirm.services import accounts, records, review, stats
+from confirm.services import login as login_service
+from confirm.services import records, review, stats
 from confirm.services.common import Actor
 from confirm.services.files import record_file
 from confirm.services.registration import (
@@ -666,8 +667,8 @@ def test_logins_are_audited_whether_they_succeed_or_not(session, env):
 
     env.teacher.password_hash = hash_password("right-password-1")
     session.commit()
-    assert accounts.authenticate(session, env.teacher.username, "wrong-password", ip="198.51.100.7") is None
-    assert accounts.authenticate(session, env.teacher.username, "right-password-1") is not None
+    assert login_service.authenticate(session, env.teacher.username, "wrong-password", ip="198.51.100.7") is None
+    assert login_service.authenticate(session, env.teacher.username, "right-password-1") is not None
     session.commit()
     rows = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
     assert [(r.action, r.actor_kind, r.actor_id, r.school_id) for r in rows] == [

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from confirm.errors import DomainError, FieldErrors, RecordedRefusal
 from confirm.models import AuditEvent, Guardianship, MisuseFlag, RegistrationCode, utcnow
 from confirm.security import verify_password
-from confirm.services import accounts, misuse, resets, stepup
+from confirm.services import login as login_service
+from confirm.services import misuse, resets, stepup
 from confirm.services.common import SYSTEM, Actor
 from confirm.services.registration import RegistrationStart, complete_registration, issue_code, start_registration
 from tests.factories import make_class, make_parent, make_school, make_staff, make_student
@@ -198,13 +199,13 @@ def test_five_failed_logins_lock_the_account_for_fifteen_minutes(session, env):
     session.commit()
     for n in range(misuse.LOGIN_MAX_FAILURES):
         login = parent.phone if n % 2 else parent.platform_no  # both ways of naming the account count
-        assert accounts.authenticate(session, login, "wrong-password") is None
-    with pytest.raises(accounts.AccountLocked, match="班主任"):
-        accounts.authenticate(session, parent.phone, "correct-horse-9")
+        assert login_service.authenticate(session, login, "wrong-password") is None
+    with pytest.raises(login_service.AccountLocked, match="班主任"):
+        login_service.authenticate(session, parent.phone, "correct-horse-9")
     assert parent.locked_until > utcnow() + timedelta(minutes=14)
     assert session.scalar(select(MisuseFlag.kind)) == misuse.LOGIN_BURST
     later = utcnow() + timedelta(minutes=16)
-    assert accounts.authenticate(session, parent.phone, "correct-horse-9", now=later) is parent
+    assert login_service.authenticate(session, parent.phone, "correct-horse-9", now=later) is parent
     assert parent.failed_logins == 0
 
 
@@ -253,10 +254,10 @@ def test_teacher_cannot_reset_the_password_of_an_account_with_children_in_other_
 def test_five_failed_staff_logins_lock_the_account_until_the_window_passes(session, env):
     _, teacher, *_ = env
     for _ in range(5):
-        assert accounts.authenticate(session, teacher.username, "wrong-password") is None
+        assert login_service.authenticate(session, teacher.username, "wrong-password") is None
         session.commit()
-    with pytest.raises(accounts.AccountLocked):
-        accounts.authenticate(session, teacher.username, "correct-horse-9")
+    with pytest.raises(login_service.AccountLocked):
+        login_service.authenticate(session, teacher.username, "correct-horse-9")
     session.commit()
     later = utcnow() + timedelta(minutes=16)
-    assert accounts.authenticate(session, teacher.username, "correct-horse-9", now=later) is not None
+    assert login_service.authenticate(session, teacher.username, "correct-horse-9", now=later) is not None

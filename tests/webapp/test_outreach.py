@@ -204,7 +204,7 @@ def test_invitations_carry_a_personal_link_and_the_class_page_counts_them(app, t
     assert urlsplit(link).path == "/register"
     token = parse_qs(urlsplit(link).query)["invite"][0]
     with app.app_context():
-        from webapp.backends import invite_key
+        from webapp.adapters.keys import invite_key
 
         assert parse_invitation_token(invite_key(), token) == Invitation(a.id, phones.campaign.id)
     assert {n.kind for n in rows(db)} == {"invitation"}

@@ -176,7 +176,7 @@ def test_an_object_claimed_by_a_row_during_the_sweep_is_not_removed(db, world, s
     key = put_object(store)
     racing = CommitsWhileListing(store, lambda: add_sheet_row(db, world, key))
     with app.app_context():
-        from webapp import db as webdb
+        from webapp.adapters import db as webdb
 
         report = sweep_storage(webdb.session(), racing, owned=is_generated_key,
                                now=datetime.now(UTC) + timedelta(hours=2))
@@ -194,7 +194,7 @@ def test_a_failing_delete_is_reported_and_the_sweep_goes_on(db, world, store, ap
             self.store.delete(key)
 
     with app.app_context():
-        from webapp import db as webdb
+        from webapp.adapters import db as webdb
 
         report = sweep_storage(webdb.session(), FailsOnFirst(store, lambda: None), owned=is_generated_key,
                                now=datetime.now(UTC) + timedelta(hours=2))

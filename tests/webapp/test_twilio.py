@@ -9,7 +9,7 @@ import pytest
 
 from confirm.services.notifications import SmsError
 from tests.twilio_fake import LocalTwilioHttpClient, message_error, start_fake
-from webapp.sms import TwilioNotifier, notifier_from_config
+from webapp.adapters.sms import TwilioNotifier, notifier_from_config
 
 SID, TOKEN, FROM = "AC" + "0" * 32, "secret-token", "+15005550006"
 

@@ -18,11 +18,11 @@ from confirm.importing.service import check_file, import_file
 from confirm.models import ImportRun, School, SchoolClass
 from confirm.services.records import active_campaign
 from uploads.storage import new_object_key
-from webapp import db
+from webapp.adapters import db
+from webapp.adapters.storage import store
 from webapp.admin import bp
 from webapp.auth.identity import actor, roles_required
-from webapp.backends import store
-from webapp.forms import render
+from webapp.unit_of_work import render
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

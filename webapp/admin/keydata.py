@@ -18,11 +18,11 @@ from confirm.fields import KEY_DATA_KEYS, field_for
 from confirm.models import FieldCorrection, StoredFile
 from confirm.presentation import readable
 from confirm.services import keydata, proofs
-from webapp import db
+from webapp.adapters import db
+from webapp.adapters.sms import notifier
 from webapp.admin import bp
 from webapp.auth.identity import actor, roles_required, staff_student_or_404
-from webapp.backends import notifier
-from webapp.forms import apply_errors
+from webapp.unit_of_work import apply_errors
 
 
 class ApproveKeyForm(FlaskForm):

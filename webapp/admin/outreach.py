@@ -11,7 +11,7 @@ from confirm.models import School, SchoolClass
 from confirm.services.notifications import Kind, lagging_students
 from confirm.services.records import active_campaign
 from confirm.states import Stage
-from webapp import db
+from webapp.adapters import db
 from webapp.admin import bp
 from webapp.auth.identity import roles_required
 from webapp.teacher.outreach import InvitationForm, queue_and_send

@@ -11,17 +11,18 @@ from wtforms import SelectChoice
 
 from confirm.errors import DomainError
 from confirm.models import School, SchoolClass, StaffUser
-from confirm.services import accounts, records, stats
+from confirm.services import records, stats
+from confirm.services import staff as staff_accounts
 from confirm.services.school import assign_head_teacher, create_campaign, create_class
 from confirm.services.sheet_printing import set_sheet_qr_required
 from confirm.states import STAGE_LABELS, Stage
-from webapp import db
+from webapp.adapters import db
+from webapp.adapters.sms import notifier
 from webapp.admin import bp
 from webapp.admin.forms import CampaignForm, ClassForm, StaffForm
 from webapp.auth.identity import actor, roles_required
-from webapp.backends import notifier
-from webapp.forms import apply_errors, render
 from webapp.teacher.stats import xlsx_download
+from webapp.unit_of_work import apply_errors, render
 
 
 def _teachers() -> list[StaffUser]:
@@ -114,7 +115,7 @@ def add_staff():
         s = db.session()
         school = s.get_one(School, current_user.school_id)
         try:
-            accounts.create_staff(s, school, username=form.username.data, display_name=form.display_name.data,
+            staff_accounts.create_staff(s, school, username=form.username.data, display_name=form.display_name.data,
                                   role="head_teacher", password=form.password.data, phone=form.phone.data,
                                   actor=actor())
         except DomainError as exc:
@@ -189,7 +190,7 @@ def set_staff_phone():
     s = db.session()
     school = s.get_one(School, current_user.school_id)
     try:
-        staff = accounts.set_staff_phone(s, school, request.form.get("staff_id", type=int),
+        staff = staff_accounts.set_staff_phone(s, school, request.form.get("staff_id", type=int),
                                          request.form.get("phone", ""), actor=actor(), notifier=notifier())
     except DomainError as exc:
         s.rollback()

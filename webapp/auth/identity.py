@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from confirm.models import Guardianship, ParentAccount, SchoolClass, StaffUser, Student
 from confirm.services.common import Actor
-from webapp import db
+from webapp.adapters import db
 from webapp.extensions import login_manager
 
 

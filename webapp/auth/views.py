@@ -10,9 +10,12 @@ from flask_login import current_user, login_user, logout_user
 
 from confirm.errors import DomainError, RecordedRefusal
 from confirm.invitations import InvalidInvitation
-from confirm.services import accounts, registration, resets, sms_codes
+from confirm.services import login as accounts_login
+from confirm.services import registration, resets, sms_codes
 from confirm.services.common import mask_phone
-from webapp import db
+from webapp.adapters import db
+from webapp.adapters.keys import code_key, invite_key
+from webapp.adapters.sms import notifier
 from webapp.auth import bp
 from webapp.auth.forms import (
     ChangePasswordForm,
@@ -24,10 +27,9 @@ from webapp.auth.forms import (
     RegisterVerifyForm,
 )
 from webapp.auth.identity import Identity, password_change_gate, roles_required
-from webapp.backends import code_key, invite_key, notifier
 from webapp.extensions import LOCALES
-from webapp.forms import apply_errors, attempt
-from webapp.forms import render as render_message
+from webapp.unit_of_work import apply_errors, attempt
+from webapp.unit_of_work import render as render_message
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -70,8 +72,8 @@ def login():
     if form.validate_on_submit():
         s = db.session()
         try:
-            account = accounts.authenticate(s, form.login.data, form.password.data, ip=request.remote_addr)
-        except accounts.AccountLocked as exc:
+            account = accounts_login.authenticate(s, form.login.data, form.password.data, ip=request.remote_addr)
+        except accounts_login.AccountLocked as exc:
             s.commit()  # the refusal is audited
             form.password.errors.append(render_message(exc.message))
             return render_template("auth/login.html", form=form)

@@ -13,15 +13,14 @@ from confirm.models import Guardianship, Student
 from confirm.services import proofs, records, review
 from confirm.states import EDITABLE_STATES, STAGE_LABELS, Stage, State
 from uploads.intake import IntakeError
-from webapp import db
+from webapp.adapters import db
+from webapp.adapters.photos import examine_sheet, read_proof, store_photo_and
+from webapp.adapters.storage import store
 from webapp.auth.identity import actor, parent_student_or_404, roles_required
-from webapp.backends import store
-from webapp.forms import apply_errors, render
-from webapp.intake import examine_sheet, store_photo_and
 from webapp.parent import bp
 from webapp.parent.forms import ProofForm, SubmitSheetForm
-from webapp.proofs import read_proof
-from webapp.records import CorrectionForm, correction_entries, record_blocks
+from webapp.shared.record_view import CorrectionForm, correction_entries, record_blocks
+from webapp.unit_of_work import apply_errors, render
 
 
 def _children():

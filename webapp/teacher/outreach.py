@@ -18,11 +18,11 @@ from confirm.services.common import mask_phone
 from confirm.services.notifications import REMINDER_STAGES, Kind, OverBudget
 from confirm.services.records import active_campaign
 from confirm.states import STAGE_LABELS, Stage
-from webapp import db
+from webapp.adapters import db
 from webapp.auth.identity import STAFF, actor, roles_required, staff_class_or_404, staff_student_or_404
-from webapp.forms import render
-from webapp.tasks import composer, dispatch
+from webapp.jobs.messages import composer, dispatch
 from webapp.teacher import bp
+from webapp.unit_of_work import render
 
 HISTORY_LIMIT = 50
 

@@ -16,13 +16,13 @@ from confirm.models import BatchItem, BatchUpload, SchoolClass, Student
 from confirm.services import batches, records
 from uploads.intake import IntakeError, sanitize_image
 from uploads.storage import new_object_key
-from webapp import db
+from webapp.adapters import db
+from webapp.adapters.queue import enqueue
+from webapp.adapters.storage import store
 from webapp.auth.identity import STAFF, actor, roles_required, staff_can_see_class, staff_class_or_404
-from webapp.backends import store
-from webapp.batch_tasks import GateRefused, assign_item, hand_in, process_batch_item, sheet_ref
-from webapp.forms import apply_errors, render
-from webapp.jobs import enqueue
+from webapp.jobs.batch import GateRefused, assign_item, hand_in, process_batch_item, sheet_ref
 from webapp.teacher import bp
+from webapp.unit_of_work import apply_errors, render
 
 NO_JS_FILES = 5  # the whole request stays under MAX_CONTENT_LENGTH; batch.js sends one photo per request
 

@@ -18,12 +18,12 @@ from confirm.errors import DomainError
 from confirm.models import Guardianship, Student
 from confirm.services import records
 from confirm.services.sheet_printing import MAX_SHEETS, class_students, prepare_sheets
-from webapp import db
+from webapp.adapters import db
+from webapp.adapters.keys import code_key, sheet_key
+from webapp.adapters.pdf import SheetContext, SheetFontMissing, font_path, render_sheets
 from webapp.auth.identity import STAFF, actor, roles_required, staff_class_or_404
-from webapp.backends import code_key, sheet_key
-from webapp.forms import apply_errors
-from webapp.printing import SheetContext, SheetFontMissing, font_path, render_sheets
 from webapp.teacher import bp
+from webapp.unit_of_work import apply_errors
 
 SPOOL_BYTES = 8 * 1024 * 1024  # a PDF larger than this is spooled to disk rather than held in memory
 

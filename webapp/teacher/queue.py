@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from confirm.models import SchoolClass, Student
 from confirm.services import records, review_queue
 from confirm.states import Stage
-from webapp import db
+from webapp.adapters import db
 from webapp.auth.identity import STAFF, actor, roles_required, staff_class_or_404
 from webapp.teacher import bp
 from webapp.teacher.forms import ApproveForm

@@ -7,7 +7,7 @@ from urllib.parse import quote
 from flask import Response
 
 from confirm.services import records, stats
-from webapp import db
+from webapp.adapters import db
 from webapp.auth.identity import STAFF, roles_required, staff_class_or_404
 from webapp.teacher import bp
 

@@ -13,14 +13,15 @@ from confirm.models import Guardianship
 from confirm.services import proofs, records, review, review_queue, stats
 from confirm.services.school import issue_class_codes
 from confirm.states import STAGE_LABELS, Stage, State, stage_of
-from webapp import db
+from webapp.adapters import db
+from webapp.adapters.keys import code_key
+from webapp.adapters.sms import notifier
 from webapp.auth.identity import STAFF, actor, roles_required, staff_class_or_404, staff_classes, staff_student_or_404
-from webapp.backends import code_key, notifier
-from webapp.forms import apply_errors
-from webapp.records import record_blocks
+from webapp.shared.record_view import record_blocks
 from webapp.teacher import bp
 from webapp.teacher.forms import ApproveForm, IssueCodesForm, ReturnForm
 from webapp.teacher.queue import position, url_after_decision, waiting
+from webapp.unit_of_work import apply_errors
 
 
 @bp.get("/")

@@ -13,8 +13,8 @@ from confirm.models import Student
 from confirm.services.records import active_campaign
 from uploads.intake import IntakeError
 from uploads.pipeline import SheetExpectation, examine
-from webapp import db
-from webapp.backends import sheet_key
+from webapp.adapters import db
+from webapp.adapters.keys import sheet_key
 
 
 @click.command("check-photo")

@@ -20,8 +20,9 @@ from confirm.sheets import InvalidSheetCode, SheetRef, parse_sheet_payload
 from confirm.unit_of_work import after_commit
 from uploads.intake import IntakeError
 from uploads.pipeline import SheetExpectation, Verdict, examine
-from webapp.backends import sheet_key, store
-from webapp.intake import store_photo_and
+from webapp.adapters.keys import sheet_key
+from webapp.adapters.photos import store_photo_and
+from webapp.adapters.storage import store
 
 log = logging.getLogger(__name__)
 

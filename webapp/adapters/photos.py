@@ -1,4 +1,5 @@
-"""Taking an uploaded photo into storage so that a 2xx answer means object and row both exist."""
+"""The photo intake as the views need it: a sheet photo judged for one student, a proof document read, and a
+photo taken into storage so that a 2xx answer means object and row both exist."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from sqlalchemy.orm import Session
 from confirm.models import Campaign, StoredFile, Student
 from confirm.services.common import Actor
 from confirm.services.files import find_duplicate, record_file
+from confirm.services.proofs import ProofUpload
+from uploads.intake import accept_proof_pdf, sanitize_image, sniff
 from uploads.pipeline import SheetExpectation, Verdict, examine
 from uploads.storage import new_object_key
-from webapp.backends import sheet_key, store
+from webapp.adapters.keys import sheet_key
+from webapp.adapters.storage import store
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -23,6 +27,16 @@ def examine_sheet(data: bytes, student: Student, campaign: Campaign) -> Verdict:
     """Sanitise and judge a photo of ``student``'s signed sheet (raises IntakeError for a non-photo)."""
     expect = SheetExpectation(student.id, campaign.id, student.record_version or 1, campaign.require_sheet_qr)
     return examine(data, sheet_key=sheet_key(), expect=expect)
+
+
+def read_proof(data: bytes) -> ProofUpload:
+    """A proof document ready to store (raises IntakeError for anything but a photo or a PDF)."""
+    if sniff(data) == "PDF":
+        document = accept_proof_pdf(data)
+        return ProofUpload(document.data, document.sha256, document.content_type)
+    image = sanitize_image(data)  # no sheet QR code or blur gate: a 户口簿 page is judged by the teacher
+    return ProofUpload(image.data, image.sha256, image.content_type, thumbnail=image.thumbnail,
+                       width=image.width, height=image.height)
 
 
 def store_photo_and(

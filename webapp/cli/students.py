@@ -16,7 +16,7 @@ from confirm.importing.service import import_file
 from confirm.models import School, SchoolClass
 from confirm.services.common import SYSTEM
 from confirm.services.records import active_campaign
-from webapp import db
+from webapp.adapters import db
 
 
 def _school(session, code: str) -> School:

@@ -7,9 +7,9 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from confirm.models import Guardianship, StoredFile, Student
-from webapp import db
+from webapp.adapters import db
+from webapp.adapters.storage import store
 from webapp.auth.identity import roles_required, staff_can_see_class
-from webapp.backends import store
 
 bp = Blueprint("files", __name__, url_prefix="/files")
 

@@ -25,9 +25,9 @@ def print_sheets_command(school_code: str, class_name: str | None, invitation: b
     from confirm.models import School
     from confirm.services.common import SYSTEM
     from confirm.services.sheet_printing import prepare_sheets, school_students
-    from webapp import db
-    from webapp.backends import code_key, sheet_key
-    from webapp.printing import SheetContext, SheetFontMissing, font_path, render_sheets
+    from webapp.adapters import db
+    from webapp.adapters.keys import code_key, sheet_key
+    from webapp.adapters.pdf import SheetContext, SheetFontMissing, font_path, render_sheets
 
     session = db.session()
     school = session.scalar(select(School).where(School.code == school_code))

@@ -1,7 +1,7 @@
 """Background jobs: RQ on Redis when REDIS_URL is set, otherwise (or when Redis is down) run at once.
 
-Call ``enqueue`` only after the data a job needs is committed. A job is a plain function in
-``webapp.tasks`` taking ids; in the worker it runs inside the app context (``flask --app webapp worker``).
+Call ``enqueue`` only after the data a job needs is committed. A job is a plain function in ``webapp.jobs``
+taking ids; in the worker (``flask --app webapp worker``) it runs inside the app context.
 """
 
 from __future__ import annotations
@@ -9,9 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-import click
 from flask import Flask, current_app
-from flask.cli import with_appcontext
 
 log = logging.getLogger(__name__)
 QUEUE_NAME = "confirm"
@@ -28,7 +26,6 @@ def init_app(app: Flask) -> None:
         connection = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
         app.extensions["job_queue"] = Queue(QUEUE_NAME, connection=connection,
                                             default_timeout=app.config.get("JOB_TIMEOUT", 600))
-    app.cli.add_command(worker_command)
 
 
 def enqueue(func: Callable, *args, **kwargs) -> str:
@@ -53,17 +50,3 @@ def queue_is_up() -> bool:
         return bool(queue.connection.ping())
     except Exception:
         return False
-
-
-@click.command("worker")
-@click.option("--burst", is_flag=True, help="work until the queue is empty, then exit")
-@with_appcontext
-def worker_command(burst: bool):
-    """Run an RQ worker for this app's queue (needs REDIS_URL)."""
-    from rq import SimpleWorker
-
-    queue = current_app.extensions.get("job_queue")
-    if queue is None:
-        raise click.ClickException("REDIS_URL is not set: jobs run synchronously, no worker is needed")
-    # SimpleWorker runs jobs in this process, inside the app context (no fork sharing database connections).
-    SimpleWorker([queue], connection=queue.connection).work(burst=burst)

@@ -26,7 +26,7 @@ def send_queued_command():
 
     Run it from cron every few minutes (and at 08:00, when the night's messages fall due).
     """
-    from webapp.tasks import send_due
+    from webapp.jobs.messages import send_due
 
     counts = send_due()
     click.echo(_summary(counts) if counts else "nothing to send")
@@ -46,8 +46,8 @@ def send_daily_reminders_command(days: int, now_text: str | None):
     from confirm.models import Campaign, School, SchoolClass
     from confirm.services import notifications as outreach
     from confirm.services.common import SYSTEM
-    from webapp import db
-    from webapp.tasks import composer, dispatch
+    from webapp.adapters import db
+    from webapp.jobs.messages import composer, dispatch
 
     now = _parse_now(now_text) or outreach.utcnow()
     today = outreach.local_today(now)

@@ -20,8 +20,9 @@ from confirm.services import notifications as outreach
 from confirm.services.notifications import MAX_ATTEMPTS, Kind, SmsError
 from confirm.services.records import active_campaign
 from confirm.states import Stage
-from webapp.backends import invite_key, notifier
-from webapp.jobs import enqueue
+from webapp.adapters.keys import invite_key
+from webapp.adapters.queue import enqueue
+from webapp.adapters.sms import notifier
 
 log = logging.getLogger(__name__)
 MAX_INLINE_WAIT = timedelta(seconds=30)  # a longer wait leaves the message queued for send-queued

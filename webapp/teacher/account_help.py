@@ -23,11 +23,12 @@ from confirm.errors import DomainError
 from confirm.models import StaffUser, utcnow
 from confirm.services import misuse, resets, stepup
 from confirm.services.common import mask_phone
-from webapp import db
+from webapp.adapters import db
+from webapp.adapters.keys import code_key
+from webapp.adapters.sms import notifier
 from webapp.auth.identity import STAFF, actor, roles_required, staff_class_or_404, staff_student_or_404
-from webapp.backends import code_key, notifier
-from webapp.forms import apply_errors, attempt
 from webapp.teacher import bp
+from webapp.unit_of_work import apply_errors, attempt
 
 _STEPUP = "stepup"
 

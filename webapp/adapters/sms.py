@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from flask import Flask, current_app
+
 from confirm.i18n import N_, Message
 from confirm.services.common import mask_phone
 from confirm.services.notifications import SmsError
@@ -103,3 +105,13 @@ def notifier_from_config(config: dict):
             raise RuntimeError(f"SMS_BACKEND=twilio needs {', '.join(missing)}")
         return TwilioNotifier(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"], config["TWILIO_FROM"])
     raise RuntimeError(f"unknown SMS_BACKEND {backend!r} (use console, memory or twilio)")
+
+
+def init_app(app: Flask) -> None:
+    """Build the SMS backend of ``app``."""
+    app.extensions["notifier"] = notifier_from_config(app.config)
+
+
+def notifier():
+    """The SMS backend."""
+    return current_app.extensions["notifier"]

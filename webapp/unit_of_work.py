@@ -30,7 +30,7 @@ def attempt(form, call):
     """Run one use case for ``form`` and commit once: on success, and on a refusal whose bookkeeping must
     stay (a counted failed try, an audited refusal); roll back on any other domain error. Errors go onto
     the form. Returns (succeeded, the use case's result)."""
-    from webapp import db
+    from webapp.adapters import db
 
     session = db.session()
     try:
