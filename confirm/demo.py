@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from confirm.models import Guardianship, ParentAccount, School, SchoolClass, StaffUser, Student
+from confirm.roles import Role
 from confirm.security import hash_password, new_nonce
 from confirm.services.common import SYSTEM
 from confirm.services.records import active_campaign
@@ -87,8 +88,8 @@ def load_demo(session: Session, *, key: bytes, today: date | None = None) -> str
         school = School(code=SCHOOL_CODE, name=SCHOOL_NAME)
         session.add(school)
         session.flush()
-    _staff(session, school, *ADMIN, role="school_admin")
-    teachers = [_staff(session, school, u, d, p, "head_teacher") for u, d, p in TEACHERS]
+    _staff(session, school, *ADMIN, role=Role.SCHOOL_ADMIN)
+    teachers = [_staff(session, school, u, d, p, Role.HEAD_TEACHER) for u, d, p in TEACHERS]
     if active_campaign(session, school.id) is None:
         create_campaign(session, school, name=f"{today.year}年秋季学籍信息核查",
                         deadline=today + timedelta(days=30), actor=SYSTEM, today=today)

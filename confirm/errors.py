@@ -28,8 +28,8 @@ class RecordedRefusal(FieldErrors):
     """A refusal whose bookkeeping (a counted failed try, a lock) must be committed, not rolled back."""
 
 
-class NotAllowed(DomainError):
-    """The actor may not do this to this object."""
+class UnreadablePhoto(DomainError):
+    """The upload is not a photo (or PDF) the intake can take; the message says why, for the parent."""
 
 
 class InvalidTransition(DomainError):

@@ -25,14 +25,15 @@ from confirm.models import (
     StoredFile,
     Student,
 )
+from confirm.states import CorrectionStatus
 from confirm.template import CLASS_CODE, CLASS_NAME, EXPORT_COLUMNS, GRADE
 
 CORRECTION_STATUS = {
-    "draft": "家长未提交",
-    "submitted": "待班主任审核",
-    "applied": "已生效",
-    "pending_admin": "待学籍管理员审核",
-    "rejected": "已驳回",
+    CorrectionStatus.DRAFT: "家长未提交",
+    CorrectionStatus.SUBMITTED: "待班主任审核",
+    CorrectionStatus.APPLIED: "已生效",
+    CorrectionStatus.PENDING_ADMIN: "待学籍管理员审核",
+    CorrectionStatus.REJECTED: "已驳回",
 }
 
 

@@ -29,7 +29,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from confirm.states import State
+from confirm.roles import STAFF_ROLES, Role
+from confirm.states import (
+    BatchItemStatus,
+    CorrectionStatus,
+    ImportStatus,
+    MessageKind,
+    MessageStatus,
+    State,
+    allowed_values,
+)
 
 
 def utcnow() -> datetime:
@@ -101,12 +110,13 @@ class StaffUser(Base):
 
     school: Mapped[School] = relationship()
 
-    __table_args__ = (CheckConstraint("role in ('head_teacher', 'school_admin')", name="role_known"),)
+    __table_args__ = (CheckConstraint(f"role in ({', '.join(repr(r.value) for r in STAFF_ROLES)})",
+                                      name="role_known"),)
 
     @property
     def is_admin(self) -> bool:
         """True for the school's registry admin (学籍管理员)."""
-        return self.role == "school_admin"
+        return self.role == Role.SCHOOL_ADMIN
 
 
 class SchoolClass(Base):
@@ -332,9 +342,7 @@ class Confirmation(Base):
 
     __table_args__ = (
         UniqueConstraint("campaign_id", "student_id"),
-        CheckConstraint(
-            "state in ('open', 'submitted', 'returned', 'approved')", name="state_known"
-        ),
+        CheckConstraint(f"state in ({allowed_values(State)})", name="state_known"),
         CheckConstraint("state = 'open' or sheet_file_id is not null", name="submitted_has_sheet"),
     )
 
@@ -366,7 +374,7 @@ class FieldCorrection(Base):
     old_value: Mapped[str] = mapped_column(Text, default="")
     new_value: Mapped[str] = mapped_column(Text)
     is_key_data: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(20), default="draft")
+    status: Mapped[str] = mapped_column(String(20), default=CorrectionStatus.DRAFT.value)
     requested_by_kind: Mapped[str] = mapped_column(String(10))
     requested_by_id: Mapped[int] = mapped_column(Integer)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
@@ -378,9 +386,7 @@ class FieldCorrection(Base):
 
     __table_args__ = (
         UniqueConstraint("confirmation_id", "slot", "field_key"),
-        CheckConstraint(
-            "status in ('draft', 'submitted', 'applied', 'pending_admin', 'rejected')", name="status_known"
-        ),
+        CheckConstraint(f"status in ({allowed_values(CorrectionStatus)})", name="status_known"),
         CheckConstraint("slot in (0, 1, 2)", name="slot_known"),
     )
 
@@ -442,34 +448,42 @@ class ImportRun(Base):
     problems: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"items": [...], "truncated": n}
     committed_at: Mapped[datetime | None]
 
-    __table_args__ = (CheckConstraint("status in ('checked', 'committed', 'rejected')", name="status_known"),)
+    __table_args__ = (CheckConstraint(f"status in ({allowed_values(ImportStatus)})", name="status_known"),)
 
 
 class Notification(Base):
-    """One SMS to a parent (reminder, invitation, notice): queued, sent or failed — never silently dropped."""
+    """One SMS in the outbox: written in the transaction of the change that causes it, sent after the commit by
+    one sender, and kept with its status (queued, sent, failed and why) — never silently dropped.
+
+    ``body`` is the text as staff may read it; a one-time code or temporary password is kept apart in ``secret``
+    (the body holds ``{secret}`` in its place) and blanked once the message is sent or has failed for good.
+    """
 
     __tablename__ = "notifications"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), index=True)
     student_id: Mapped[int | None] = mapped_column(ForeignKey("students.id"), index=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("parent_accounts.id"))
     phone: Mapped[str] = mapped_column(String(20), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # reminder / invitation / notice
+    kind: Mapped[str] = mapped_column(String(20))
+    template: Mapped[str | None] = mapped_column(String(40))
     stage: Mapped[str | None] = mapped_column(String(20))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="queued")
+    secret: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default=MessageStatus.QUEUED.value)
     reason: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     scheduled_for: Mapped[datetime | None]
+    sending_since: Mapped[datetime | None]  # when the current attempt was handed to the provider
     sent_at: Mapped[datetime | None]
     provider_id: Mapped[str | None] = mapped_column(String(64))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     __table_args__ = (
-        CheckConstraint("status in ('queued', 'scheduled', 'sending', 'sent', 'failed', 'skipped')",
-                        name="status_known"),
+        CheckConstraint(f"status in ({allowed_values(MessageStatus)})", name="status_known"),
+        CheckConstraint(f"kind in ({allowed_values(MessageKind)})", name="kind_known"),
     )
 
 
@@ -515,7 +529,7 @@ class BatchItem(Base):
     position: Mapped[int] = mapped_column(Integer)
     filename: Mapped[str] = mapped_column(String(200))  # shown to the teacher only; never used as a key
     upload_key: Mapped[str | None] = mapped_column(String(200))  # the raw upload until it is processed
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default=BatchItemStatus.PENDING.value)
     reason: Mapped[str | None] = mapped_column(Text)
     qr: Mapped[str | None] = mapped_column(String(64))
     file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_files.id"))
@@ -525,9 +539,5 @@ class BatchItem(Base):
     batch: Mapped[BatchUpload] = relationship(back_populates="items")
 
     __table_args__ = (
-        CheckConstraint(
-            "status in ('pending', 'matched', 'no_qr', 'other_class', 'old_version', 'duplicate', 'unreadable', "
-            "'refused', 'assigned', 'discarded')",
-            name="status_known",
-        ),
+        CheckConstraint(f"status in ({allowed_values(BatchItemStatus)})", name="status_known"),
     )

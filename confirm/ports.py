@@ -1,17 +1,26 @@
-"""Ports to the outside world: SMS and object storage. Backends live outside the domain core."""
+"""Ports to the outside world: SMS, object storage and the photo intake. Backends live outside the domain core."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from confirm.i18n import Message
+    from confirm.models import Campaign, Student
+    from confirm.services.proofs import ProofUpload
+    from confirm.sheets import SheetRef
 
 
 class Notifier(Protocol):
-    """Sends a text message to a mobile phone."""
+    """Sends a text message to a mobile phone (only the outbox's sender calls it)."""
 
-    def send(self, phone: str, text: str) -> None:
-        """Send ``text`` to ``phone``; raise on failure."""
+    def send(self, phone: str, text: str) -> str | None:
+        """Send ``text`` to ``phone``; returns the provider's message id. Raises SmsError on failure."""
+
+    def find_sent(self, phone: str, text: str, since: datetime) -> str | None:
+        """The provider's id of ``text`` sent to ``phone`` since ``since``, if it went out (an attempt cut short)."""
 
 
 class StoredObject(Protocol):
@@ -48,3 +57,45 @@ class ObjectStore(Protocol):
 
     def check(self) -> None:
         """Raise when the storage cannot be reached."""
+
+
+class Photo(Protocol):
+    """A photo as the intake re-encoded it (metadata gone, orientation applied), with its thumbnail."""
+
+    data: bytes
+    thumbnail: bytes
+    width: int
+    height: int
+    sha256: str
+    content_type: str
+
+
+class PhotoVerdict(Protocol):
+    """What the intake found in a sheet photo; no ``reasons`` means it is accepted."""
+
+    image: Photo
+    qr: str | None
+    reasons: list[Message]
+
+    @property
+    def is_accepted(self) -> bool: ...
+
+    def figures(self) -> dict:
+        """The quality figures recorded with the stored file."""
+
+
+class PhotoExaminer(Protocol):
+    """The photo intake. Each method raises UnreadablePhoto for a file that is not a usable photo (or PDF)."""
+
+    def sheet_of(self, data: bytes, student: Student, campaign: Campaign, *,
+                 qr_required: bool | None = None) -> PhotoVerdict:
+        """Judge ``data`` as ``student``'s signed sheet (by default a QR code is needed as the campaign says)."""
+
+    def any_sheet(self, data: bytes) -> PhotoVerdict:
+        """Judge ``data`` as a sheet of whoever its QR code names (batch uploads)."""
+
+    def sheet_ref(self, qr: str | None) -> SheetRef | None:
+        """The sheet a decoded QR text names, or None when there is none or it is not one of ours."""
+
+    def proof(self, data: bytes) -> ProofUpload:
+        """A proof document (a photo, sanitised, or a checked PDF) ready to store."""

@@ -35,3 +35,16 @@ def readable(field: Field, value: str | None) -> str:
         place = division_name(value)
         return f"{value}（{place}）" if place else value
     return field.display(value)
+
+
+_COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒",
+                      "夏侯", "轩辕", "令狐", "端木", "独孤", "南宫", "西门", "万俟", "闻人", "澹台", "呼延")
+
+
+def given_name(name: str) -> str:
+    """A child's given name (张小明 → 小明, 欧阳娜娜 → 娜娜): enough for the parent to know which child, no more.
+
+    The one place messages take a name from; a one-character name is kept whole.
+    """
+    surname = 2 if name.startswith(_COMPOUND_SURNAMES) and len(name) > 2 else 1
+    return name[surname:] if len(name) > surname else name

@@ -1,4 +1,9 @@
-"""The confirmation workflow: states, actions and the one table of allowed transitions."""
+"""Every state in the platform as an enum, each next to the table of its allowed transitions.
+
+The confirmation of a student moves by *actions* (``TRANSITIONS``); corrections, messages, batch photos and
+imports move from status to status (``*_MOVES``). Changing a status anywhere goes through ``next_state`` or
+``move``, so an illegal change is an error, never a silent no-op. Pure: no database, no web.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,14 @@ from enum import StrEnum
 
 from confirm.errors import InvalidTransition
 from confirm.i18n import N_, Message
+
+
+def allowed_values(enum: type[StrEnum]) -> str:
+    """The SQL list of an enum's values, for the CHECK constraint that guards its column."""
+    return ", ".join(f"'{member.value}'" for member in enum)
+
+
+# --- the confirmation of one student ----------------------------------------------------------------------------
 
 
 class State(StrEnum):
@@ -72,3 +85,115 @@ def stage_of(state: State | str | None, has_parent: bool) -> Stage:
     if state and state != State.OPEN:
         return Stage(state)
     return Stage.REGISTERED if has_parent else Stage.UNREGISTERED
+
+
+# --- statuses that move from one to the next ---------------------------------------------------------------------
+
+
+def move(current: StrEnum | str, target: StrEnum, moves: dict) -> StrEnum:
+    """``target`` when ``moves`` allows going there from ``current``; InvalidTransition otherwise."""
+    kind = type(target)
+    if target not in moves.get(kind(current), frozenset()):
+        raise InvalidTransition(Message(N_("这项已经处理过了，不能再执行该操作")))
+    return target
+
+
+class CorrectionStatus(StrEnum):
+    """A requested change of one field, from the parent's draft to the record."""
+
+    DRAFT = "draft"  # typed by the parent, not handed in yet (or handed back by a return)
+    SUBMITTED = "submitted"  # handed in with the signed sheet
+    APPLIED = "applied"  # written into the record
+    PENDING_ADMIN = "pending_admin"  # key data: the head teacher passed the sheet; the school admin decides
+    REJECTED = "rejected"  # key data turned down by the school admin
+
+
+CORRECTION_MOVES: dict[CorrectionStatus, frozenset[CorrectionStatus]] = {
+    CorrectionStatus.DRAFT: frozenset({CorrectionStatus.DRAFT, CorrectionStatus.SUBMITTED}),
+    CorrectionStatus.SUBMITTED: frozenset({CorrectionStatus.DRAFT, CorrectionStatus.APPLIED,
+                                           CorrectionStatus.PENDING_ADMIN}),
+    CorrectionStatus.PENDING_ADMIN: frozenset({CorrectionStatus.APPLIED, CorrectionStatus.REJECTED}),
+    CorrectionStatus.APPLIED: frozenset(),
+    CorrectionStatus.REJECTED: frozenset(),
+}
+
+
+class MessageStatus(StrEnum):
+    """One SMS in the outbox."""
+
+    QUEUED = "queued"  # waiting to be sent (now, or at ``scheduled_for`` after a temporary failure)
+    SCHEDULED = "scheduled"  # held until the morning (quiet hours)
+    SENDING = "sending"  # handed to the provider; saved before the provider is asked
+    SENT = "sent"
+    FAILED = "failed"  # for good: a bad number, a refusal, or too many tries
+    SKIPPED = "skipped"  # no longer needed (the student moved on before it went out)
+
+
+MESSAGE_MOVES: dict[MessageStatus, frozenset[MessageStatus]] = {
+    MessageStatus.QUEUED: frozenset({MessageStatus.SENDING, MessageStatus.SKIPPED, MessageStatus.FAILED}),
+    MessageStatus.SCHEDULED: frozenset({MessageStatus.SENDING, MessageStatus.SKIPPED}),
+    # a sender that died mid-send leaves SENDING: the next one asks the provider, then SENT or QUEUED again
+    MessageStatus.SENDING: frozenset({MessageStatus.SENT, MessageStatus.QUEUED, MessageStatus.FAILED}),
+    MessageStatus.SENT: frozenset(),
+    MessageStatus.FAILED: frozenset(),
+    MessageStatus.SKIPPED: frozenset(),
+}
+# Messages that are, or are about to be, out: they count against the per-phone and daily limits.
+MESSAGE_ACTIVE = (MessageStatus.QUEUED, MessageStatus.SCHEDULED, MessageStatus.SENDING, MessageStatus.SENT)
+
+
+class MessageKind(StrEnum):
+    """What a message is for."""
+
+    REMINDER = "reminder"  # chasing a family that has something to do
+    INVITATION = "invitation"  # a personal registration link
+    NOTICE = "notice"  # an outcome: a returned sheet, a key-data decision, a code reset, a phone change
+    CODE = "code"  # a one-time SMS code
+    PASSWORD = "password"  # a temporary password
+
+
+OUTREACH_KINDS = (MessageKind.REMINDER, MessageKind.INVITATION)  # the kinds the per-phone and daily limits govern
+
+
+class BatchItemStatus(StrEnum):
+    """One photo of a head teacher's batch upload."""
+
+    PENDING = "pending"  # uploaded, waiting to be matched
+    MATCHED = "matched"  # filed under the student its QR code names
+    NO_QR = "no_qr"  # no QR code of ours: waits for the teacher to file it by upload number
+    OTHER_CLASS = "other_class"
+    OLD_VERSION = "old_version"
+    DUPLICATE = "duplicate"
+    UNREADABLE = "unreadable"
+    REFUSED = "refused"  # the quality gate refused it: waits for the teacher (file with a reason, or discard)
+    ASSIGNED = "assigned"  # filed by the teacher by hand
+    DISCARDED = "discarded"
+
+
+BATCH_WAITING = (BatchItemStatus.NO_QR, BatchItemStatus.REFUSED)  # their raw photo is kept for the teacher
+BATCH_FILED = (BatchItemStatus.MATCHED, BatchItemStatus.ASSIGNED)
+BATCH_MOVES: dict[BatchItemStatus, frozenset[BatchItemStatus]] = {
+    BatchItemStatus.PENDING: frozenset(set(BatchItemStatus) - {BatchItemStatus.PENDING, BatchItemStatus.ASSIGNED,
+                                                                 BatchItemStatus.DISCARDED}),
+    BatchItemStatus.NO_QR: frozenset({BatchItemStatus.ASSIGNED, BatchItemStatus.DISCARDED}),
+    BatchItemStatus.REFUSED: frozenset({BatchItemStatus.ASSIGNED, BatchItemStatus.DISCARDED}),
+    **{status: frozenset() for status in (BatchItemStatus.MATCHED, BatchItemStatus.OTHER_CLASS,
+                                          BatchItemStatus.OLD_VERSION, BatchItemStatus.DUPLICATE,
+                                          BatchItemStatus.UNREADABLE, BatchItemStatus.ASSIGNED,
+                                          BatchItemStatus.DISCARDED)},
+}
+
+
+class ImportStatus(StrEnum):
+    """One import of a student file."""
+
+    CHECKED = "checked"  # clean; the file is kept until the admin confirms
+    COMMITTED = "committed"
+    REJECTED = "rejected"  # errors found, or superseded by the committed run of the same file
+
+
+IMPORT_MOVES: dict[ImportStatus, frozenset[ImportStatus]] = {
+    ImportStatus.CHECKED: frozenset({ImportStatus.REJECTED}),
+    ImportStatus.COMMITTED: frozenset(),
+    ImportStatus.REJECTED: frozenset(),
+}

@@ -464,10 +464,17 @@ _MOBILE_RE = re.compile(r"^(?:\+?86|0086)?(1[3-9]\d{9})$")
 _LANDLINE_RE = re.compile(r"^0\d{2,3}-?\d{7,8}(?:-\d{1,6})?$")
 
 
+def mobile_number(raw: object) -> str | None:
+    """The 11-digit mainland mobile number in ``raw`` (spaces, dashes, +86 and full-width digits allowed), or None
+    when it is not one (a landline, a typo). The one rule for mobile numbers everywhere."""
+    mobile = _MOBILE_RE.match(re.sub(r"[ \-()]", "", normalize_text(raw)))
+    return mobile.group(1) if mobile else None
+
+
 def _clean_phone(field: Field, raw: object, text: str, today: date) -> _Cleaned:
-    mobile = _MOBILE_RE.match(re.sub(r"[ \-()]", "", text))
+    mobile = mobile_number(text)
     if mobile:
-        return _ok(mobile.group(1))
+        return _ok(mobile)
     landline = re.sub(r"^\((0\d{2,3})\) ?", r"\1-", text)  # (010)12345678
     landline = re.sub(r" *- *", "-", landline).replace(" ", "-")
     if _LANDLINE_RE.match(landline) and len(landline) <= field.max_length:

@@ -13,6 +13,7 @@ import uuid
 
 import pytest
 from alembic import command
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.orm import Session
 
@@ -98,10 +99,19 @@ def test_app_config(db_url: str, tmp_path, **overrides) -> dict:
 test_app_config.__test__ = False  # a helper, not a test
 
 
+class ClosingClient(FlaskClient):
+    """The test client as a real server uses the app: every response is read to its end and closed, so what the app
+    does after the response (sending the outbox, jobs without Redis) has happened when the request returns."""
+
+    def open(self, *args, buffered: bool = True, **kwargs):
+        return super().open(*args, buffered=buffered, **kwargs)
+
+
 @pytest.fixture
 def app(db_url, tmp_path):
     """The app on the test database, local storage in a temp dir and the in-memory SMS outbox."""
     app = create_app(test_app_config(db_url, tmp_path))
+    app.test_client_class = ClosingClient
     yield app
     app.extensions["db_engine"].dispose()
 

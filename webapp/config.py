@@ -64,6 +64,10 @@ def from_environment(instance_path: str) -> dict:
         "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID"),
         "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN"),
         "TWILIO_FROM": os.environ.get("TWILIO_FROM"),
+        # Seconds for one request to Twilio (connect and read); the sender never waits longer for one message.
+        "TWILIO_TIMEOUT": float(os.environ.get("TWILIO_TIMEOUT", "5")),
+        # Send Twilio's API requests to this address instead (an HTTP gateway); unset: Twilio itself.
+        "TWILIO_API_URL": os.environ.get("TWILIO_API_URL") or None,
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_MB", "15")) * MB,
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", is_production),
         "SESSION_COOKIE_HTTPONLY": True,
@@ -77,8 +81,14 @@ def from_environment(instance_path: str) -> dict:
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         # Background jobs (reminders, batch photo matching) go to RQ on this Redis; unset: run in the request.
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
-        # Reminders and invitations: at most this many SMS per school per day (Asia/Shanghai), and the first
-        # pause before retrying a message Twilio refused for the moment (429, 5xx); doubled per try, 3 tries.
+        "REDIS_CONNECT_TIMEOUT": float(os.environ.get("REDIS_CONNECT_TIMEOUT", "0.5")),
+        "REDIS_TIMEOUT": float(os.environ.get("REDIS_TIMEOUT", "1")),
+        # The longest a background job may run before the worker stops it (seconds).
+        "JOB_TIMEOUT": int(os.environ.get("JOB_TIMEOUT", "600")),
+        # Reminders and invitations: at most this many SMS per school per day (Asia/Shanghai), and the wait before
+        # retrying a message the provider refused for the moment (429, 5xx); doubled per try, 3 tries.
         "SMS_DAILY_BUDGET_PER_SCHOOL": int(os.environ.get("SMS_DAILY_BUDGET_PER_SCHOOL", "500")),
-        "SMS_RETRY_BACKOFF_SECONDS": float(os.environ.get("SMS_RETRY_BACKOFF_SECONDS", "2")),
+        "SMS_RETRY_BACKOFF_SECONDS": float(os.environ.get("SMS_RETRY_BACKOFF_SECONDS", "30")),
+        # A TrueType/OpenType CJK font for the printed sheets (default: WenQuanYi Zen Hei from fonts-wqy-zenhei).
+        "SHEET_FONT": os.environ.get("SHEET_FONT") or None,
     }

@@ -1,12 +1,23 @@
-"""Helpers that carry domain errors back onto WTForms forms."""
+"""The one place a request commits: run the request's use case, commit once, and carry domain errors back to the
+user (onto the form's fields, or as a message at the top of the page).
+
+Views never commit themselves. After the commit, what the use case queued runs (see ``confirm.unit_of_work``):
+messages go to the sender, stored objects that are no longer needed are deleted.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import flash
 from flask_babel import gettext
 
 from confirm.errors import DomainError, FieldErrors, RecordedRefusal
 from confirm.i18n import Message
+from webapp.adapters import db
+
+T = TypeVar("T")
 
 
 def render(message: Message | str) -> str:
@@ -17,21 +28,20 @@ def render(message: Message | str) -> str:
 def apply_errors(form, error: DomainError) -> None:
     """Put each (field, message) of ``error`` on the matching form field; the rest are flashed."""
     items = error.errors if isinstance(error, FieldErrors) else [("", error.message)]
+    fields = form._fields if form is not None else {}
     for name, message in items:
         text = render(message)
-        field = form._fields.get(name) if name else None
+        field = fields.get(name) if name else None
         if field is not None:
             field.errors = [*field.errors, text] if isinstance(field.errors, list) else [text]
         else:
             flash(text, "error")
 
 
-def attempt(form, call):
-    """Run one use case for ``form`` and commit once: on success, and on a refusal whose bookkeeping must
-    stay (a counted failed try, an audited refusal); roll back on any other domain error. Errors go onto
-    the form. Returns (succeeded, the use case's result)."""
-    from webapp.adapters import db
-
+def attempt(form, call: Callable[[], T]) -> tuple[bool, T | None]:
+    """Run one use case and commit once: on success, and on a refusal whose bookkeeping must stay (a counted
+    failed try, an audited refusal); roll back on any other domain error. Errors go onto ``form`` (or, without a
+    form, to the top of the page). Returns (succeeded, the use case's result)."""
     session = db.session()
     try:
         result = call()

@@ -7,7 +7,6 @@ importing the same file again updates the same students — and writes nothing w
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import insert, select
@@ -20,6 +19,7 @@ from confirm.importing.checker import CheckResult, ExistingStudents, ImportProbl
 from confirm.models import FamilyMember, ImportRun, School, SchoolClass, Student, utcnow
 from confirm.security import new_digits
 from confirm.services.common import Actor, audit
+from confirm.states import ImportStatus
 
 PROBLEMS_KEPT = 2000
 UNGRADED = "未分年级"
@@ -47,13 +47,6 @@ def problems_payload(problems: list[ImportProblem]) -> dict:
         for p in problems[:PROBLEMS_KEPT]
     ]
     return {"items": items, "truncated": max(0, len(problems) - PROBLEMS_KEPT)}
-
-
-@dataclass(frozen=True)
-class ImportSummary:
-    created: int
-    updated: int
-    unchanged: int
 
 
 class _Classes:
@@ -182,7 +175,7 @@ def commit_import(
         run = ImportRun(school_id=school.id, created_by_id=actor.id if actor.kind == "staff" else None,
                         filename=filename[:200], sha256=sha256, created_at=now)
         session.add(run)
-    run.status = "committed"
+    run.status = ImportStatus.COMMITTED.value
     run.committed_at = now
     run.total_rows = result.total_rows
     run.error_count = 0
@@ -206,7 +199,8 @@ def record_rejected_check(
     """Keep the report of a check (status checked when clean, rejected when it has errors)."""
     run = ImportRun(
         school_id=school.id, created_by_id=actor.id if actor.kind == "staff" else None, filename=filename[:200],
-        sha256=sha256, storage_key=storage_key, status="checked" if result.is_clean else "rejected",
+        sha256=sha256, storage_key=storage_key,
+        status=(ImportStatus.CHECKED if result.is_clean else ImportStatus.REJECTED).value,
         total_rows=result.total_rows, error_count=len(result.errors), warning_count=len(result.warnings),
         rejected_count=len({p.row for p in result.errors}), problems=problems_payload(result.problems),
         created_at=now or utcnow(),

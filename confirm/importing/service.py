@@ -1,4 +1,5 @@
-"""The import use case: open the file, check it against the school, and commit when asked and clean."""
+"""The import use cases: check a file against the school (keeping it for the confirm step), and import a checked
+file when the admin confirms."""
 
 from __future__ import annotations
 
@@ -6,13 +7,20 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from confirm.errors import DomainError
+from confirm.i18n import N_, Message
 from confirm.importing.checker import CheckResult, check_table
 from confirm.importing.committer import commit_import, existing_students, record_rejected_check
 from confirm.importing.reader import open_table
 from confirm.models import ImportRun, School
+from confirm.ports import ObjectStore
 from confirm.services.common import Actor
+from confirm.services.files import delete_after_commit, put_object
+from confirm.states import ImportStatus
+from confirm.storage_keys import new_object_key
 
 
 @dataclass
@@ -50,3 +58,39 @@ def import_file(
     run = record_rejected_check(session, school, result, actor=actor, filename=filename, sha256=sha256,
                                 storage_key=storage_key)
     return ImportOutcome(result, run)
+
+
+def check_upload(session: Session, school: School, data: bytes, filename: str, *, store: ObjectStore,
+                 actor: Actor) -> ImportRun:
+    """The web's first step: check the file and keep it with its report (also when it has errors, for the
+    annotated workbook). Raises UnreadableFile; nothing is kept then."""
+    key = put_object(session, store, new_object_key("imports", school.id, "bin"), data, "application/octet-stream")
+    return import_file(session, school, data, filename, actor=actor, commit=False, storage_key=key).run
+
+
+def commit_checked(session: Session, run: ImportRun, school: School, *, store: ObjectStore,
+                   actor: Actor) -> ImportRun:
+    """The admin confirms a checked file: it is checked again against the school as it is now and imported.
+
+    Of two clicks on 确认导入 only one gets past the claim (a conditional update). Returns the new run — committed,
+    or rejected when the school's data changed since the check and the file now conflicts.
+    """
+    claimed = session.execute(
+        update(ImportRun).where(ImportRun.id == run.id, ImportRun.status == ImportStatus.CHECKED.value)
+        .values(status=ImportStatus.REJECTED.value).execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise DomainError(Message(N_("这个文件已经导入过，或者检查没有通过")))
+    session.refresh(run)
+    try:
+        data = store.get(run.storage_key) if run.storage_key else None
+    except KeyError:
+        data = None
+    if data is None:
+        raise DomainError(Message(N_("原文件已不再保存，请重新上传检查")))
+    outcome = import_file(session, school, data, run.filename, actor=actor, commit=True, storage_key=run.storage_key)
+    if outcome.run.status == ImportStatus.COMMITTED:  # superseded by the committed run: its file is not needed
+        delete_after_commit(session, store, run.storage_key)
+        run.storage_key = None
+        session.flush()
+    return outcome.run

@@ -1,12 +1,45 @@
-"""Records of stored objects: one row per object, recognised again by its SHA-256."""
+"""Stored objects and their rows: one row per object, recognised again by its SHA-256, never one without the other.
+
+An upload writes its object first and its row in the same transaction; if that transaction rolls back, the
+object is deleted again (``on_rollback``), so a 2xx answer means object and row both exist and an error means
+neither does. An object a later change no longer needs is deleted only after that change commits.
+"""
 
 from __future__ import annotations
+
+import logging
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from confirm.models import StoredFile, Student
+from confirm.ports import ObjectStore, PhotoVerdict
 from confirm.services.common import Actor
+from confirm.storage_keys import new_object_key, thumbnail_key
+from confirm.unit_of_work import after_commit, on_rollback
+
+log = logging.getLogger(__name__)
+
+
+def put_object(session: Session, store: ObjectStore, key: str, data: bytes, content_type: str) -> str:
+    """Store ``data`` under ``key`` for a row of this transaction: deleted again if the transaction rolls back."""
+    store.put(key, data, content_type)
+    on_rollback(session, lambda: delete_quietly(store, key))
+    return key
+
+
+def delete_after_commit(session: Session, store: ObjectStore, key: str | None) -> None:
+    """Delete ``key`` once this transaction commits (an object the new state no longer refers to)."""
+    if key:
+        after_commit(session, lambda: delete_quietly(store, key))
+
+
+def delete_quietly(store: ObjectStore, key: str) -> None:
+    """Delete ``key``; when storage refuses, log it — ``sweep-storage`` removes what is left without a row."""
+    try:
+        store.delete(key)
+    except Exception as exc:
+        log.warning("could not delete %s (%s); sweep-storage will remove it", key, type(exc).__name__)
 
 
 def find_duplicate(session: Session, student: Student, kind: str, sha256: str) -> StoredFile | None:
@@ -19,32 +52,36 @@ def find_duplicate(session: Session, student: Student, kind: str, sha256: str) -
 
 
 def record_file(
-    session: Session,
-    student: Student,
-    *,
-    kind: str,
-    storage_key: str,
-    sha256: str,
-    content_type: str,
-    size_bytes: int,
-    width: int | None,
-    height: int | None,
-    actor: Actor,
+    session: Session, student: Student, *, kind: str, storage_key: str, sha256: str, content_type: str,
+    size_bytes: int, width: int | None, height: int | None, actor: Actor, thumbnail_key: str | None = None,
+    quality: dict | None = None,
 ) -> StoredFile:
     """Add the row for an object that was just stored."""
     stored = StoredFile(
-        school_id=student.school_id,
-        student_id=student.id,
-        kind=kind,
-        storage_key=storage_key,
-        sha256=sha256,
-        content_type=content_type,
-        size_bytes=size_bytes,
-        width=width,
-        height=height,
-        uploaded_by_kind=actor.kind,
-        uploaded_by_id=actor.id or 0,
+        school_id=student.school_id, student_id=student.id, kind=kind, storage_key=storage_key,
+        thumbnail_key=thumbnail_key, sha256=sha256, content_type=content_type, size_bytes=size_bytes, width=width,
+        height=height, quality=quality or {}, uploaded_by_kind=actor.kind, uploaded_by_id=actor.id or 0,
     )
     session.add(stored)
     session.flush()
     return stored
+
+
+def store_photo(
+    session: Session, store: ObjectStore, student: Student, verdict: PhotoVerdict, *, kind: str, actor: Actor,
+    extra_quality: dict | None = None,
+) -> StoredFile:
+    """Store the sanitised photo and its thumbnail for ``student`` and add their row (flushed, not committed).
+
+    The same photo again for the same student is not stored twice: its existing row is returned.
+    """
+    image = verdict.image
+    stored = find_duplicate(session, student, kind, image.sha256)
+    if stored is not None:
+        return stored
+    key = new_object_key(kind, student.school_id)
+    put_object(session, store, key, image.data, image.content_type)
+    thumb = put_object(session, store, thumbnail_key(key), image.thumbnail, image.content_type)
+    return record_file(session, student, kind=kind, storage_key=key, thumbnail_key=thumb, sha256=image.sha256,
+                       content_type=image.content_type, size_bytes=len(image.data), width=image.width,
+                       height=image.height, quality={**verdict.figures(), **(extra_quality or {})}, actor=actor)

@@ -14,13 +14,14 @@ from sqlalchemy.orm import Session
 from confirm.errors import FieldErrors, InvalidTransition
 from confirm.fields import field_for
 from confirm.i18n import N_, Message
-from confirm.models import Confirmation, FieldCorrection, Guardianship, ParentAccount, SchoolClass, Student, utcnow
-from confirm.ports import Notifier
+from confirm.models import Confirmation, FieldCorrection, SchoolClass, Student, utcnow
 from confirm.services.common import Actor, audit
+from confirm.services.outbox import public_url
 from confirm.services.records import apply_correction
-from confirm.unit_of_work import after_commit
+from confirm.services.review import tell_parents
+from confirm.states import CORRECTION_MOVES, CorrectionStatus, move
 
-PENDING = "pending_admin"
+PENDING = CorrectionStatus.PENDING_ADMIN.value
 MAX_REASON_LENGTH = 500
 
 
@@ -64,22 +65,8 @@ def _check_pending(correction: FieldCorrection) -> None:
         raise InvalidTransition(Message(N_("这项更正已经处理过了")))
 
 
-def _tell_parents(session: Session, student: Student, notifier: Notifier, text: str) -> None:
-    phones = session.scalars(
-        select(ParentAccount.phone)
-        .join(Guardianship, Guardianship.parent_id == ParentAccount.id)
-        .where(Guardianship.student_id == student.id)
-    ).all()
-    for phone in phones:
-        after_commit(session, lambda phone=phone: notifier.send(phone, text))
-
-
-def _given_name(student: Student) -> str:
-    return student.name[1:] or student.name
-
-
 def approve_key_correction(
-    session: Session, correction: FieldCorrection, *, actor: Actor, notifier: Notifier, now: datetime | None = None
+    session: Session, correction: FieldCorrection, *, actor: Actor, now: datetime | None = None
 ) -> None:
     """Write the key-data correction into the record; the parent is told by SMS after the commit."""
     now = now or utcnow()
@@ -93,15 +80,14 @@ def approve_key_correction(
             raise FieldErrors([("", Message(N_("本校已有学生使用这个身份证件号，请先核实后再处理")))])
     label = field_for(0, correction.field_key).label_zh
     apply_correction(student, correction)
-    correction.status = "applied"
+    correction.status = move(correction.status, CorrectionStatus.APPLIED, CORRECTION_MOVES)
     correction.decided_by_id = actor.id
     correction.decided_at = now
     correction.decision_reason = None
     audit(session, actor, "key_correction.applied", school_id=student.school_id, target=correction,
           detail={"student_id": student.id, "field": correction.field_key}, at=now)
     session.flush()
-    _tell_parents(session, student, notifier,
-                  f"【学籍信息确认】{_given_name(student)}的{label}更正已通过学校审核，学籍信息已更新。")
+    tell_parents(session, student, "key_data_applied", {"student_name": student.name, "field": label})
 
 
 def reject_key_correction(
@@ -110,7 +96,6 @@ def reject_key_correction(
     reason: str,
     *,
     actor: Actor,
-    notifier: Notifier,
     now: datetime | None = None,
 ) -> None:
     """Turn the key-data correction down with a reason the parent sees; the record is left as it was."""
@@ -123,12 +108,12 @@ def reject_key_correction(
     _check_pending(correction)
     student = correction.confirmation.student
     label = field_for(0, correction.field_key).label_zh
-    correction.status = "rejected"
+    correction.status = move(correction.status, CorrectionStatus.REJECTED, CORRECTION_MOVES)
     correction.decided_by_id = actor.id
     correction.decided_at = now
     correction.decision_reason = reason
     audit(session, actor, "key_correction.rejected", school_id=student.school_id, target=correction,
           detail={"student_id": student.id, "field": correction.field_key, "reason": reason}, at=now)
     session.flush()
-    _tell_parents(session, student, notifier,
-                  f"【学籍信息确认】{_given_name(student)}的{label}更正未通过学校审核，请登录平台查看原因。")
+    tell_parents(session, student, "key_data_rejected", {
+        "student_name": student.name, "field": label, "link": public_url(session, f"/parent/students/{student.id}")})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -14,10 +13,6 @@ from confirm.models import AuditEvent, ParentAccount, StaffUser, utcnow
 from confirm.security import verify_password
 from confirm.services import misuse
 from confirm.services.common import Actor, audit
-
-ROLES = ("head_teacher", "school_admin")
-# At least one letter: an all-digit login is read as a parent's phone or platform number.
-_USERNAME = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9_.-]{3,64}$")
 
 
 class AccountLocked(RecordedRefusal):

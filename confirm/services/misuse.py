@@ -44,7 +44,6 @@ CODE_FAILURES = "code_failures"
 CODE_MANY_PHONES = "code_many_phones"
 LOGIN_BURST = "login_burst"
 UNRELATED_FAMILIES = "unrelated_families"
-KINDS = (CODE_FAILURES, CODE_MANY_PHONES, LOGIN_BURST, UNRELATED_FAMILIES)
 
 
 def raise_flag(session: Session, kind: str, subject: Any, *, school_id: int | None, class_ids: list[int],
@@ -194,12 +193,13 @@ def open_flags_of_class(session: Session, school_id: int, class_id: int) -> list
     return [f for f in flags if class_id in f.detail.get("class_ids", [])]
 
 
-def resolve_flag(session: Session, flag: MisuseFlag, *, staff: StaffUser, actor: Actor,
-                 now: datetime | None = None) -> None:
-    """Mark a flag as looked at."""
+def resolve_flags(session: Session, flags: list[MisuseFlag], *, staff: StaffUser, actor: Actor,
+                  now: datetime | None = None) -> None:
+    """Mark flags as looked at (each audited)."""
     now = now or utcnow()
-    flag.resolved_at = now
-    flag.resolved_by_id = staff.id
-    audit(session, actor, "misuse.resolved", school_id=flag.school_id, target=flag, at=now,
-          detail={"kind": flag.kind})
+    for flag in flags:
+        flag.resolved_at = now
+        flag.resolved_by_id = staff.id
+        audit(session, actor, "misuse.resolved", school_id=flag.school_id, target=flag, at=now,
+              detail={"kind": flag.kind})
     session.flush()

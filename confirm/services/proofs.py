@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -16,9 +13,9 @@ from confirm.i18n import N_, Message
 from confirm.models import Confirmation, StoredFile
 from confirm.ports import ObjectStore
 from confirm.services.common import Actor, audit
+from confirm.services.files import put_object
 from confirm.states import EDITABLE_STATES, State
-
-log = logging.getLogger(__name__)
+from confirm.storage_keys import new_object_key, thumbnail_key
 
 MAX_PROOFS = 6  # a 户口簿 needs its cover page and the child's page; a few more for the ID card's two sides
 KIND = "proof"
@@ -86,22 +83,11 @@ def is_missing_proof(session: Session, confirmation: Confirmation) -> bool:
 MISSING_PROOF = N_("关键信息的更正需要上传证明材料（户口簿或身份证的照片，或 PDF 文件），请先上传证明材料再提交")
 
 
-def require_proof(session: Session, confirmation: Confirmation) -> None:
-    """Refuse (field ``proof``) when key data is corrected without a proof document."""
-    if is_missing_proof(session, confirmation):
-        raise FieldErrors([("proof", Message(MISSING_PROOF))])
-
-
-def _new_key(school_id: int, extension: str) -> str:
-    # Same shape as uploads.storage.new_object_key, so the storage sweep recognises it as ours.
-    now = datetime.now(UTC)
-    return f"{KIND}/{school_id}/{now:%Y/%m}/{secrets.token_hex(16)}.{extension}"
-
-
 def add_proof(
     session: Session, confirmation: Confirmation, upload: ProofUpload, *, store: ObjectStore, actor: Actor
 ) -> StoredFile:
-    """Store a proof document for ``confirmation`` and record it; the same file twice is kept once."""
+    """Store a proof document for ``confirmation`` and record it; the same file twice is kept once. If the
+    transaction does not commit, the stored objects are deleted again."""
     if State(confirmation.state) not in EDITABLE_STATES:
         raise InvalidTransition(Message(N_("材料已提交，审核完成前不能再上传证明材料")))
     existing = proofs_of(session, confirmation)
@@ -111,30 +97,19 @@ def add_proof(
     if len(existing) >= MAX_PROOFS:
         raise FieldErrors([("proof", Message(N_("最多上传 %(n)s 份证明材料"), {"n": MAX_PROOFS}))])
     student = confirmation.student
-    key = _new_key(student.school_id, upload.extension)
-    thumb_key = key.removesuffix(".jpg") + ".thumb.jpg" if upload.thumbnail else None
-    written: list[str] = []
-    try:
-        store.put(key, upload.data, upload.content_type)
-        written.append(key)
-        if thumb_key:
-            store.put(thumb_key, upload.thumbnail, "image/jpeg")
-            written.append(thumb_key)
-        stored = StoredFile(
-            school_id=student.school_id, student_id=student.id, kind=KIND, storage_key=key,
-            thumbnail_key=thumb_key, sha256=upload.sha256, content_type=upload.content_type,
-            size_bytes=len(upload.data), width=upload.width, height=upload.height,
-            confirmation_id=confirmation.id, uploaded_by_kind=actor.kind, uploaded_by_id=actor.id or 0,
-        )
-        session.add(stored)
-        session.flush()
-    except BaseException:
-        for written_key in written:  # what cannot be deleted now, sweep-storage removes
-            try:
-                store.delete(written_key)
-            except Exception:
-                log.exception("could not delete %s after a failed proof upload", written_key)
-        raise
+    key = put_object(session, store, new_object_key(KIND, student.school_id, upload.extension), upload.data,
+                     upload.content_type)
+    thumb = None
+    if upload.thumbnail:
+        thumb = put_object(session, store, thumbnail_key(key), upload.thumbnail, "image/jpeg")
+    stored = StoredFile(
+        school_id=student.school_id, student_id=student.id, kind=KIND, storage_key=key, thumbnail_key=thumb,
+        sha256=upload.sha256, content_type=upload.content_type, size_bytes=len(upload.data), width=upload.width,
+        height=upload.height, confirmation_id=confirmation.id, uploaded_by_kind=actor.kind,
+        uploaded_by_id=actor.id or 0,
+    )
+    session.add(stored)
+    session.flush()
     audit(session, actor, "proof.added", school_id=student.school_id, target=confirmation,
           detail={"file_id": stored.id, "content_type": upload.content_type})
     session.flush()

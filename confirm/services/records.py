@@ -13,7 +13,7 @@ from confirm.fields import MEMBER_FIELDS, MEMBER_SLOTS, STUDENT_FIELDS, Field, f
 from confirm.i18n import N_, Message
 from confirm.models import Campaign, Confirmation, FamilyMember, FieldCorrection, Student, utcnow
 from confirm.services.common import Actor, audit
-from confirm.states import EDITABLE_STATES, State
+from confirm.states import EDITABLE_STATES, CorrectionStatus, State
 from confirm.validation import clean_value, validate_record
 
 # A change to any of these re-checks the ID number against birth date and gender.
@@ -167,7 +167,7 @@ def save_corrections(
             correction.old_value = stored(slot, key)
             correction.new_value = wanted[slot_key]
             correction.is_key_data = slot == 0 and field_for(0, key).key_data
-            correction.status = "draft"
+            correction.status = CorrectionStatus.DRAFT.value
             result.saved += 1
         elif correction is not None:
             confirmation.corrections.remove(correction)

@@ -14,7 +14,6 @@ from confirm.fields import Kind
 from confirm.i18n import N_, Message
 from confirm.invitations import InvalidInvitation, parse_invitation_token
 from confirm.models import Campaign, Guardianship, ParentAccount, RegistrationCode, Student, utcnow
-from confirm.ports import Notifier
 from confirm.security import (
     hash_password,
     keyed_hash,
@@ -76,7 +75,7 @@ def issue_code(session: Session, student: Student, *, key: bytes, actor: Actor, 
 
 
 def start_registration(
-    session: Session, data: RegistrationStart, *, key: bytes, notifier: Notifier, now: datetime | None = None
+    session: Session, data: RegistrationStart, *, key: bytes, now: datetime | None = None
 ):
     """Check the code and the child's name, then send an SMS code to the phone. Returns the challenge."""
     now = now or utcnow()
@@ -104,11 +103,11 @@ def start_registration(
         session,
         phone=phone,
         purpose=PURPOSE,
-        payload={"registration_code_id": reg.id, "student_id": reg.student_id},
+        payload={"registration_code_id": reg.id, "student_id": reg.student_id, "school_id": reg.student.school_id},
         key=key,
-        notifier=notifier,
         now=now,
         subject=misuse.code_subject(reg),
+        school_id=reg.student.school_id,
     )
 
 
@@ -130,7 +129,7 @@ def invited_student(session: Session, token: str, *, key: bytes, now: datetime |
 
 
 def start_invited_registration(session: Session, token: str, phone: str, *, invite_key: bytes, key: bytes,
-                               notifier: Notifier, now: datetime | None = None):
+                               now: datetime | None = None):
     """Registration from an invitation link: the phone must be a family member's phone on the student's record."""
     now = now or utcnow()
     student = invited_student(session, token, key=invite_key, now=now)
@@ -142,11 +141,12 @@ def start_invited_registration(session: Session, token: str, phone: str, *, invi
         session,
         phone=phone,
         purpose=PURPOSE,
-        payload={"registration_code_id": None, "student_id": student.id, "invitation": True},
+        payload={"registration_code_id": None, "student_id": student.id, "invitation": True,
+                 "school_id": student.school_id},
         key=key,
-        notifier=notifier,
         now=now,
         subject=f"invite:{student.id}",
+        school_id=student.school_id,
     )
 
 

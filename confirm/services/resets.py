@@ -13,15 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from confirm.errors import FieldErrors, RecordedRefusal
-from confirm.fields import member_field
 from confirm.i18n import N_, Message
 from confirm.models import Guardianship, ParentAccount, Student, utcnow
-from confirm.ports import Notifier
 from confirm.security import hash_password, new_nonce
 from confirm.services.common import Actor, audit, mask_phone
+from confirm.services.outbox import queue_sms
 from confirm.services.registration import check_new_password, clean_mobile, existing_account, issue_code
 from confirm.services.sms_codes import send_challenge, verify_challenge
-from confirm.unit_of_work import after_commit
+from confirm.states import MessageKind
 
 PASSWORD_RESET = "pwreset"
 TEMP_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
@@ -36,7 +35,7 @@ class CodeReset:
 
 
 def reset_registration_code(session: Session, student: Student, *, reason: str, key: bytes, actor: Actor,
-                            notifier: Notifier, now: datetime | None = None) -> CodeReset:
+                            now: datetime | None = None) -> CodeReset:
     """Revoke the student's codes, unlink parents who registered with them, and issue a new code."""
     now = now or utcnow()
     reason = (reason or "").strip()
@@ -52,9 +51,9 @@ def reset_registration_code(session: Session, student: Student, *, reason: str, 
         audit(session, actor, "guardianship.removed", school_id=student.school_id, target=student, at=now,
               detail={"parent_id": parent.id, "platform_no": parent.platform_no, "reason": reason})
         session.delete(link)
-        text = (f"【学籍信息确认】班主任已重置学生 {student.name} 的注册码，您的账号已与该学生解除关联。"
-                "如有疑问请联系班主任。")
-        after_commit(session, lambda phone=parent.phone, text=text: notifier.send(phone, text))
+        queue_sms(session, phone=parent.phone, template="code_reset", params={"student_name": student.name},
+                  kind=MessageKind.NOTICE, school_id=student.school_id, student_id=student.id, parent_id=parent.id,
+                  now=now)
     session.flush()
     code = issue_code(session, student, key=key, actor=actor, now=now)
     audit(session, actor, "registration_code.reset", school_id=student.school_id, target=student, at=now,
@@ -76,7 +75,7 @@ def _set_password(account: ParentAccount, password: str, *, must_change: bool) -
 
 
 def reset_parent_password(session: Session, *, platform_no: str, phone: str, class_ids: list[int],
-                          school_id: int, actor: Actor, notifier: Notifier, now: datetime | None = None) -> str:
+                          school_id: int, actor: Actor, now: datetime | None = None) -> str:
     """Give the parent with both ``platform_no`` and ``phone`` a temporary password (sent by SMS, returned once).
 
     The account must be linked to a student of ``class_ids``; otherwise the refusal is audited.
@@ -114,19 +113,18 @@ def reset_parent_password(session: Session, *, platform_no: str, phone: str, cla
     _set_password(account, password, must_change=True)
     audit(session, actor, "parent_password.reset", school_id=student.school_id, target=account, at=now,
           detail={"student_id": student.id, "phone": mask_phone(account.phone)})
-    text = f"【学籍信息确认】班主任已为您重置密码，临时密码：{password}。请登录后立即设置新密码。"
-    after_commit(session, lambda: notifier.send(account.phone, text))
+    queue_sms(session, phone=account.phone, template="temporary_password", kind=MessageKind.PASSWORD,
+              secret=password, school_id=student.school_id, student_id=student.id, parent_id=account.id, now=now)
     session.flush()
     return password
 
 
-def start_password_reset(session: Session, phone: str, *, key: bytes, notifier: Notifier,
-                         now: datetime | None = None):
+def start_password_reset(session: Session, phone: str, *, key: bytes, now: datetime | None = None):
     """Send a reset code to ``phone`` when it has an account; the answer is the same when it has none."""
     phone = clean_mobile(phone)
     account = existing_account(session, phone)
     return send_challenge(session, phone=phone, purpose=PASSWORD_RESET,
-                          payload={"parent_id": account.id if account else None}, key=key, notifier=notifier,
+                          payload={"parent_id": account.id if account else None}, key=key,
                           now=now, deliver=account is not None)
 
 
@@ -153,50 +151,3 @@ def change_password(session: Session, account: ParentAccount, *, password: str, 
     _set_password(account, password, must_change=False)
     audit(session, Actor("parent", account.id, ip), "parent.password_changed", target=account, at=now)
     session.flush()
-
-
-@dataclass(frozen=True)
-class DirectoryRow:
-    """One parent account linked to one student of the class (the phone is masked unless revealed)."""
-
-    student: Student
-    parent: ParentAccount
-    relation: str  # the family member's relation (父亲…), or "" when no member's phone matches the account
-    member_name: str
-    linked_at: datetime
-
-
-def class_parents(session: Session, class_id: int, search: str = "") -> list[DirectoryRow]:
-    """Every linked parent account of the class's students, filtered by student name, platform number or name."""
-    rows = session.execute(
-        select(Student, ParentAccount, Guardianship.created_at)
-        .join(Guardianship, Guardianship.student_id == Student.id)
-        .join(ParentAccount, ParentAccount.id == Guardianship.parent_id)
-        .where(Student.class_id == class_id)
-        .order_by(Student.name, Student.id, Guardianship.created_at)
-    ).all()
-    search = search.strip()
-    result = []
-    for student, parent, linked_at in rows:
-        member = next((m for m in student.members if m.value("phone") == parent.phone), None)
-        relation = member_field("relation").display(member.value("relation")) if member else ""
-        row = DirectoryRow(student, parent, relation,
-                           member.value("name") if member else "", linked_at)
-        if not search or search in student.name or search in parent.platform_no or search in row.member_name:
-            result.append(row)
-    return result
-
-
-def reveal_parent_phone(session: Session, class_id: int, parent_id: int, *, actor: Actor, school_id: int,
-                        now: datetime | None = None) -> ParentAccount | None:
-    """The full phone of a parent of the class (audited); None when the parent is not one of the class's."""
-    account = session.scalar(
-        select(ParentAccount).join(Guardianship, Guardianship.parent_id == ParentAccount.id)
-        .join(Student, Student.id == Guardianship.student_id)
-        .where(ParentAccount.id == parent_id, Student.class_id == class_id).limit(1)
-    )
-    if account is not None:
-        audit(session, actor, "parent.phone_revealed", school_id=school_id, target=account, at=now,
-              detail={"class_id": class_id})
-        session.flush()
-    return account

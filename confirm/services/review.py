@@ -7,15 +7,25 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from confirm.errors import FieldErrors
+from confirm.errors import FieldErrors, UnreadablePhoto
 from confirm.i18n import N_, Message
-from confirm.models import Confirmation, ConfirmationEvent, Guardianship, ParentAccount, StoredFile, utcnow
-from confirm.ports import Notifier
+from confirm.models import (
+    Campaign,
+    Confirmation,
+    ConfirmationEvent,
+    Guardianship,
+    ParentAccount,
+    StoredFile,
+    Student,
+    utcnow,
+)
+from confirm.ports import ObjectStore, PhotoExaminer
 from confirm.services import proofs
 from confirm.services.common import Actor, audit
-from confirm.services.records import apply_correction
-from confirm.states import Action, State, next_state
-from confirm.unit_of_work import after_commit
+from confirm.services.files import store_photo
+from confirm.services.outbox import public_url, queue_sms
+from confirm.services.records import apply_correction, ensure_confirmation
+from confirm.states import CORRECTION_MOVES, Action, CorrectionStatus, MessageKind, State, move, next_state
 
 MAX_REASON_LENGTH = 500
 
@@ -46,10 +56,28 @@ def submit_confirmation(
     confirmation.submitted_by_id = actor.id
     confirmation.return_reason = None
     for correction in confirmation.corrections:
-        correction.status = "submitted"
+        correction.status = move(correction.status, CorrectionStatus.SUBMITTED, CORRECTION_MOVES)
     audit(session, actor, "confirmation.submitted", school_id=confirmation.student.school_id,
           target=confirmation, detail={"corrections": len(confirmation.corrections)}, at=now)
     session.flush()
+
+
+def submit_sheet_photo(
+    session: Session, campaign: Campaign, student: Student, data: bytes, *, examiner: PhotoExaminer,
+    store: ObjectStore, actor: Actor, now: datetime | None = None,
+) -> StoredFile:
+    """The parent hands in the photo of the signed sheet: judged by the intake (a refusal says what to retake, on
+    the ``sheet`` field), stored, and the confirmation submitted."""
+    try:
+        verdict = examiner.sheet_of(data, student, campaign)
+    except UnreadablePhoto as exc:
+        raise FieldErrors([("sheet", exc.message)]) from None
+    if not verdict.is_accepted:
+        raise FieldErrors([("sheet", reason) for reason in verdict.reasons])
+    confirmation = ensure_confirmation(session, campaign, student)
+    sheet = store_photo(session, store, student, verdict, kind="sheet", actor=actor)
+    submit_confirmation(session, confirmation, sheet, actor=actor, now=now)
+    return sheet
 
 
 def approve_confirmation(
@@ -65,10 +93,10 @@ def approve_confirmation(
     confirmation.decided_by_id = actor.id
     for correction in confirmation.corrections:
         if correction.is_key_data:
-            correction.status = "pending_admin"
+            correction.status = move(correction.status, CorrectionStatus.PENDING_ADMIN, CORRECTION_MOVES)
         else:
             apply_correction(confirmation.student, correction)
-            correction.status = "applied"
+            correction.status = move(correction.status, CorrectionStatus.APPLIED, CORRECTION_MOVES)
             correction.decided_by_id = actor.id
             correction.decided_at = now
     audit(session, actor, "confirmation.approved", school_id=confirmation.student.school_id,
@@ -82,7 +110,6 @@ def return_confirmation(
     reason: str,
     *,
     actor: Actor,
-    notifier: Notifier,
     now: datetime | None = None,
 ) -> None:
     """Send the submission back to the parent with a reason; the parent is told by SMS."""
@@ -97,16 +124,23 @@ def return_confirmation(
     confirmation.decided_at = now
     confirmation.decided_by_id = actor.id
     for correction in confirmation.corrections:
-        correction.status = "draft"
+        correction.status = move(correction.status, CorrectionStatus.DRAFT, CORRECTION_MOVES)
     audit(session, actor, "confirmation.returned", school_id=confirmation.student.school_id,
           target=confirmation, detail={"reason": reason}, at=now)
     session.flush()
-    phones = session.scalars(
-        select(ParentAccount.phone)
+    student = confirmation.student
+    tell_parents(session, student, "sheet_returned", {
+        "student_name": student.name, "link": public_url(session, f"/parent/students/{student.id}/submit")})
+
+
+def tell_parents(session: Session, student, template: str, params: dict) -> None:
+    """Queue a notice to every parent account linked to ``student``."""
+    parents = session.execute(
+        select(ParentAccount.id, ParentAccount.phone)
         .join(Guardianship, Guardianship.parent_id == ParentAccount.id)
-        .where(Guardianship.student_id == confirmation.student_id)
+        .where(Guardianship.student_id == student.id)
+        .order_by(Guardianship.id)
     ).all()
-    given_name = confirmation.student.name[1:] or confirmation.student.name
-    text = f"【学籍信息确认】{given_name}的学籍确认表已被班主任退回，请登录平台查看原因并重新提交。"
-    for phone in phones:
-        after_commit(session, lambda phone=phone: notifier.send(phone, text))
+    for parent_id, phone in parents:
+        queue_sms(session, phone=phone, template=template, params=params, kind=MessageKind.NOTICE,
+                  school_id=student.school_id, student_id=student.id, parent_id=parent_id)

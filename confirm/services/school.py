@@ -20,6 +20,7 @@ from confirm.models import (
     Student,
     utcnow,
 )
+from confirm.roles import Role
 from confirm.services.common import Actor, audit, unique_number
 from confirm.services.registration import issue_code
 
@@ -76,7 +77,7 @@ def assign_head_teacher(session: Session, school_class: SchoolClass, teacher_id:
     """Give the class a (new) head teacher, or none."""
     if teacher_id is not None:
         teacher = session.get(StaffUser, teacher_id)
-        if teacher is None or teacher.school_id != school_class.school_id or teacher.role != "head_teacher":
+        if teacher is None or teacher.school_id != school_class.school_id or teacher.role != Role.HEAD_TEACHER:
             raise FieldErrors([("head_teacher_id", Message(N_("请选择本校的班主任")))])
     school_class.head_teacher_id = teacher_id
     audit(session, actor, "class.head_teacher_assigned", school_id=school_class.school_id, target=school_class,

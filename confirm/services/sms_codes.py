@@ -11,15 +11,17 @@ from sqlalchemy.orm import Session
 from confirm.errors import DomainError, FieldErrors, RecordedRefusal
 from confirm.i18n import N_, Message
 from confirm.models import SmsChallenge, utcnow
-from confirm.ports import Notifier
 from confirm.security import constant_time_equal, keyed_hash, new_sms_code
-from confirm.unit_of_work import after_commit
+from confirm.services.outbox import queue_sms
+from confirm.states import MessageKind
 
 CODE_TTL = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
 RESEND_INTERVAL = timedelta(seconds=60)
 DAILY_LIMIT_PER_PHONE = 10
 DAILY_LIMIT_PER_SUBJECT = 10
+PARENT_TEMPLATE, STAFF_TEMPLATE = "code_parent", "code_staff"
+STAFF_PURPOSES = frozenset({"stepup"})  # codes that staff receive: worded for a teacher, not a parent
 
 
 def send_challenge(
@@ -29,12 +31,12 @@ def send_challenge(
     purpose: str,
     payload: dict[str, Any],
     key: bytes,
-    notifier: Notifier,
     now: datetime | None = None,
     subject: str | None = None,
     deliver: bool = True,
+    school_id: int | None = None,
 ) -> SmsChallenge:
-    """Create a code for ``phone`` and send it by SMS once the transaction commits.
+    """Create a code for ``phone`` and queue it in the outbox (it is sent once the transaction commits).
 
     ``subject`` (e.g. ``staff:12``) adds a daily limit per actor on top of the per-phone one; with
     ``deliver=False`` the challenge is recorded (so limits and answers stay the same) but no SMS goes out.
@@ -70,9 +72,9 @@ def send_challenge(
     )
     session.add(challenge)
     session.flush()
-    text = f"【学籍信息确认】您的验证码是 {code}，10 分钟内有效。请勿告诉他人，老师不会向您索要验证码。"
     if deliver:
-        after_commit(session, lambda: notifier.send(phone, text))
+        queue_sms(session, phone=phone, template=STAFF_TEMPLATE if purpose in STAFF_PURPOSES else PARENT_TEMPLATE,
+                  kind=MessageKind.CODE, secret=code, school_id=school_id, now=now)
     return challenge
 
 
@@ -124,12 +126,11 @@ def verify_challenge(
 
 
 def resend_challenge(
-    session: Session, challenge_id: int | None, *, purpose: str, key: bytes, notifier: Notifier,
-    now: datetime | None = None,
+    session: Session, challenge_id: int | None, *, purpose: str, key: bytes, now: datetime | None = None,
 ) -> SmsChallenge:
     """A new code for the same phone and the same pending step (the same limits apply as for the first one)."""
     old = session.get(SmsChallenge, challenge_id) if challenge_id else None
     if old is None or old.purpose != purpose or old.used_at is not None:
         raise FieldErrors([("", Message(N_("这一步已经失效，请从头开始")))])
     return send_challenge(session, phone=old.phone, purpose=purpose, payload=dict(old.payload or {}), key=key,
-                          notifier=notifier, now=now, subject=old.subject)
+                          now=now, subject=old.subject, school_id=(old.payload or {}).get("school_id"))

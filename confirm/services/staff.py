@@ -10,13 +10,13 @@ from sqlalchemy.orm import Session
 from confirm.errors import FieldErrors
 from confirm.i18n import N_, Message
 from confirm.models import School, StaffUser
-from confirm.ports import Notifier
+from confirm.roles import STAFF_ROLES, Role
 from confirm.security import hash_password, new_nonce
 from confirm.services.common import Actor, audit, mask_phone
+from confirm.services.outbox import queue_sms
 from confirm.services.registration import MIN_PASSWORD_LENGTH
-from confirm.unit_of_work import after_commit
+from confirm.states import MessageKind
 
-ROLES = ("head_teacher", "school_admin")
 # At least one letter: an all-digit login is read as a parent's phone or platform number.
 _USERNAME = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9_.-]{3,64}$")
 
@@ -41,7 +41,7 @@ def create_staff(
         errors.append(("username", Message(N_("用户名已被使用"))))
     if not display_name.strip():
         errors.append(("display_name", Message(N_("请填写姓名"))))
-    if role not in ROLES:
+    if role not in STAFF_ROLES:
         errors.append(("role", Message(N_("角色无效"))))
     if len(password) < MIN_PASSWORD_LENGTH:
         errors.append(("password", Message(N_("密码至少 %(n)s 位"), {"n": MIN_PASSWORD_LENGTH})))
@@ -64,21 +64,21 @@ def create_staff(
 
 
 def set_staff_phone(session: Session, school: School, staff_id: int | None, phone: str, *, actor: Actor,
-                    notifier: Notifier | None = None) -> StaffUser:
+) -> StaffUser:
     """Record a head teacher's mobile (used for step-up codes); it must be verified again by an SMS code."""
     from confirm.services.registration import clean_mobile
 
     staff = session.get(StaffUser, staff_id) if staff_id else None
     # Only head teachers' phones: an admin changing their own phone would move their own step-up codes.
-    if staff is None or staff.school_id != school.id or staff.role != "head_teacher" or staff.id == actor.id:
+    if staff is None or staff.school_id != school.id or staff.role != Role.HEAD_TEACHER or staff.id == actor.id:
         raise FieldErrors([("staff_id", Message(N_("请选择本校的老师")))])
     old_phone = staff.phone
     staff.phone = clean_mobile(phone)
     staff.phone_verified_at = None
     audit(session, actor, "staff.phone_set", school_id=school.id, target=staff,
           detail={"old": mask_phone(old_phone) if old_phone else None, "new": mask_phone(staff.phone)})
-    if notifier is not None and old_phone and old_phone != staff.phone:
-        text = "【学籍信息确认】学籍管理员更改了您账号登记的手机号。如果不是您本人要求的，请立即联系学校。"
-        after_commit(session, lambda: notifier.send(old_phone, text))
+    if old_phone and old_phone != staff.phone:
+        queue_sms(session, phone=old_phone, template="staff_phone_changed", kind=MessageKind.NOTICE,
+                  school_id=school.id)
     session.flush()
     return staff

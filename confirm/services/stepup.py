@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from confirm.errors import DomainError, FieldErrors
 from confirm.i18n import N_, Message
 from confirm.models import SmsChallenge, StaffUser, utcnow
-from confirm.ports import Notifier
 from confirm.services.common import Actor, audit, mask_phone
 from confirm.services.sms_codes import send_challenge, verify_challenge
 
@@ -25,13 +24,13 @@ def staff_subject(staff: StaffUser) -> str:
     return f"staff:{staff.id}"
 
 
-def send_stepup_code(session: Session, staff: StaffUser, *, key: bytes, notifier: Notifier, actor: Actor,
+def send_stepup_code(session: Session, staff: StaffUser, *, key: bytes, actor: Actor,
                      now: datetime | None = None) -> SmsChallenge:
     """Send a code to the teacher's own phone; a teacher without a phone on record is told to ask the admin."""
     if not staff.phone:
         raise DomainError(Message(N_("您的账号还没有登记手机号，无法进行短信验证。请联系学籍管理员为您登记手机号")))
     challenge = send_challenge(session, phone=staff.phone, purpose=PURPOSE, payload={"staff_id": staff.id}, key=key,
-                               notifier=notifier, now=now, subject=staff_subject(staff))
+                               now=now, subject=staff_subject(staff), school_id=staff.school_id)
     audit(session, actor, "stepup.code_sent", school_id=staff.school_id, target=staff, at=now,
           detail={"phone": mask_phone(staff.phone)})
     return challenge

@@ -13,27 +13,7 @@ from confirm.services import keydata, proofs, records, review, review_queue
 from confirm.services.common import Actor
 from confirm.services.files import record_file
 from tests.factories import make_campaign, make_class, make_parent, make_school, make_staff, make_student
-
-
-class Outbox:
-    """A recording notifier."""
-
-    def __init__(self):
-        self.sent: list[tuple[str, str]] = []
-
-    def send(self, phone: str, text: str) -> None:
-        self.sent.append((phone, text))
-
-
-class MemoryStore:
-    def __init__(self):
-        self.objects: dict[str, bytes] = {}
-
-    def put(self, key, data, content_type):
-        self.objects[key] = data
-
-    def delete(self, key):
-        self.objects.pop(key, None)
+from tests.fakes import MemoryStore, SentMessages
 
 
 @pytest.fixture
@@ -109,8 +89,8 @@ def test_admin_approval_writes_the_key_data_into_the_record_and_texts_the_parent
     confirmation = hand_in(session, env, {(0, "name"): "新名字"}, proof=True)
     review.approve_confirmation(session, confirmation, actor=env["teacher"])
     correction = confirmation.corrections[0]
-    outbox = Outbox()
-    keydata.approve_key_correction(session, correction, actor=env["admin"], notifier=outbox)
+    outbox = SentMessages(session)
+    keydata.approve_key_correction(session, correction, actor=env["admin"])
     assert outbox.sent == []  # only after the commit
     session.commit()
     student = session.get(Student, env["student"].id)
@@ -120,17 +100,17 @@ def test_admin_approval_writes_the_key_data_into_the_record_and_texts_the_parent
     assert [p for p, _t in outbox.sent] == [env["phone"]] and "通过" in outbox.sent[0][1]
     assert "key_correction.applied" in session.scalars(select(AuditEvent.action)).all()
     with pytest.raises(InvalidTransition):
-        keydata.reject_key_correction(session, correction, "晚了", actor=env["admin"], notifier=outbox)
+        keydata.reject_key_correction(session, correction, "晚了", actor=env["admin"])
 
 
 def test_admin_rejection_needs_a_reason_and_leaves_the_record_alone(session, env):
     confirmation = hand_in(session, env, {(0, "ethnicity"): "06"}, proof=True)
     review.approve_confirmation(session, confirmation, actor=env["teacher"])
     correction = confirmation.corrections[0]
-    outbox = Outbox()
+    outbox = SentMessages(session)
     with pytest.raises(FieldErrors):
-        keydata.reject_key_correction(session, correction, "   ", actor=env["admin"], notifier=outbox)
-    keydata.reject_key_correction(session, correction, "户口簿上是汉族", actor=env["admin"], notifier=outbox)
+        keydata.reject_key_correction(session, correction, "   ", actor=env["admin"])
+    keydata.reject_key_correction(session, correction, "户口簿上是汉族", actor=env["admin"])
     session.commit()
     assert (correction.status, correction.decision_reason) == ("rejected", "户口簿上是汉族")
     assert session.get(Student, env["student"].id).value("ethnicity") == "01"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
@@ -47,20 +47,7 @@ from confirm.services.sms_codes import send_challenge
 from confirm.states import Stage, State
 from confirm.validation import make_resident_id
 from tests.factories import make_campaign, make_class, make_school, make_student
-
-
-@dataclass
-class RecordingNotifier:
-    """The Notifier port as a recording fake."""
-
-    sent: list[tuple[str, str]] = field(default_factory=list)
-
-    def send(self, phone: str, text: str) -> None:
-        self.sent.append((phone, text))
-
-    def code(self) -> str:
-        """The 6-digit code of the newest message."""
-        return re.search(r"\b(\d{6})\b", self.sent[-1][1]).group(1)
+from tests.fakes import SentMessages
 
 
 @dataclass
@@ -327,9 +314,9 @@ def test_approving_an_open_confirmation_is_refused(session, env):
 def test_return_needs_a_reason_of_sensible_length(session, env, reason):
     confirmation = submitted(session, env)
     session.commit()
-    notifier = RecordingNotifier()
+    notifier = SentMessages(session)
     with pytest.raises(FieldErrors) as raised:
-        review.return_confirmation(session, confirmation, reason, actor=env.by_teacher, notifier=notifier)
+        review.return_confirmation(session, confirmation, reason, actor=env.by_teacher)
     assert raised.value.errors[0][0] == "reason"
     assert "退回原因" in str(raised.value.errors[0][1])
     session.commit()
@@ -341,9 +328,8 @@ def test_return_needs_a_reason_of_sensible_length(session, env, reason):
 def test_return_records_the_reason_and_texts_the_parent_only_after_commit(session, env):
     confirmation = submitted(session, env, {(0, "current_address"): "贵阳市新地址8号"})
     session.commit()
-    notifier = RecordingNotifier()
-    review.return_confirmation(session, confirmation, "照片不清楚，\n请重新拍照", actor=env.by_teacher,
-                               notifier=notifier)
+    notifier = SentMessages(session)
+    review.return_confirmation(session, confirmation, "照片不清楚，\n请重新拍照", actor=env.by_teacher)
     assert notifier.sent == []  # nothing leaves before the decision is saved
     session.commit()
     assert len(notifier.sent) == 1
@@ -362,8 +348,8 @@ def test_return_records_the_reason_and_texts_the_parent_only_after_commit(sessio
 def test_rolled_back_return_sends_nothing(session, env):
     confirmation = submitted(session, env)
     session.commit()
-    notifier = RecordingNotifier()
-    review.return_confirmation(session, confirmation, "请重新拍照", actor=env.by_teacher, notifier=notifier)
+    notifier = SentMessages(session)
+    review.return_confirmation(session, confirmation, "请重新拍照", actor=env.by_teacher)
     session.rollback()
     session.commit()
     assert notifier.sent == []
@@ -374,16 +360,15 @@ def test_return_texts_every_linked_parent(session, env):
     second = add_parent(session, env.student, phone="13800000002")
     confirmation = submitted(session, env)
     session.commit()
-    notifier = RecordingNotifier()
-    review.return_confirmation(session, confirmation, "请重新拍照", actor=env.by_teacher, notifier=notifier)
+    notifier = SentMessages(session)
+    review.return_confirmation(session, confirmation, "请重新拍照", actor=env.by_teacher)
     session.commit()
     assert sorted(phone for phone, _ in notifier.sent) == [env.parent.phone, second.phone]
 
 
 def test_returned_confirmation_can_be_corrected_and_submitted_again(session, env):
     confirmation = submitted(session, env)
-    review.return_confirmation(session, confirmation, "请重新拍照", actor=env.by_teacher,
-                               notifier=RecordingNotifier())
+    review.return_confirmation(session, confirmation, "请重新拍照", actor=env.by_teacher)
     records.save_corrections(session, confirmation, {(0, "postcode"): "550002"}, actor=env.by_parent)
     review.submit_confirmation(session, confirmation, add_sheet(session, env.student, env.by_parent),
                                actor=env.by_parent)
@@ -396,8 +381,7 @@ def test_returned_confirmation_can_be_corrected_and_submitted_again(session, env
 
 def test_review_decisions_are_audited_with_actor_and_target(session, env):
     confirmation = submitted(session, env)
-    review.return_confirmation(session, confirmation, "请重新拍照", actor=env.by_teacher,
-                               notifier=RecordingNotifier())
+    review.return_confirmation(session, confirmation, "请重新拍照", actor=env.by_teacher)
     review.submit_confirmation(session, confirmation, add_sheet(session, env.student, env.by_parent),
                                actor=env.by_parent)
     review.approve_confirmation(session, confirmation, actor=env.by_teacher)
@@ -424,9 +408,8 @@ def newcomer(session, env) -> Student:
     return student
 
 
-def start(session, code: str, student: Student, phone: str, key: bytes, notifier: RecordingNotifier):
-    challenge = start_registration(session, RegistrationStart(code, student.name, phone), key=key,
-                                   notifier=notifier)
+def start(session, code: str, student: Student, phone: str, key: bytes, notifier: SentMessages):
+    challenge = start_registration(session, RegistrationStart(code, student.name, phone), key=key)
     session.commit()
     return challenge
 
@@ -446,10 +429,9 @@ def test_issuing_a_new_code_revokes_the_previous_one(session, env, newcomer, key
     session.commit()
     rows = session.scalars(select(RegistrationCode).order_by(RegistrationCode.id)).all()
     assert [r.revoked_at is not None for r in rows] == [True, False]
-    notifier = RecordingNotifier()
+    notifier = SentMessages(session)
     with pytest.raises(FieldErrors, match="注册码或学生姓名不正确"):
-        start_registration(session, RegistrationStart(first, newcomer.name, "13912345678"), key=key,
-                           notifier=notifier)
+        start_registration(session, RegistrationStart(first, newcomer.name, "13912345678"), key=key)
     assert start(session, second, newcomer, "13912345678", key, notifier) is not None
     assert actions(session).count("registration_code.issued") == 2
 
@@ -457,14 +439,13 @@ def test_issuing_a_new_code_revokes_the_previous_one(session, env, newcomer, key
 def test_code_with_another_students_name_is_refused_with_the_same_message(session, env, newcomer, key):
     code = issue_code(session, newcomer, key=key, actor=env.by_teacher)
     with pytest.raises(FieldErrors, match="注册码或学生姓名不正确"):
-        start_registration(session, RegistrationStart(code, env.student.name, "13912345678"), key=key,
-                           notifier=RecordingNotifier())
+        start_registration(session, RegistrationStart(code, env.student.name, "13912345678"), key=key)
 
 
 def test_registration_creates_the_account_links_the_child_and_uses_up_the_code(session, env, newcomer, key):
     code = issue_code(session, newcomer, key=key, actor=env.by_teacher)
     session.commit()
-    notifier = RecordingNotifier()
+    notifier = SentMessages(session)
     challenge = start(session, code.lower().replace("-", " "), newcomer, "13912345678", key, notifier)
     assert notifier.sent[0][0] == "13912345678"
     account, student, created = complete_registration(
@@ -486,27 +467,28 @@ def test_registration_creates_the_account_links_the_child_and_uses_up_the_code(s
 def test_a_code_can_be_claimed_only_once(session, env, newcomer, key):
     code = issue_code(session, newcomer, key=key, actor=env.by_teacher)
     session.commit()
-    first_sms, second_sms = RecordingNotifier(), RecordingNotifier()
-    first = start(session, code, newcomer, "13912345678", key, first_sms)
-    second = start(session, code, newcomer, "13787654321", key, second_sms)  # both before either finished
-    complete_registration(session, challenge_id=first.id, sms_code=first_sms.code(), password="secret-pass-1",
+    sms = SentMessages(session)
+    first = start(session, code, newcomer, "13912345678", key, sms)
+    first_code = sms.code()
+    second = start(session, code, newcomer, "13787654321", key, sms)  # both before either finished
+    second_code = sms.code()
+    complete_registration(session, challenge_id=first.id, sms_code=first_code, password="secret-pass-1",
                           password_confirm="secret-pass-1", key=key)
     session.commit()
     with pytest.raises(DomainError, match="已被使用"):
-        complete_registration(session, challenge_id=second.id, sms_code=second_sms.code(),
+        complete_registration(session, challenge_id=second.id, sms_code=second_code,
                               password="secret-pass-2", password_confirm="secret-pass-2", key=key)
     session.rollback()
     assert session.scalar(select(ParentAccount).where(ParentAccount.phone == "13787654321")) is None
     assert session.scalar(
         select(func.count()).select_from(Guardianship).where(Guardianship.student_id == newcomer.id)) == 1
     with pytest.raises(FieldErrors, match="该注册码已被使用"):
-        start_registration(session, RegistrationStart(code, newcomer.name, "13600000000"), key=key,
-                           notifier=RecordingNotifier())
+        start_registration(session, RegistrationStart(code, newcomer.name, "13600000000"), key=key)
 
 
 def test_wrong_sms_code_is_a_recorded_refusal(session, env, newcomer, key):
     code = issue_code(session, newcomer, key=key, actor=env.by_teacher)
-    notifier = RecordingNotifier()
+    notifier = SentMessages(session)
     challenge = start(session, code, newcomer, "13912345678", key, notifier)
     wrong = "000000" if notifier.code() != "000000" else "111111"
     with pytest.raises(RecordedRefusal, match="还可以尝试 4 次"):
@@ -521,9 +503,8 @@ def test_wrong_sms_code_is_a_recorded_refusal(session, env, newcomer, key):
 
 
 def test_sms_code_is_sent_after_commit_and_stored_hashed(session, key):
-    notifier = RecordingNotifier()
-    challenge = send_challenge(session, phone="13912345678", purpose="register", payload={}, key=key,
-                               notifier=notifier)
+    notifier = SentMessages(session)
+    challenge = send_challenge(session, phone="13912345678", purpose="register", payload={}, key=key)
     assert notifier.sent == []
     session.commit()
     assert len(notifier.sent) == 1
@@ -532,30 +513,29 @@ def test_sms_code_is_sent_after_commit_and_stored_hashed(session, key):
 
 
 def test_second_sms_within_sixty_seconds_is_refused(session, key):
-    notifier = RecordingNotifier()
+    notifier = SentMessages(session)
     t0 = utcnow()
-    send_challenge(session, phone="13912345678", purpose="register", payload={}, key=key, notifier=notifier, now=t0)
+    send_challenge(session, phone="13912345678", purpose="register", payload={}, key=key, now=t0)
     session.commit()
     with pytest.raises(DomainError, match="过于频繁"):
-        send_challenge(session, phone="13912345678", purpose="register", payload={}, key=key, notifier=notifier,
+        send_challenge(session, phone="13912345678", purpose="register", payload={}, key=key,
                        now=t0 + timedelta(seconds=30))
     # another phone is not held up, and the same phone may try again after a minute
-    send_challenge(session, phone="13911112222", purpose="register", payload={}, key=key, notifier=notifier,
+    send_challenge(session, phone="13911112222", purpose="register", payload={}, key=key,
                    now=t0 + timedelta(seconds=30))
-    send_challenge(session, phone="13912345678", purpose="register", payload={}, key=key, notifier=notifier,
+    send_challenge(session, phone="13912345678", purpose="register", payload={}, key=key,
                    now=t0 + timedelta(seconds=61))
     session.commit()
     assert [phone for phone, _ in notifier.sent] == ["13912345678", "13911112222", "13912345678"]
 
 
 def test_a_phone_gets_at_most_ten_codes_a_day(session, key):
-    notifier = RecordingNotifier()
     t0 = utcnow() - timedelta(hours=12)
     for i in range(10):
-        send_challenge(session, phone="13912345678", purpose="register", payload={}, key=key, notifier=notifier,
+        send_challenge(session, phone="13912345678", purpose="register", payload={}, key=key,
                        now=t0 + timedelta(minutes=2 * i))
     with pytest.raises(DomainError, match="上限"):
-        send_challenge(session, phone="13912345678", purpose="register", payload={}, key=key, notifier=notifier,
+        send_challenge(session, phone="13912345678", purpose="register", payload={}, key=key,
                        now=t0 + timedelta(minutes=30))
 
 
@@ -579,7 +559,7 @@ def staged(session, env):
     for name in ("submitted", "returned", "approved"):
         submitted(session, env, student=s[name])
     review.return_confirmation(session, records.confirmation_for(session, env.campaign, s["returned"]), "模糊",
-                               actor=env.by_teacher, notifier=RecordingNotifier())
+                               actor=env.by_teacher)
     review.approve_confirmation(session, records.confirmation_for(session, env.campaign, s["approved"]),
                                 actor=env.by_teacher)
     last_year = Confirmation(campaign_id=old.id, student_id=s["last_year"].id, state="approved",

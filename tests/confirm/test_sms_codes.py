@@ -10,20 +10,13 @@ from sqlalchemy.orm import Session
 from confirm.errors import FieldErrors, RecordedRefusal
 from confirm.models import SmsChallenge
 from confirm.services.sms_codes import MAX_ATTEMPTS, send_challenge, verify_challenge
-
-
-class Outbox:
-    def __init__(self):
-        self.sent = []
-
-    def send(self, phone, text):
-        self.sent.append((phone, text))
+from tests.fakes import SentMessages
 
 
 @pytest.fixture
 def challenge_and_code(session, key):
-    outbox = Outbox()
-    challenge = send_challenge(session, phone="13912345678", purpose="test", payload={}, key=key, notifier=outbox)
+    outbox = SentMessages(session)
+    challenge = send_challenge(session, phone="13912345678", purpose="test", payload={}, key=key)
     session.commit()
     return challenge.id, re.search(r"\d{6}", outbox.sent[0][1]).group()
 

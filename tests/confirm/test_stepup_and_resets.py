@@ -16,14 +16,7 @@ from confirm.services import misuse, resets, stepup
 from confirm.services.common import SYSTEM, Actor
 from confirm.services.registration import RegistrationStart, complete_registration, issue_code, start_registration
 from tests.factories import make_class, make_parent, make_school, make_staff, make_student
-
-
-class Recorder:
-    def __init__(self):
-        self.sent: list[tuple[str, str]] = []
-
-    def send(self, phone: str, text: str) -> None:
-        self.sent.append((phone, text))
+from tests.fakes import SentMessages
 
 
 @pytest.fixture(autouse=True)
@@ -50,14 +43,14 @@ def _actions(session) -> list[str]:
     return list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
 
 
-def _code(notifier: Recorder) -> str:
+def _code(notifier: SentMessages) -> str:
     return re.search(r"\b(\d{6})\b", notifier.sent[-1][1]).group(1)
 
 
 def test_stepup_code_goes_to_the_teachers_phone_and_verifying_it_records_the_phone(session, env, key):
     _, teacher, *_ = env
-    notifier = Recorder()
-    challenge = stepup.send_stepup_code(session, teacher, key=key, notifier=notifier, actor=Actor("staff", teacher.id))
+    notifier = SentMessages(session)
+    challenge = stepup.send_stepup_code(session, teacher, key=key, actor=Actor("staff", teacher.id))
     session.commit()
     assert notifier.sent[0][0] == "13700000001" and challenge.subject == f"staff:{teacher.id}"
     until = stepup.verify_stepup_code(session, teacher, challenge.id, _code(notifier), key=key,
@@ -73,13 +66,13 @@ def test_teacher_without_a_phone_is_told_to_ask_the_admin(session, env, key):
     school = env[0]
     teacher = make_staff(session, school)
     with pytest.raises(DomainError, match="学籍管理员"):
-        stepup.send_stepup_code(session, teacher, key=key, notifier=Recorder(), actor=SYSTEM)
+        stepup.send_stepup_code(session, teacher, key=key, actor=SYSTEM)
 
 
 def test_another_teachers_stepup_code_does_not_unlock(session, env, key):
     school, teacher, *_ = env
-    notifier = Recorder()
-    challenge = stepup.send_stepup_code(session, teacher, key=key, notifier=notifier, actor=SYSTEM)
+    notifier = SentMessages(session)
+    challenge = stepup.send_stepup_code(session, teacher, key=key, actor=SYSTEM)
     session.commit()
     colleague = make_staff(session, school, phone="13700000002")
     with pytest.raises(FieldErrors):
@@ -91,36 +84,34 @@ def test_stepup_codes_are_limited_per_teacher(session, env, key):
     start = utcnow()
     for n in range(10):
         teacher.phone = f"1370000{n:04d}"  # even with a new phone each time
-        stepup.send_stepup_code(session, teacher, key=key, notifier=Recorder(), actor=SYSTEM,
+        stepup.send_stepup_code(session, teacher, key=key, actor=SYSTEM,
                                 now=start + timedelta(minutes=2 * n))
     with pytest.raises(DomainError, match="上限"):
         teacher.phone = "13799999999"
-        stepup.send_stepup_code(session, teacher, key=key, notifier=Recorder(), actor=SYSTEM,
+        stepup.send_stepup_code(session, teacher, key=key, actor=SYSTEM,
                                 now=start + timedelta(minutes=30))
 
 
 def test_resetting_a_code_unlinks_its_parent_and_the_old_code_stops_working(session, env, key):
     _, teacher, _, _, student, _ = env
-    notifier = Recorder()
+    notifier = SentMessages(session)
     old = issue_code(session, student, key=key, actor=SYSTEM)
-    challenge = start_registration(session, RegistrationStart(old, student.name, "13600000001"), key=key,
-                                   notifier=notifier)
+    challenge = start_registration(session, RegistrationStart(old, student.name, "13600000001"), key=key)
     session.commit()
     account, *_ = complete_registration(session, challenge_id=challenge.id, sms_code=_code(notifier),
                                         password="a-good-pass-1", password_confirm="a-good-pass-1", key=key)
     session.commit()
     by = Actor("staff", teacher.id)
     with pytest.raises(FieldErrors):
-        resets.reset_registration_code(session, student, reason=" ", key=key, actor=by, notifier=notifier)
-    result = resets.reset_registration_code(session, student, reason="家长说注册码被别人用了", key=key, actor=by,
-                                            notifier=notifier)
+        resets.reset_registration_code(session, student, reason=" ", key=key, actor=by)
+    result = resets.reset_registration_code(session, student, reason="家长说注册码被别人用了", key=key, actor=by)
     assert result.unlinked == [account] and result.code != old
     assert session.scalar(select(Guardianship).where(Guardianship.student_id == student.id)) is None
     sent_before_commit = len(notifier.sent)
     session.commit()
     assert notifier.sent[sent_before_commit:][0][0] == "13600000001"  # told only once the reset is saved
     with pytest.raises(FieldErrors):
-        start_registration(session, RegistrationStart(old, student.name, "13600000009"), key=key, notifier=notifier)
+        start_registration(session, RegistrationStart(old, student.name, "13600000009"), key=key)
     event = session.scalar(select(AuditEvent).where(AuditEvent.action == "registration_code.reset"))
     assert (event.actor_id, event.target_id) == (teacher.id, student.id)
     assert event.detail["reason"] == "家长说注册码被别人用了"
@@ -133,9 +124,9 @@ def test_teacher_resets_a_parents_password_only_when_number_and_phone_match_one_
     parent = make_parent(session, student, phone="13600000002")
     stranger = make_parent(session, other, phone="13600000003")
     nonce = parent.session_nonce
-    notifier = Recorder()
+    notifier = SentMessages(session)
     by = Actor("staff", teacher.id)
-    common = {"class_ids": [class_a.id], "school_id": class_a.school_id, "actor": by, "notifier": notifier}
+    common = {"class_ids": [class_a.id], "school_id": class_a.school_id, "actor": by}
     mismatches = [(parent.platform_no, stranger.phone), (stranger.platform_no, parent.phone), ("1", "x")]
     messages = set()
     for platform_no, phone in mismatches:
@@ -156,9 +147,9 @@ def test_teacher_resets_a_parents_password_only_when_number_and_phone_match_one_
 def test_forgot_password_answers_the_same_for_unknown_phones_and_sends_nothing(session, env, key):
     student = env[4]
     parent = make_parent(session, student, phone="13600000004")
-    notifier = Recorder()
-    known = resets.start_password_reset(session, parent.phone, key=key, notifier=notifier)
-    unknown = resets.start_password_reset(session, "13600000005", key=key, notifier=notifier)
+    notifier = SentMessages(session)
+    known = resets.start_password_reset(session, parent.phone, key=key)
+    unknown = resets.start_password_reset(session, "13600000005", key=key)
     session.commit()
     assert type(known) is type(unknown) and [p for p, _ in notifier.sent] == [parent.phone]
     account = resets.complete_password_reset(session, challenge_id=known.id, sms_code=_code(notifier),
@@ -171,11 +162,9 @@ def test_a_valid_code_with_wrong_names_is_locked_after_five_failures_and_flagged
     code = issue_code(session, student, key=key, actor=SYSTEM)
     for _ in range(misuse.CODE_MAX_FAILURES + 1):
         with pytest.raises(RecordedRefusal):
-            start_registration(session, RegistrationStart(code, "错的名字", "13600000006"), key=key,
-                               notifier=Recorder())
+            start_registration(session, RegistrationStart(code, "错的名字", "13600000006"), key=key)
     with pytest.raises(FieldErrors, match="锁定"):  # even with the right name now
-        start_registration(session, RegistrationStart(code, student.name, "13600000006"), key=key,
-                           notifier=Recorder())
+        start_registration(session, RegistrationStart(code, student.name, "13600000006"), key=key)
     reg = session.scalar(select(RegistrationCode).where(RegistrationCode.student_id == student.id))
     assert reg.locked_until > utcnow() + timedelta(minutes=59)
     flag = session.scalar(select(MisuseFlag))
@@ -188,7 +177,7 @@ def test_a_code_tried_from_three_phones_is_flagged(session, env, key):
     start = utcnow()
     for n in range(3):
         start_registration(session, RegistrationStart(code, student.name, f"1360000010{n}"), key=key,
-                           notifier=Recorder(), now=start + timedelta(minutes=n))
+                           now=start + timedelta(minutes=n))
     flag = session.scalar(select(MisuseFlag))
     assert flag.kind == misuse.CODE_MANY_PHONES and len(flag.detail["phones"]) == 3
     assert all("****" in p for p in flag.detail["phones"])
@@ -231,7 +220,7 @@ def test_resetting_a_code_also_unlinks_a_parent_who_came_through_an_invitation(s
     invited = make_parent(session, student, phone="13600000009")  # linked without a registration code
     session.commit()
     reset = resets.reset_registration_code(session, student, reason="不认识这个家长", key=key,
-                                           actor=SYSTEM, notifier=Recorder())
+                                           actor=SYSTEM)
     session.commit()
     assert invited.id in [p.id for p in reset.unlinked]
     assert session.scalar(select(Guardianship).where(Guardianship.student_id == student.id)) is None
@@ -245,7 +234,7 @@ def test_teacher_cannot_reset_the_password_of_an_account_with_children_in_other_
     with pytest.raises(RecordedRefusal) as refused:
         resets.reset_parent_password(session, platform_no=parent.platform_no, phone=parent.phone,
                                      class_ids=[class_a.id], school_id=class_a.school_id,
-                                     actor=Actor("staff", teacher.id), notifier=Recorder())
+                                     actor=Actor("staff", teacher.id))
     assert "其他班级" in str(refused.value.errors[0][1])
     session.rollback()
     assert session.get(type(parent), parent.id).password_hash == before

@@ -15,13 +15,12 @@ from tests.webapp.test_teacher_review import hand_in, logged_in
 def pending(app, db, world):
     """students_a[0]'s 民族 correction, with a proof, passed on by the head teacher to the admin."""
     student = world.students_a[0]
-    confirmation = hand_in(app, db, world, student, world.parent.id)
-    confirmation.state = "open"  # reopen to add the correction and its proof as the parent would
-    db.commit()
+    confirmation = records.ensure_confirmation(db, world.campaign, db.merge(student))
     records.save_corrections(db, confirmation, {(0, "ethnicity"): "06"}, actor=Actor("parent", world.parent.id))
     proofs.add_proof(db, confirmation, proofs.ProofUpload(b"jpeg", "ab" * 32, "image/jpeg", thumbnail=b"t"),
                      store=app.extensions["store"], actor=Actor("parent", world.parent.id))
-    confirmation.state = "submitted"
+    db.commit()
+    confirmation = hand_in(app, db, world, student, world.parent.id)  # the sheet, with the correction and its proof
     review.approve_confirmation(db, confirmation, actor=Actor("staff", world.teacher.id))
     db.commit()
     return confirmation.corrections[0]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
+import zlib
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,8 +15,9 @@ from sqlalchemy import select
 
 from confirm.invitations import Invitation, parse_invitation_token
 from confirm.models import Campaign, Notification
-from confirm.services.notifications import LOCAL_TZ, SmsError, local_today
-from tests.conftest import TEST_SECRET
+from confirm.services.outbox import SmsError
+from confirm.services.outreach import LOCAL_TZ, local_today
+from tests.conftest import ClosingClient, test_app_config
 from tests.factories import PASSWORD
 from webapp import create_app
 
@@ -23,7 +26,7 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL")
 
 @pytest.fixture(autouse=True)
 def _noon_and_no_waiting(app, monkeypatch):
-    """The pages act at noon, Shanghai time (outside quiet hours), and retries do not sleep."""
+    """The pages act at noon, Shanghai time (outside quiet hours), and a retry is due at once."""
     noon = datetime.now(LOCAL_TZ).replace(hour=12, minute=0, second=0, microsecond=0)
     monkeypatch.setattr("webapp.teacher.outreach.clock", lambda: noon.astimezone(UTC))
     app.config["SMS_RETRY_BACKOFF_SECONDS"] = 0
@@ -53,6 +56,7 @@ def teacher(app, phones):
 
 def rows(db, **where):
     db.commit()
+    db.expire_all()  # what the app wrote since, not what this session saw before
     query = select(Notification).order_by(Notification.id)
     for key, value in where.items():
         query = query.where(getattr(Notification, key) == value)
@@ -64,7 +68,7 @@ def test_reminding_the_unregistered_texts_every_mobile_on_their_records(app, tea
                             follow_redirects=True)
 
     assert response.status_code == 200
-    assert "已发送 4 条短信" in response.get_data(as_text=True)
+    assert "4 条短信已交给后台发送" in response.get_data(as_text=True)
     assert sorted(p for p, _ in outbox) == ["13900001001", "13900001002", "13900002001", "13900002002"]
     sent = rows(db)
     assert {(n.status, n.kind, n.stage) for n in sent} == {("sent", "reminder", "unregistered")}
@@ -164,8 +168,8 @@ def test_daily_reminder_starts_three_days_before_the_deadline(app, phones, runne
     assert again.exit_code == 0 and len(outbox) == len(reached)  # one per phone per 24 h
 
 
-def test_failures_are_recorded_with_a_reason_and_temporary_ones_retried(app, teacher, phones, outbox, db,
-                                                                        monkeypatch):
+def test_failures_are_recorded_with_a_reason_and_temporary_ones_retried_later(app, teacher, phones, outbox, db,
+                                                                              runner, monkeypatch):
     memory = app.extensions["notifier"]
     original = memory.send
     script = {
@@ -181,6 +185,12 @@ def test_failures_are_recorded_with_a_reason_and_temporary_ones_retried(app, tea
 
     monkeypatch.setattr(memory, "send", send)
     teacher.post(f"/teacher/classes/{phones.class_a.id}/reminders", data={"stage": "unregistered"})
+
+    first = {n.phone: n for n in rows(db)}  # one attempt each, in the request's wake: nothing waits
+    assert (first["13900001002"].status, first["13900001002"].attempts) == ("queued", 1)
+    assert "暂时失败，将自动重试" in first["13900001002"].reason and first["13900001002"].scheduled_for
+    assert runner.invoke(args=["send-queued"]).exit_code == 0  # the retries that are due (cron, or the worker)
+    assert runner.invoke(args=["send-queued"]).exit_code == 0
 
     by_phone = {n.phone: n for n in rows(db)}
     assert (by_phone["13900001001"].status, by_phone["13900001001"].reason) == ("failed", "手机号码无效")
@@ -239,10 +249,9 @@ def test_send_queued_picks_up_messages_left_in_the_table(app, phones, runner, ou
 
 
 def app_with_redis(db_url, tmp_path, redis_url):
-    return create_app({
-        "TESTING": True, "SECRET_KEY": TEST_SECRET, "DATABASE_URL": db_url, "STORAGE_URL": f"file://{tmp_path}/s",
-        "SMS_BACKEND": "memory", "WTF_CSRF_ENABLED": False, "REDIS_URL": redis_url, "SMS_RETRY_BACKOFF_SECONDS": 0,
-    })
+    app = create_app(test_app_config(db_url, tmp_path, REDIS_URL=redis_url, SMS_RETRY_BACKOFF_SECONDS=0))
+    app.test_client_class = ClosingClient
+    return app
 
 
 def _closed_port() -> int:
@@ -274,27 +283,31 @@ def test_a_real_worker_sends_what_the_request_queued(phones, db_url, tmp_path, r
     assert {n.status for n in rows(db)} == {"queued"}
     from rq import SimpleWorker
 
+    job = queue.jobs[0]  # a job is its function's name and the message ids, as JSON: nothing else can run
+    assert job.func_name == "webapp.jobs.messages.deliver" and list(job.args) == [[n.id for n in rows(db)]]
+    stored = json.loads(zlib.decompress(queue.connection.hget(job.key, "data")))  # JSON, never pickle
+    assert stored == ["webapp.jobs.messages.deliver", None, [[n.id for n in rows(db)]], {}]
     with app.app_context():
-        SimpleWorker([queue], connection=queue.connection).work(burst=True)
+        SimpleWorker([queue], connection=queue.connection, serializer=queue.serializer).work(burst=True)
     assert len(app.extensions["notifier"].outbox) == 4
     assert {n.status for n in rows(db)} == {"sent"}
     app.extensions["db_engine"].dispose()
 
 
-def test_with_redis_down_the_request_sends_at_once_and_loses_nothing(phones, db_url, tmp_path, db):
+def test_with_redis_down_the_messages_go_right_after_the_response_and_none_is_lost(phones, db_url, tmp_path, db):
     app = app_with_redis(db_url, tmp_path, f"redis://127.0.0.1:{_closed_port()}/0")
     client = login(app, phones.teacher.username)
 
     response = client.post(f"/teacher/classes/{phones.class_a.id}/reminders", data={"stage": "unregistered"},
                            follow_redirects=True)
 
-    assert response.status_code == 200 and "已发送 4 条短信" in response.get_data(as_text=True)
+    assert response.status_code == 200 and "4 条短信已交给后台发送" in response.get_data(as_text=True)
     assert len(app.extensions["notifier"].outbox) == 4
     assert {n.status for n in rows(db)} == {"sent"}
     app.extensions["db_engine"].dispose()
 
 
-def test_without_redis_jobs_run_in_the_request(app, teacher, phones, outbox, db):
+def test_without_redis_the_messages_go_right_after_the_response(app, teacher, phones, outbox, db):
     assert app.extensions["job_queue"] is None
     teacher.post(f"/teacher/classes/{phones.class_a.id}/reminders", data={"stage": "returned"})
     assert outbox == [] and rows(db) == []  # nobody returned: nothing to send, nothing queued

@@ -88,7 +88,7 @@ def staged_class(app, db, world):
     hand_in(app, db, world, a[2], parent.id)
     returned, approved = (hand_in(app, db, world, s, parent.id) for s in extra)
     by_teacher = Actor("staff", world.teacher.id)
-    review.return_confirmation(db, returned, "照片不清楚", actor=by_teacher, notifier=app.extensions["notifier"])
+    review.return_confirmation(db, returned, "照片不清楚", actor=by_teacher)
     review.approve_confirmation(db, approved, actor=by_teacher)
     db.commit()
     return {"open": a[0], "unregistered": a[1], "submitted": a[2], "returned": extra[0], "approved": extra[1]}

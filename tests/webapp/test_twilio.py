@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import socket
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from confirm.services.notifications import SmsError
-from tests.twilio_fake import LocalTwilioHttpClient, message_error, start_fake
+from confirm.services.outbox import SmsError
+from tests.fakes import message_error, start_fake_twilio
 from webapp.adapters.sms import TwilioNotifier, notifier_from_config
 
 SID, TOKEN, FROM = "AC" + "0" * 32, "secret-token", "+15005550006"
@@ -16,7 +17,7 @@ SID, TOKEN, FROM = "AC" + "0" * 32, "secret-token", "+15005550006"
 
 @pytest.fixture
 def fake():
-    fake, server = start_fake()
+    fake, server = start_fake_twilio()
     yield fake
     server.shutdown()
     server.server_close()
@@ -24,11 +25,11 @@ def fake():
 
 @pytest.fixture
 def twilio(fake) -> TwilioNotifier:
-    return TwilioNotifier(SID, TOKEN, FROM, http_client=LocalTwilioHttpClient(fake.port, timeout=5))
+    return TwilioNotifier(SID, TOKEN, FROM, api_url=fake.url, timeout=5)
 
 
 def test_send_posts_the_exact_message_request_and_returns_twilios_id(fake, twilio):
-    fake.reply(201, {"sid": "SM0123456789abcdef0123456789abcdef", "status": "queued"})
+    fake.reply(201, {"sid": "SM0123456789abcdef0123456789abcdef"})
 
     provider_id = twilio.send("13812345678", "【测试小学】小明同学家长您好")
 
@@ -81,7 +82,7 @@ def test_unreachable_twilio_is_temporary():
     with socket.socket() as s:  # a port nothing listens on: the request never left
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    notifier = TwilioNotifier(SID, TOKEN, FROM, http_client=LocalTwilioHttpClient(port, timeout=2))
+    notifier = TwilioNotifier(SID, TOKEN, FROM, api_url=f"http://127.0.0.1:{port}", timeout=2)
 
     with pytest.raises(SmsError) as caught:
         notifier.send("13812345678", "text")
@@ -95,3 +96,24 @@ def test_twilio_backend_needs_its_credentials_from_configuration():
     built = notifier_from_config({"SMS_BACKEND": "twilio", "TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN,
                                   "TWILIO_FROM": FROM})
     assert isinstance(built, TwilioNotifier) and built.from_number == FROM
+
+
+def test_a_message_twilio_has_is_found_in_its_log_and_one_it_lacks_is_not(fake, twilio):
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    sid = twilio.send("13812345678", "【学籍信息确认】第一条")
+
+    assert twilio.find_sent("13812345678", "【学籍信息确认】第一条", since) == sid
+    assert twilio.find_sent("13812345678", "【学籍信息确认】另一条", since) is None
+    assert twilio.find_sent("13900000000", "【学籍信息确认】第一条", since) is None
+    listed = [r for r in fake.requests if r.method == "GET"][-1]
+    assert listed.path.startswith(f"/2010-04-01/Accounts/{SID}/Messages.json")
+    assert listed.form["To"] == ["+8613900000000"] and listed.form["From"] == [FROM]
+
+
+def test_the_deadline_and_the_api_address_come_from_configuration(fake):
+    built = notifier_from_config({"SMS_BACKEND": "twilio", "TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN,
+                                  "TWILIO_FROM": FROM, "TWILIO_TIMEOUT": 1.5, "TWILIO_API_URL": fake.url})
+
+    assert built.client.http_client.timeout == 1.5
+    built.send("13812345678", "text")
+    assert fake.sent == [("+8613812345678", "text")]

@@ -7,6 +7,9 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from confirm.services.outbox import PUBLIC_BASE_URL
+from confirm.unit_of_work import discard
+
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets foreign keys, WAL and a busy timeout."""
@@ -28,7 +31,9 @@ def init_app(app: Flask) -> None:
     """Create the engine and close each request's session at teardown."""
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["db_engine"] = engine
-    app.extensions["db_sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    # Links in messages start with the public address (confirm.services.outbox.public_url).
+    info = {PUBLIC_BASE_URL: app.config.get("PUBLIC_BASE_URL", "")}
+    app.extensions["db_sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False, info=info)
     app.teardown_appcontext(_close_session)
 
 
@@ -48,3 +53,4 @@ def _close_session(_exc: BaseException | None) -> None:
     db_session = g.pop("db_session", None)
     if db_session is not None:
         db_session.close()  # anything not committed is rolled back here
+        discard(db_session)  # and what was written for it outside the database is undone

@@ -1,7 +1,9 @@
-"""Background jobs: RQ on Redis when REDIS_URL is set, otherwise (or when Redis is down) run at once.
+"""Background jobs: RQ on Redis when REDIS_URL is set; without it (or with Redis down) a job runs once right after
+the response has gone out, so no answer ever waits for it.
 
-Call ``enqueue`` only after the data a job needs is committed. A job is a plain function in ``webapp.jobs``
-taking ids; in the worker (``flask --app webapp worker``) it runs inside the app context.
+A job is a plain function in ``webapp.jobs`` taking ids, queued only after the data it needs is committed. Jobs
+are stored as JSON (the function's import path and its ids), so the queue can never be made to run other code.
+In the worker (``flask --app webapp worker``) a job runs inside the app context.
 """
 
 from __future__ import annotations
@@ -9,36 +11,61 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from flask import Flask, current_app
+from flask import Flask, Response, current_app, g, has_request_context
 
 log = logging.getLogger(__name__)
 QUEUE_NAME = "confirm"
+_AFTER_RESPONSE = "jobs_after_response"
 
 
 def init_app(app: Flask) -> None:
-    """Connect the queue named by REDIS_URL (none: jobs run synchronously in the request)."""
+    """Connect the queue named by REDIS_URL (none: jobs run right after the response)."""
     app.extensions["job_queue"] = None
     url = app.config.get("REDIS_URL")
     if url:
         from redis import Redis
         from rq import Queue
+        from rq.serializers import JSONSerializer
 
-        connection = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-        app.extensions["job_queue"] = Queue(QUEUE_NAME, connection=connection,
-                                            default_timeout=app.config.get("JOB_TIMEOUT", 600))
+        connection = Redis.from_url(url, socket_connect_timeout=app.config["REDIS_CONNECT_TIMEOUT"],
+                                    socket_timeout=app.config["REDIS_TIMEOUT"])
+        app.extensions["job_queue"] = Queue(QUEUE_NAME, connection=connection, serializer=JSONSerializer,
+                                            default_timeout=app.config["JOB_TIMEOUT"])
+    app.after_request(_run_after_response)
 
 
-def enqueue(func: Callable, *args, **kwargs) -> str:
-    """Queue ``func(*args, **kwargs)``; returns "queued", or "ran" when it ran here and now."""
+def enqueue(func: Callable, *args) -> str:
+    """Queue ``func(*args)``: "queued" for the worker; "later" to run after this request's response; "ran" when
+    there is no request to wait for (a command or a job) and it ran here and now."""
     queue = current_app.extensions.get("job_queue")
     if queue is not None:
         try:
-            queue.enqueue(func, *args, **kwargs)
+            queue.enqueue(func, *args)
             return "queued"
-        except Exception as exc:  # Redis down: do the work now rather than lose it
-            log.warning("job queue unavailable (%s); running %s synchronously", type(exc).__name__, func.__name__)
-    func(*args, **kwargs)
+        except Exception as exc:  # Redis down: do the work here rather than lose it
+            log.warning("job queue unavailable (%s); running %s here", type(exc).__name__, func.__name__)
+    if has_request_context():
+        g.setdefault(_AFTER_RESPONSE, []).append((func, args))
+        return "later"
+    func(*args)
     return "ran"
+
+
+def _run_after_response(response: Response) -> Response:
+    jobs = g.pop(_AFTER_RESPONSE, None)
+    if jobs:
+        app = current_app._get_current_object()
+
+        def run() -> None:
+            with app.app_context():
+                for func, args in jobs:
+                    try:
+                        func(*args)
+                    except Exception:  # one failed job must not stop the others; each records its own outcome
+                        log.exception("job %s failed after the response", func.__name__)
+
+        response.call_on_close(run)
+    return response
 
 
 def queue_is_up() -> bool:

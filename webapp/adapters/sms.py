@@ -1,15 +1,16 @@
-"""SMS backends behind the domain's Notifier port, chosen by SMS_BACKEND."""
+"""SMS backends behind the domain's Notifier port, chosen by SMS_BACKEND. Only the outbox's sender calls them."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from flask import Flask, current_app
 
 from confirm.i18n import N_, Message
 from confirm.services.common import mask_phone
-from confirm.services.notifications import SmsError
+from confirm.services.outbox import SmsError
 
 log = logging.getLogger("webapp.sms")
 
@@ -23,6 +24,9 @@ class ConsoleNotifier:
         print(f"[SMS → {mask_phone(phone)}] {text}", flush=True)
         return "console"
 
+    def find_sent(self, phone: str, text: str, since: datetime) -> str | None:
+        return None  # nothing went out: printing again is harmless
+
 
 @dataclass
 class MemoryNotifier:
@@ -33,6 +37,10 @@ class MemoryNotifier:
     def send(self, phone: str, text: str) -> str:
         self.outbox.append((phone, text))
         return f"memory-{len(self.outbox)}"
+
+    def find_sent(self, phone: str, text: str, since: datetime) -> str | None:
+        found = [i for i, sent in enumerate(self.outbox, 1) if sent == (phone, text)]
+        return f"memory-{found[-1]}" if found else None
 
 
 # Twilio error codes that no retry can fix, with what the teacher reads.
@@ -54,18 +62,32 @@ class TwilioNotifier:
     after the request left is permanent too: the message may have gone out, so trying again could send it twice.
     """
 
-    def __init__(self, account_sid: str, auth_token: str, from_number: str, http_client=None, timeout: float = 10):
-        from twilio.http.http_client import TwilioHttpClient
+    def __init__(self, account_sid: str, auth_token: str, from_number: str, http_client=None, timeout: float = 5,
+                 api_url: str | None = None):
         from twilio.rest import Client
 
-        self.client = Client(account_sid, auth_token, http_client=http_client or TwilioHttpClient(timeout=timeout))
+        client = http_client or _http_client(timeout, api_url)
+        self.client = Client(account_sid, auth_token, http_client=client)
         self.from_number = from_number
+
+    @staticmethod
+    def _to(phone: str) -> str:
+        return phone if phone.startswith("+") else f"+86{phone}"
+
+    def find_sent(self, phone: str, text: str, since: datetime) -> str | None:
+        """Twilio's id of ``text`` sent to ``phone`` since ``since`` (its message log), so a cut-short attempt is
+        never sent a second time."""
+        for message in self.client.messages.list(to=self._to(phone), from_=self.from_number, date_sent_after=since,
+                                                 limit=50):
+            if message.body == text:
+                return message.sid
+        return None
 
     def send(self, phone: str, text: str) -> str:
         import requests
         from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 
-        to = phone if phone.startswith("+") else f"+86{phone}"
+        to = self._to(phone)
         try:
             message = self.client.messages.create(to=to, from_=self.from_number, body=text)
         except (TwilioRestException, TwilioServiceException) as exc:
@@ -78,6 +100,24 @@ class TwilioNotifier:
             raise SmsError(Message(N_("短信服务响应超时，可能已发出，为避免重复未自动重试")), permanent=True) from exc
         log.info("SMS to %s accepted by Twilio as %s", mask_phone(phone), message.sid)
         return message.sid
+
+
+def _http_client(timeout: float, api_url: str | None):
+    """Twilio's own HTTP client with a deadline; with ``api_url`` (TWILIO_API_URL: a gateway or a local stand-in)
+    every https://*.twilio.com address is sent there instead."""
+    import re
+
+    from twilio.http.http_client import TwilioHttpClient
+
+    if not api_url:
+        return TwilioHttpClient(timeout=timeout)
+    base = api_url.rstrip("/")
+
+    class Redirected(TwilioHttpClient):
+        def request(self, method, url, *args, **kwargs):
+            return super().request(method, re.sub(r"^https://[a-z0-9.-]+\.twilio\.com", base, url), *args, **kwargs)
+
+    return Redirected(timeout=timeout)
 
 
 def _rest_error(exc) -> SmsError:
@@ -103,7 +143,8 @@ def notifier_from_config(config: dict):
         missing = [k for k in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM") if not config.get(k)]
         if missing:
             raise RuntimeError(f"SMS_BACKEND=twilio needs {', '.join(missing)}")
-        return TwilioNotifier(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"], config["TWILIO_FROM"])
+        return TwilioNotifier(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"], config["TWILIO_FROM"],
+                              timeout=float(config.get("TWILIO_TIMEOUT", 5)), api_url=config.get("TWILIO_API_URL"))
     raise RuntimeError(f"unknown SMS_BACKEND {backend!r} (use console, memory or twilio)")
 
 

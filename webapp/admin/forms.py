@@ -2,6 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -23,3 +24,11 @@ class StaffForm(FlaskForm):
 class CampaignForm(FlaskForm):
     name = StringField(_l("核查名称"), validators=[DataRequired(_l("请填写核查名称")), Length(max=100)])
     deadline = DateField(_l("截止日期"), validators=[DataRequired(_l("请选择截止日期"))])
+
+
+class ImportForm(FlaskForm):
+    file = FileField(validators=[FileRequired()])
+
+
+class ConfirmForm(FlaskForm):
+    """Only the CSRF token."""

@@ -13,16 +13,14 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from confirm.errors import DomainError
 from confirm.fields import KEY_DATA_KEYS, field_for
 from confirm.models import FieldCorrection, StoredFile
 from confirm.presentation import readable
 from confirm.services import keydata, proofs
 from webapp.adapters import db
-from webapp.adapters.sms import notifier
 from webapp.admin import bp
-from webapp.auth.identity import actor, roles_required, staff_student_or_404
-from webapp.unit_of_work import apply_errors
+from webapp.auth.identity import actor, staff_student_or_404
+from webapp.unit_of_work import attempt
 
 
 class ApproveKeyForm(FlaskForm):
@@ -69,7 +67,6 @@ def _pending_count():
 
 
 @bp.get("/key-data")
-@roles_required("school_admin")
 def key_data():
     return render_template("admin/keydata.html", items=_items(), approve_form=ApproveKeyForm(),
                            reject_form=RejectKeyForm())
@@ -86,41 +83,28 @@ def _pending_or_404(student_id: int, field_key: str | None) -> FieldCorrection:
 
 
 @bp.post("/key-data/students/<int:student_id>/approve")
-@roles_required("school_admin")
 def key_data_approve(student_id: int):
     form = ApproveKeyForm()
     if not form.validate_on_submit():
         abort(400)
     correction = _pending_or_404(student_id, form.field_key.data)
-    s = db.session()
-    try:
-        keydata.approve_key_correction(s, correction, actor=actor(), notifier=notifier())
-    except DomainError as exc:
-        s.rollback()
-        apply_errors(form, exc)
-    else:
-        s.commit()
+    ok, _result = attempt(form, lambda: keydata.approve_key_correction(db.session(), correction, actor=actor()))
+    if ok:
         flash(_("已通过 %(name)s 的关键信息更正，学籍已更新", name=correction.confirmation.student.name), "success")
     return redirect(url_for("admin.key_data"))
 
 
 @bp.post("/key-data/students/<int:student_id>/reject")
-@roles_required("school_admin")
 def key_data_reject(student_id: int):
     form = RejectKeyForm()
     if not form.validate_on_submit():
         abort(400)
     correction = _pending_or_404(student_id, form.field_key.data)
-    s = db.session()
-    try:
-        keydata.reject_key_correction(s, correction, form.reason.data or "", actor=actor(), notifier=notifier())
-    except DomainError as exc:
-        s.rollback()
-        apply_errors(form, exc)
-        for error in form.reason.errors:
-            flash(error, "error")
-    else:
-        s.commit()
+    ok, _result = attempt(form, lambda: keydata.reject_key_correction(db.session(), correction,
+                                                                      form.reason.data or "", actor=actor()))
+    if ok:
         flash(_("已退回 %(name)s 的关键信息更正，家长会收到短信通知", name=correction.confirmation.student.name),
               "success")
+    for error in form.reason.errors:
+        flash(error, "error")
     return redirect(url_for("admin.key_data"))

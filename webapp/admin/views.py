@@ -9,27 +9,30 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SelectChoice
 
-from confirm.errors import DomainError
 from confirm.models import School, SchoolClass, StaffUser
+from confirm.roles import Role
 from confirm.services import records, stats
 from confirm.services import staff as staff_accounts
 from confirm.services.school import assign_head_teacher, create_campaign, create_class
 from confirm.services.sheet_printing import set_sheet_qr_required
 from confirm.states import STAGE_LABELS, Stage
 from webapp.adapters import db
-from webapp.adapters.sms import notifier
 from webapp.admin import bp
 from webapp.admin.forms import CampaignForm, ClassForm, StaffForm
-from webapp.auth.identity import actor, roles_required
-from webapp.teacher.stats import xlsx_download
-from webapp.unit_of_work import apply_errors, render
+from webapp.auth.identity import actor
+from webapp.shared.downloads import xlsx_download
+from webapp.unit_of_work import attempt
+
+
+def _school() -> School:
+    return db.session().get_one(School, current_user.school_id)
 
 
 def _teachers() -> list[StaffUser]:
     return list(
         db.session().scalars(
             select(StaffUser)
-            .where(StaffUser.school_id == current_user.school_id, StaffUser.role == "head_teacher")
+            .where(StaffUser.school_id == current_user.school_id, StaffUser.role == Role.HEAD_TEACHER)
             .order_by(StaffUser.display_name)
         )
     )
@@ -71,13 +74,11 @@ def _render_home(status: int = 200, **forms):
 
 
 @bp.get("/")
-@roles_required("school_admin")
 def home():
     return _render_home()
 
 
 @bp.get("/stats.xlsx")
-@roles_required("school_admin")
 def export_school_stats():
     s = db.session()
     school = s.get_one(School, current_user.school_id)
@@ -87,87 +88,62 @@ def export_school_stats():
 
 
 @bp.post("/classes")
-@roles_required("school_admin")
 def add_class():
     form = ClassForm()
     form.head_teacher_id.choices = []
     if form.validate_on_submit():
-        s = db.session()
-        school = s.get_one(School, current_user.school_id)
-        try:
-            create_class(s, school, grade=form.grade.data, name=form.name.data,
-                         head_teacher_id=form.head_teacher_id.data, actor=actor())
-        except DomainError as exc:
-            s.rollback()
-            apply_errors(form, exc)
-        else:
-            s.commit()
+        ok, _class = attempt(form, lambda: create_class(
+            db.session(), _school(), grade=form.grade.data, name=form.name.data,
+            head_teacher_id=form.head_teacher_id.data, actor=actor()))
+        if ok:
             flash(_("已创建班级 %(grade)s %(name)s", grade=form.grade.data, name=form.name.data), "success")
             return redirect(url_for("admin.home"))
     return _render_home(400, class_form=form)
 
 
 @bp.post("/staff")
-@roles_required("school_admin")
 def add_staff():
     form = StaffForm()
     if form.validate_on_submit():
-        s = db.session()
-        school = s.get_one(School, current_user.school_id)
-        try:
-            staff_accounts.create_staff(s, school, username=form.username.data, display_name=form.display_name.data,
-                                  role="head_teacher", password=form.password.data, phone=form.phone.data,
-                                  actor=actor())
-        except DomainError as exc:
-            s.rollback()
-            apply_errors(form, exc)
-        else:
-            s.commit()
+        ok, _staff = attempt(form, lambda: staff_accounts.create_staff(
+            db.session(), _school(), username=form.username.data, display_name=form.display_name.data,
+            role=Role.HEAD_TEACHER, password=form.password.data, phone=form.phone.data, actor=actor()))
+        if ok:
             flash(_("已创建班主任账号 %(u)s", u=form.username.data), "success")
             return redirect(url_for("admin.home"))
     return _render_home(400, staff_form=form)
 
 
 @bp.post("/campaign")
-@roles_required("school_admin")
 def start_campaign():
     form = CampaignForm()
     if form.validate_on_submit():
-        s = db.session()
-        school = s.get_one(School, current_user.school_id)
-        try:
-            create_campaign(s, school, name=form.name.data, deadline=form.deadline.data, actor=actor())
-        except DomainError as exc:
-            s.rollback()
-            apply_errors(form, exc)
-        else:
-            s.commit()
+        ok, _campaign = attempt(form, lambda: create_campaign(db.session(), _school(), name=form.name.data,
+                                                              deadline=form.deadline.data, actor=actor()))
+        if ok:
             flash(_("已开始新的信息核查：%(name)s", name=form.name.data), "success")
             return redirect(url_for("admin.home"))
     return _render_home(400, campaign_form=form)
 
 
 @bp.post("/classes/<int:class_id>/teacher")
-@roles_required("school_admin")
 def assign_teacher(class_id: int):
     s = db.session()
     school_class = s.get(SchoolClass, class_id)
     if school_class is None or school_class.school_id != current_user.school_id:
         abort(404)
     raw = request.form.get("head_teacher_id", "")
-    try:
-        assign_head_teacher(s, school_class, int(raw) if raw else None, actor=actor())
-    except (DomainError, ValueError) as exc:
-        s.rollback()
-        flash(render(exc.message) if isinstance(exc, DomainError) else _("请选择本校的班主任"), "error")
+    if raw and not raw.isdigit():
+        flash(_("请选择本校的班主任"), "error")
         return redirect(url_for("admin.home"))
-    s.commit()
-    flash(_("已更新 %(c)s 的班主任", c=school_class.title), "success")
+    ok, _result = attempt(None, lambda: assign_head_teacher(s, school_class, int(raw) if raw else None,
+                                                            actor=actor()))
+    if ok:
+        flash(_("已更新 %(c)s 的班主任", c=school_class.title), "success")
     return redirect(url_for("admin.home"))
 
 
 @bp.post("/campaign/sheet-qr")
-@roles_required("school_admin")
 def sheet_qr_setting():
     """Switch on (or off) the rule that uploaded sheet photos must show the QR code of a platform-printed sheet."""
     if not FlaskForm().validate_on_submit():  # the CSRF token only
@@ -178,24 +154,16 @@ def sheet_qr_setting():
         flash(_("还没有开始信息核查"), "error")
         return redirect(url_for("admin.home"))
     required = request.form.get("require_sheet_qr") == "y"
-    set_sheet_qr_required(s, campaign, required, actor=actor())
-    s.commit()
+    attempt(None, lambda: set_sheet_qr_required(s, campaign, required, actor=actor()))
     flash(_("已要求上传的确认表带有平台二维码") if required else _("已不再要求确认表带有平台二维码"), "success")
     return redirect(url_for("admin.home"))
 
 
 @bp.post("/staff/phone")
-@roles_required("school_admin")
 def set_staff_phone():
-    s = db.session()
-    school = s.get_one(School, current_user.school_id)
-    try:
-        staff = staff_accounts.set_staff_phone(s, school, request.form.get("staff_id", type=int),
-                                         request.form.get("phone", ""), actor=actor(), notifier=notifier())
-    except DomainError as exc:
-        s.rollback()
-        flash(render(exc.message), "error")
-        return redirect(url_for("admin.home"))
-    s.commit()
-    flash(_("已保存 %(name)s 的手机号，第一次敏感操作时会发短信验证", name=staff.display_name), "success")
+    ok, staff = attempt(None, lambda: staff_accounts.set_staff_phone(
+        db.session(), _school(), request.form.get("staff_id", type=int), request.form.get("phone", ""),
+        actor=actor()))
+    if ok:
+        flash(_("已保存 %(name)s 的手机号，第一次敏感操作时会发短信验证", name=staff.display_name), "success")
     return redirect(url_for("admin.home"))

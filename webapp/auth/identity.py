@@ -9,6 +9,7 @@ from flask_login import UserMixin, current_user
 from sqlalchemy import select
 
 from confirm.models import Guardianship, ParentAccount, SchoolClass, StaffUser, Student
+from confirm.roles import STAFF_ROLES, Role
 from confirm.services.common import Actor
 from webapp.adapters import db
 from webapp.extensions import login_manager
@@ -25,9 +26,9 @@ class Identity(UserMixin):
         return f"{self.kind}:{self.account.id}:{self.account.session_nonce}"
 
     @property
-    def role(self) -> str:
-        """parent, head_teacher or school_admin."""
-        return "parent" if self.kind == "parent" else self.account.role
+    def role(self) -> Role:
+        """The user's Role."""
+        return Role.PARENT if self.kind == "parent" else Role(self.account.role)
 
     @property
     def id(self) -> int:
@@ -65,24 +66,34 @@ def actor(ip: str | None = None) -> Actor:
     return Actor(current_user.kind, current_user.id, ip or request.remote_addr)
 
 
-def roles_required(*roles: str):
+def refuse_unless(*roles: Role):
+    """None when the signed-in user has one of ``roles``; else the login page (anonymous) or 403."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if current_user.role not in roles:
+        abort(403)
+    return None
+
+
+def roles_required(*roles: Role):
     """Only logged-in users with one of ``roles`` may call the view (others: login page or 403)."""
 
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            if not current_user.is_authenticated:
-                return login_manager.unauthorized()
-            if current_user.role not in roles:
-                abort(403)
-            return view(*args, **kwargs)
+            return refuse_unless(*roles) or view(*args, **kwargs)
 
         return wrapped
 
     return decorator
 
 
-STAFF = ("head_teacher", "school_admin")
+def require_role(*roles: Role):
+    """A ``before_request`` guard for a whole blueprint: the same rule as ``roles_required``."""
+    return lambda: refuse_unless(*roles)
+
+
+STAFF = STAFF_ROLES
 
 
 def parent_student_or_404(student_id: int) -> Student:
@@ -101,7 +112,7 @@ def staff_can_see_class(school_class: SchoolClass) -> bool:
     """Admins see their school's classes; head teachers only their own."""
     if school_class.school_id != current_user.school_id:
         return False
-    return current_user.role == "school_admin" or school_class.head_teacher_id == current_user.id
+    return current_user.role == Role.SCHOOL_ADMIN or school_class.head_teacher_id == current_user.id
 
 
 def staff_class_or_404(class_id: int) -> SchoolClass:
@@ -123,7 +134,7 @@ def staff_student_or_404(student_id: int) -> Student:
 def staff_classes() -> list[SchoolClass]:
     """The classes the logged-in staff user may see, in grade and name order."""
     query = select(SchoolClass).where(SchoolClass.school_id == current_user.school_id)
-    if current_user.role != "school_admin":
+    if current_user.role != Role.SCHOOL_ADMIN:
         query = query.where(SchoolClass.head_teacher_id == current_user.id)
     return list(db.session().scalars(query.order_by(SchoolClass.grade, SchoolClass.name)))
 

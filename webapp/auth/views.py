@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import abort, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from confirm.errors import DomainError, RecordedRefusal
 from confirm.invitations import InvalidInvitation
+from confirm.roles import Role
 from confirm.services import login as accounts_login
 from confirm.services import registration, resets, sms_codes
 from confirm.services.common import mask_phone
 from webapp.adapters import db
 from webapp.adapters.keys import code_key, invite_key
-from webapp.adapters.sms import notifier
 from webapp.auth import bp
 from webapp.auth.forms import (
     ChangePasswordForm,
@@ -28,25 +25,16 @@ from webapp.auth.forms import (
 )
 from webapp.auth.identity import Identity, password_change_gate, roles_required
 from webapp.extensions import LOCALES
-from webapp.unit_of_work import apply_errors, attempt
+from webapp.shared.links import safe_next
+from webapp.unit_of_work import attempt
 from webapp.unit_of_work import render as render_message
-
-
-def _safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths may be redirected to after login."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
 
 
 def home_for(identity: Identity) -> str:
     """Where a user lands after logging in."""
-    if identity.role == "parent":
+    if identity.role == Role.PARENT:
         return url_for("parent.home")
-    if identity.role == "school_admin":
+    if identity.role == Role.SCHOOL_ADMIN:
         return url_for("admin.home")
     return url_for("teacher.home")
 
@@ -70,19 +58,13 @@ def index():
 def login():
     form = LoginForm()
     if form.validate_on_submit():
-        s = db.session()
-        try:
-            account = accounts_login.authenticate(s, form.login.data, form.password.data, ip=request.remote_addr)
-        except accounts_login.AccountLocked as exc:
-            s.commit()  # the refusal is audited
-            form.password.errors.append(render_message(exc.message))
-            return render_template("auth/login.html", form=form)
-        s.commit()
-        if account is None:
+        ok, account = attempt(form, lambda: accounts_login.authenticate(
+            db.session(), form.login.data, form.password.data, ip=request.remote_addr))
+        if ok and account is None:
             form.password.errors.append(_("账号或密码不正确"))
-        else:
+        elif ok:
             identity = _start_session(account)
-            return redirect(_safe_next(request.args.get("next")) or home_for(identity))
+            return redirect(safe_next(request.args.get("next")) or home_for(identity))
     return render_template("auth/login.html", form=form)
 
 
@@ -100,26 +82,21 @@ def register():
         return _register_invited(request.args["invite"])
     form = RegisterStartForm()
     if form.validate_on_submit():
-        s = db.session()
         data = registration.RegistrationStart(form.code.data, form.student_name.data, form.phone.data)
-        try:
-            challenge = registration.start_registration(s, data, key=code_key(), notifier=notifier())
-        except RecordedRefusal as exc:
-            s.commit()  # the failed try of the code counts
-            apply_errors(form, exc)
-        except DomainError as exc:
-            s.rollback()
-            apply_errors(form, exc)
-        else:
-            return _to_register_verify(challenge)
+        ok, started = attempt(form, lambda: _started(registration.start_registration(db.session(), data,
+                                                                                     key=code_key())))
+        if ok:
+            return _to_register_verify(*started)
     return render_template("auth/register.html", form=form)
 
 
-def _to_register_verify(challenge):
-    """Commit the sent SMS code and go to the step where it is entered."""
-    s = db.session()
-    has_account = registration.existing_account(s, challenge.phone) is not None
-    s.commit()
+def _started(challenge):
+    """The SMS code sent, and whether its phone already has an account (for the next step's wording)."""
+    return challenge, registration.existing_account(db.session(), challenge.phone) is not None
+
+
+def _to_register_verify(challenge, has_account: bool):
+    """Go to the step where the SMS code is entered."""
     session["reg_challenge"] = challenge.id
     session["reg_phone"] = mask_phone(challenge.phone)
     session["reg_has_account"] = has_account
@@ -129,17 +106,12 @@ def _to_register_verify(challenge):
 @bp.post("/register/resend")
 def register_resend():
     """"没收到验证码": a new SMS code for the same phone and child, without starting over."""
-    s = db.session()
-    try:
-        challenge = sms_codes.resend_challenge(s, session.get("reg_challenge"), purpose=registration.PURPOSE,
-                                               key=code_key(), notifier=notifier())
-    except DomainError as exc:
-        s.rollback()
-        flash(render_message(exc.message), "error")
+    ok, challenge = attempt(None, lambda: sms_codes.resend_challenge(
+        db.session(), session.get("reg_challenge"), purpose=registration.PURPOSE, key=code_key()))
+    if not ok:
         if not session.get("reg_challenge"):
             return redirect(url_for("auth.register"))
         return redirect(url_for("auth.register_verify"))
-    s.commit()
     session["reg_challenge"] = challenge.id
     flash(_("验证码已重新发送到 %(phone)s", phone=mask_phone(challenge.phone)), "success")
     return redirect(url_for("auth.register_verify"))
@@ -155,14 +127,10 @@ def _register_invited(token: str):
         return redirect(url_for("auth.register"))
     form = InvitedRegisterForm()
     if form.validate_on_submit():
-        try:
-            challenge = registration.start_invited_registration(s, token, form.phone.data, invite_key=invite_key(),
-                                                                key=code_key(), notifier=notifier())
-        except DomainError as exc:
-            s.rollback()
-            apply_errors(form, exc)
-        else:
-            return _to_register_verify(challenge)
+        ok, started = attempt(form, lambda: _started(registration.start_invited_registration(
+            s, token, form.phone.data, invite_key=invite_key(), key=code_key())))
+        if ok:
+            return _to_register_verify(*started)
     return render_template("auth/register_invited.html", form=form, student=student)
 
 
@@ -203,7 +171,7 @@ def register_verify():
 def set_language(locale: str):
     if locale not in LOCALES:
         abort(404)
-    response = make_response(redirect(_safe_next(request.args.get("next")) or url_for("auth.index")))
+    response = make_response(redirect(safe_next(request.args.get("next")) or url_for("auth.index")))
     response.set_cookie("lang", locale, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
     return response
 
@@ -215,14 +183,9 @@ bp.before_app_request(password_change_gate)
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        s = db.session()
-        try:
-            challenge = resets.start_password_reset(s, form.phone.data, key=code_key(), notifier=notifier())
-        except DomainError as exc:
-            s.rollback()
-            apply_errors(form, exc)
-        else:
-            s.commit()
+        ok, challenge = attempt(form, lambda: resets.start_password_reset(db.session(), form.phone.data,
+                                                                           key=code_key()))
+        if ok:
             session["pwreset_challenge"] = challenge.id
             session["pwreset_phone"] = mask_phone(challenge.phone)
             return redirect(url_for("auth.forgot_password_verify"))
@@ -248,19 +211,14 @@ def forgot_password_verify():
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
-@roles_required("parent")
+@roles_required(Role.PARENT)
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        s = db.session()
-        try:
-            resets.change_password(s, current_user.account, password=form.password.data,
-                                   password_confirm=form.password_confirm.data, ip=request.remote_addr)
-        except DomainError as exc:
-            s.rollback()
-            apply_errors(form, exc)
-        else:
-            s.commit()
+        ok, _result = attempt(form, lambda: resets.change_password(
+            db.session(), current_user.account, password=form.password.data,
+            password_confirm=form.password_confirm.data, ip=request.remote_addr))
+        if ok:
             identity = _start_session(current_user.account)  # the nonce changed: carry on in a fresh session
             flash(_("新密码已设置"), "success")
             return redirect(home_for(identity))

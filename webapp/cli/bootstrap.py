@@ -64,6 +64,7 @@ def create_admin_command(school_code: str, username: str, display_name: str, pho
 
     from confirm.errors import DomainError
     from confirm.models import School
+    from confirm.roles import Role
     from confirm.services.common import SYSTEM
     from confirm.services.staff import create_staff
     from webapp.adapters import db
@@ -73,7 +74,7 @@ def create_admin_command(school_code: str, username: str, display_name: str, pho
     if school is None:
         raise click.ClickException(f"no school with code {school_code}; run create-school first")
     try:
-        create_staff(session, school, username=username, display_name=display_name, role="school_admin",
+        create_staff(session, school, username=username, display_name=display_name, role=Role.SCHOOL_ADMIN,
                      password=password, phone=phone, actor=SYSTEM)
     except DomainError as exc:
         _fail_on(exc)

@@ -44,10 +44,11 @@ def send_daily_reminders_command(days: int, now_text: str | None):
     """
     from confirm.errors import DomainError
     from confirm.models import Campaign, School, SchoolClass
-    from confirm.services import notifications as outreach
+    from confirm.services import outreach
     from confirm.services.common import SYSTEM
+    from confirm.states import MessageKind, MessageStatus
     from webapp.adapters import db
-    from webapp.jobs.messages import composer, dispatch
+    from webapp.shared.links import message_link
 
     now = _parse_now(now_text) or outreach.utcnow()
     today = outreach.local_today(now)
@@ -66,19 +67,19 @@ def send_daily_reminders_command(days: int, now_text: str | None):
         class_ids = session.scalars(select(SchoolClass.id).where(SchoolClass.school_id == school.id))
         students = [item for cid in class_ids for item in outreach.lagging_students(session, cid, campaign.id)]
         try:
-            plan, created = outreach.queue_messages(session, school, students, outreach.Kind.REMINDER,
-                                                    compose=composer(school, campaign), budget=budget,
-                                                    actor=SYSTEM, now=now)
+            with current_app.test_request_context():  # the links in the messages are built as on the web
+                plan, created = outreach.queue_messages(
+                    session, school, students, MessageKind.REMINDER, budget=budget, actor=SYSTEM, now=now,
+                    compose=outreach.composer(school, campaign, message_link(campaign)))
         except DomainError as exc:
             session.rollback()
             click.echo(f"{school.code}: refused: {exc.message}", err=True)
             refused = True
             continue
-        session.commit()
-        how = dispatch([n.id for n in created if n.status == "queued"])
-        scheduled = sum(1 for n in created if n.status == "scheduled")
+        session.commit()  # hands the queued messages to the sender
+        scheduled = sum(1 for n in created if n.status == MessageStatus.SCHEDULED)
         click.echo(f"{school.code}: {len(students)} students lagging, {len(created)} SMS "
-                   f"({how or 'none'}; {scheduled} scheduled for 08:00), {len(plan.no_phone)} without a phone, "
+                   f"({scheduled} scheduled for 08:00), {len(plan.no_phone)} without a phone, "
                    f"{len(plan.invalid)} invalid numbers, {plan.recent_count} phones already reminded in 24 h")
     if refused:
         raise SystemExit(1)

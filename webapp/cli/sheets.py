@@ -6,7 +6,7 @@ import os
 import tempfile
 
 import click
-from flask import current_app, url_for
+from flask import current_app
 from flask.cli import with_appcontext
 
 
@@ -28,6 +28,7 @@ def print_sheets_command(school_code: str, class_name: str | None, invitation: b
     from webapp.adapters import db
     from webapp.adapters.keys import code_key, sheet_key
     from webapp.adapters.pdf import SheetContext, SheetFontMissing, font_path, render_sheets
+    from webapp.shared.links import registration_url
 
     session = db.session()
     school = session.scalar(select(School).where(School.code == school_code))
@@ -50,7 +51,7 @@ def print_sheets_command(school_code: str, class_name: str | None, invitation: b
     # A request context for url_for and the (Chinese) messages, as on the web.
     with current_app.test_request_context(), \
             tempfile.NamedTemporaryFile(dir=directory, suffix=".pdf.part", delete=False) as part:
-        register_url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for("auth.register")
+        register_url = registration_url()
         try:
             pages = render_sheets(sheets, part, SheetContext(school.name, campaign.name, register_url),
                                   font_file=font)

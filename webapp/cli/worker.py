@@ -1,4 +1,5 @@
-"""``flask worker``: the RQ worker that runs the background jobs."""
+"""``flask worker``: the RQ worker that runs the background jobs, with RQ's scheduler for retries that are due
+later (an SMS the provider refused for the moment)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ def worker_command(burst: bool):
 
     queue = current_app.extensions.get("job_queue")
     if queue is None:
-        raise click.ClickException("REDIS_URL is not set: jobs run synchronously, no worker is needed")
+        raise click.ClickException("REDIS_URL is not set: jobs run right after each response, no worker is needed")
     # SimpleWorker runs jobs in this process, inside the app context (no fork sharing database connections).
-    SimpleWorker([queue], connection=queue.connection).work(burst=burst)
+    worker = SimpleWorker([queue], connection=queue.connection, serializer=queue.serializer)
+    worker.work(burst=burst, with_scheduler=True)

@@ -7,20 +7,19 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from confirm.errors import DomainError
 from confirm.i18n import N_, Message
 from confirm.models import Guardianship, Student
+from confirm.roles import Role
 from confirm.services import proofs, records, review
-from confirm.states import EDITABLE_STATES, STAGE_LABELS, Stage, State
-from uploads.intake import IntakeError
+from confirm.states import EDITABLE_STATES, STAGE_LABELS, CorrectionStatus, Stage, State
 from webapp.adapters import db
-from webapp.adapters.photos import examine_sheet, read_proof, store_photo_and
+from webapp.adapters.photos import examiner
 from webapp.adapters.storage import store
 from webapp.auth.identity import actor, parent_student_or_404, roles_required
 from webapp.parent import bp
 from webapp.parent.forms import ProofForm, SubmitSheetForm
 from webapp.shared.record_view import CorrectionForm, correction_entries, record_blocks
-from webapp.unit_of_work import apply_errors, render
+from webapp.unit_of_work import attempt, render
 
 
 def _children():
@@ -40,7 +39,8 @@ def _context(student: Student):
 
 
 # What the parent reads beside a key-data correction once the head teacher has passed the sheet on.
-KEY_OUTCOMES = {"pending_admin": N_("待学校审核"), "applied": N_("已生效"), "rejected": N_("未通过")}
+KEY_OUTCOMES = {CorrectionStatus.PENDING_ADMIN: N_("待学校审核"), CorrectionStatus.APPLIED: N_("已生效"),
+                CorrectionStatus.REJECTED: N_("未通过")}
 
 
 def _running_context(student: Student):
@@ -53,7 +53,7 @@ def _running_context(student: Student):
 
 
 @bp.get("/")
-@roles_required("parent")
+@roles_required(Role.PARENT)
 def home():
     children = _children()
     if len(children) == 1:
@@ -67,7 +67,7 @@ def home():
 
 
 @bp.route("/students/<int:student_id>", methods=["GET", "POST"])
-@roles_required("parent")
+@roles_required(Role.PARENT)
 def record(student_id: int):
     student = parent_student_or_404(student_id)
     s = db.session()
@@ -77,15 +77,12 @@ def record(student_id: int):
         if campaign is None:
             flash(_("学校还没有开始本次信息核查，暂时不能提交更正"), "error")
             return redirect(url_for("parent.record", student_id=student.id))
-        confirmation = records.ensure_confirmation(s, campaign, student)
-        try:
-            result = records.save_corrections(s, confirmation, correction_entries(form), actor=actor())
-        except DomainError as exc:
-            s.rollback()
-            apply_errors(form, exc)
+        ok, result = attempt(form, lambda: records.save_corrections(
+            s, records.ensure_confirmation(s, campaign, student), correction_entries(form), actor=actor()))
+        if not ok:
+            confirmation = records.confirmation_for(s, campaign, student)
             flash(_("有的更正没有通过检查，这次没有保存。请看下面标红的提示，改好后再保存。"), "error")
         else:
-            s.commit()
             for _name, message in result.warnings:
                 flash(render(message), "warning")
             if result.saved:
@@ -113,7 +110,7 @@ def record(student_id: int):
 
 
 @bp.route("/students/<int:student_id>/submit", methods=["GET", "POST"])
-@roles_required("parent")
+@roles_required(Role.PARENT)
 def submit(student_id: int):
     student = parent_student_or_404(student_id)
     s = db.session()
@@ -126,22 +123,11 @@ def submit(student_id: int):
     if form.validate_on_submit() and missing_proof:  # key data needs its proof before the sheet is taken in
         proof_form.proof.errors = [render(Message(proofs.MISSING_PROOF))]
     elif form.validate_on_submit():
-        who = actor()
-        try:
-            verdict = examine_sheet(form.sheet.data.read(), student, campaign)
-            if verdict.is_accepted:
-                confirmation = records.ensure_confirmation(s, campaign, student)
-                store_photo_and(
-                    s, student, verdict, kind="sheet", actor=who,
-                    then=lambda sheet: review.submit_confirmation(s, confirmation, sheet, actor=who),
-                )
-                flash(_("提交成功！请等待班主任审核，审核结果会显示在这里。"), "success")
-                return redirect(url_for("parent.record", student_id=student.id))
-            form.sheet.errors.extend(render(reason) for reason in verdict.reasons)  # ask for a retake
-        except IntakeError as exc:
-            form.sheet.errors.append(render(exc.message))
-        except DomainError as exc:
-            apply_errors(form, exc)
+        ok, _sheet = attempt(form, lambda: review.submit_sheet_photo(
+            s, campaign, student, form.sheet.data.read(), examiner=examiner(), store=store(), actor=actor()))
+        if ok:
+            flash(_("提交成功！请等待班主任审核，审核结果会显示在这里。"), "success")
+            return redirect(url_for("parent.record", student_id=student.id))
     return render_template(
         "parent/submit.html", student=student, confirmation=confirmation, form=form,
         blocks=record_blocks(student, confirmation), proof_form=proof_form, missing_proof=missing_proof,
@@ -151,7 +137,7 @@ def submit(student_id: int):
 
 
 @bp.post("/students/<int:student_id>/proofs")
-@roles_required("parent")
+@roles_required(Role.PARENT)
 def upload_proof(student_id: int):
     student = parent_student_or_404(student_id)
     s = db.session()
@@ -161,19 +147,11 @@ def upload_proof(student_id: int):
         for error in form.proof.errors:
             flash(error, "error")
         return redirect(url_for("parent.submit", student_id=student.id))
-    try:
-        upload = read_proof(form.proof.data.read())
-        confirmation = records.ensure_confirmation(s, campaign, student)
-        proofs.add_proof(s, confirmation, upload, store=store(), actor=actor())
-    except IntakeError as exc:
-        s.rollback()
-        flash(render(exc.message), "error")
-    except DomainError as exc:
-        s.rollback()
-        apply_errors(form, exc)
-        for error in form.proof.errors:
-            flash(error, "error")
-    else:
-        s.commit()
+    ok, _proof = attempt(form, lambda: proofs.add_proof(
+        s, records.ensure_confirmation(s, campaign, student), examiner().proof(form.proof.data.read()),
+        store=store(), actor=actor()))
+    if ok:
         flash(_("证明材料已上传"), "success")
+    for error in form.proof.errors:
+        flash(error, "error")
     return redirect(url_for("parent.submit", student_id=student.id))

@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from confirm.models import Guardianship, StoredFile, Student
+from confirm.roles import STAFF_ROLES, Role
 from webapp.adapters import db
 from webapp.adapters.storage import store
 from webapp.auth.identity import roles_required, staff_can_see_class
@@ -18,7 +19,7 @@ def _may_see(stored: StoredFile) -> bool:
     if stored.student_id is None:
         return False
     s = db.session()
-    if current_user.role == "parent":
+    if current_user.role == Role.PARENT:
         return s.scalar(
             select(Guardianship.id).where(
                 Guardianship.student_id == stored.student_id, Guardianship.parent_id == current_user.id
@@ -29,7 +30,7 @@ def _may_see(stored: StoredFile) -> bool:
 
 
 @bp.get("/<int:file_id>")
-@roles_required("parent", "head_teacher", "school_admin")
+@roles_required(Role.PARENT, *STAFF_ROLES)
 def show(file_id: int):
     stored = db.session().get(StoredFile, file_id)
     if stored is None or not _may_see(stored):

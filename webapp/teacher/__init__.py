@@ -4,4 +4,15 @@ from flask import Blueprint
 
 bp = Blueprint("teacher", __name__, url_prefix="/teacher")
 
-from webapp.teacher import account_help, outreach, paper, paper_print, queue, stats, views  # noqa: E402,F401
+from webapp.teacher import (  # noqa: E402,F401
+    account_help,
+    directory,
+    flags,
+    outreach,
+    paper,
+    paper_print,
+    queue,
+    stats,
+    stepup,
+    views,
+)

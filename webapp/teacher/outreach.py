@@ -13,16 +13,16 @@ from sqlalchemy import func, select
 from wtforms import HiddenField, SelectChoice, SelectField, SelectMultipleField
 
 from confirm.models import Notification, SchoolClass, Student, utcnow
-from confirm.services import notifications as outreach
+from confirm.services import outbox, outreach
 from confirm.services.common import mask_phone
-from confirm.services.notifications import REMINDER_STAGES, Kind, OverBudget
+from confirm.services.outreach import REMINDER_STAGES
 from confirm.services.records import active_campaign
-from confirm.states import STAGE_LABELS, Stage
+from confirm.states import STAGE_LABELS, MessageKind, MessageStatus, Stage
 from webapp.adapters import db
 from webapp.auth.identity import STAFF, actor, roles_required, staff_class_or_404, staff_student_or_404
-from webapp.jobs.messages import composer, dispatch
+from webapp.shared.links import message_link
 from webapp.teacher import bp
-from webapp.unit_of_work import render
+from webapp.unit_of_work import attempt
 
 HISTORY_LIMIT = 50
 
@@ -48,16 +48,14 @@ def budget() -> int:
     return int(current_app.config.get("SMS_DAILY_BUDGET_PER_SCHOOL", outreach.DEFAULT_DAILY_BUDGET))
 
 
-def flash_outcome(plan: outreach.Plan, created: list[Notification], how: str) -> None:
+def flash_outcome(plan: outreach.Plan, created: list[Notification]) -> None:
     """Tell the teacher what happened: sent or queued, and who could not be reached."""
     if created:
         if plan.send_at:
             flash(_("现在是夜间（21:00–8:00），%(n)s 条短信已安排在 %(at)s 发送", n=len(created),
                     at=plan.send_at.astimezone(outreach.LOCAL_TZ).strftime("%m-%d %H:%M")), "warning")
-        elif how == "queued":
-            flash(_("%(n)s 条短信已交给后台发送，发送结果见下方列表", n=len(created)), "success")
         else:
-            flash(_("已发送 %(n)s 条短信，结果见下方列表", n=len(created)), "success")
+            flash(_("%(n)s 条短信已交给后台发送，发送结果见下方列表", n=len(created)), "success")
     else:
         flash(_("没有发出短信"), "warning")
     if plan.no_phone:
@@ -69,21 +67,14 @@ def flash_outcome(plan: outreach.Plan, created: list[Notification], how: str) ->
         flash(_("%(n)s 个号码在 24 小时内已收到过短信，这次不再发送", n=plan.recent_count), "warning")
 
 
-def queue_and_send(school, students, kind: Kind, campaign) -> bool:
-    """Queue the messages, commit, then hand them to the worker; False when the budget refused the burst."""
-    s = db.session()
-    try:
-        plan, created = outreach.queue_messages(s, school, students, kind, compose=composer(school, campaign),
-                                                budget=budget(), actor=actor(), now=clock())
-    except OverBudget as exc:
-        s.rollback()
-        flash(render(exc.message), "error")
-        return False
-    ids = [n.id for n in created if n.status == "queued"]
-    s.commit()
-    how = dispatch(ids)  # after the commit: the worker must find the rows
-    flash_outcome(plan, created, how)
-    return True
+def queue_and_send(school, students, kind: MessageKind, campaign) -> bool:
+    """Queue the messages (the commit hands them to the sender); False when the budget refused the burst."""
+    ok, queued = attempt(None, lambda: outreach.queue_messages(
+        db.session(), school, students, kind, compose=outreach.composer(school, campaign, message_link(campaign)),
+        budget=budget(), actor=actor(), now=clock()))
+    if ok:
+        flash_outcome(*queued)
+    return ok
 
 
 @bp.get("/classes/<int:class_id>/outreach")
@@ -99,7 +90,7 @@ def outreach_page(class_id: int):
         abort(404)
     campaign = active_campaign(s, school_class.school_id)
     students = outreach.lagging_students(s, school_class.id, campaign.id if campaign else None, [stage])
-    plan = outreach.plan_messages(s, students, Kind.REMINDER, budget=budget(), now=clock())
+    plan = outreach.plan_messages(s, students, MessageKind.REMINDER, budget=budget(), now=clock())
     history = list(s.scalars(
         select(Notification).join(Student, Student.id == Notification.student_id)
         .where(Student.class_id == school_class.id)
@@ -108,7 +99,7 @@ def outreach_page(class_id: int):
     names = dict(s.execute(select(Student.id, Student.name).where(Student.class_id == school_class.id)).all())
     stale = s.scalar(
         select(func.count()).select_from(Notification).join(Student, Student.id == Notification.student_id)
-        .where(Student.class_id == school_class.id, Notification.status == "queued",
+        .where(Student.class_id == school_class.id, Notification.status == MessageStatus.QUEUED.value,
                Notification.created_at < utcnow() - timedelta(minutes=10))
     )
     return render_template(
@@ -116,7 +107,7 @@ def outreach_page(class_id: int):
         stages=REMINDER_STAGES, stage_labels=STAGE_LABELS, history=history, names=names, stale=stale,
         reminder_form=ReminderForm(stage=stage.value), invitation_form=InvitationForm(), mask_phone=mask_phone,
         status_labels=outreach.STATUS_LABELS, kind_labels=outreach.KIND_LABELS, stage_label=outreach.stage_label,
-        queue_configured=current_app.extensions.get("job_queue") is not None,
+        queue_configured=current_app.extensions.get("job_queue") is not None, shown_body=outbox.shown_body,
     )
 
 
@@ -137,7 +128,7 @@ def send_reminders(class_id: int):
     if not students:
         flash(_("请至少选择一名学生"), "warning")
     else:
-        queue_and_send(school_class.school, students, Kind.REMINDER, campaign)
+        queue_and_send(school_class.school, students, MessageKind.REMINDER, campaign)
     return redirect(url_for("teacher.outreach_page", class_id=school_class.id, stage=stage.value))
 
 
@@ -156,7 +147,7 @@ def send_invitations(class_id: int):
         if not students:
             flash(_("本班学生都已有家长注册，不需要发送邀请"), "warning")
         else:
-            queue_and_send(school_class.school, students, Kind.INVITATION, campaign)
+            queue_and_send(school_class.school, students, MessageKind.INVITATION, campaign)
     return redirect(url_for("teacher.outreach_page", class_id=school_class.id, stage=Stage.UNREGISTERED.value))
 
 
@@ -170,6 +161,7 @@ def student_messages(student_id: int):
     return render_template(
         "teacher/outreach_history.html", student=student, history=history, mask_phone=mask_phone,
         status_labels=outreach.STATUS_LABELS, kind_labels=outreach.KIND_LABELS, stage_label=outreach.stage_label,
+        shown_body=outbox.shown_body,
     )
 
 
@@ -180,7 +172,7 @@ def invitation_summary(school_class: SchoolClass) -> dict[str, int]:
     rows = s.execute(
         select(Notification.student_id, Notification.status)
         .join(Student, Student.id == Notification.student_id)
-        .where(Student.class_id == school_class.id, Notification.kind == Kind.INVITATION.value)
+        .where(Student.class_id == school_class.id, Notification.kind == MessageKind.INVITATION.value)
         .order_by(Notification.id)
     ).all()
     per_student: dict[int, set[str]] = {}
@@ -188,11 +180,11 @@ def invitation_summary(school_class: SchoolClass) -> dict[str, int]:
         per_student.setdefault(student_id, set()).add(status)
     counts: Counter = Counter()
     for statuses in per_student.values():
-        if "sent" in statuses:
+        if MessageStatus.SENT in statuses:
             counts["sent"] += 1
-        elif statuses & {"queued", "scheduled", "sending"}:
+        elif statuses & {MessageStatus.QUEUED, MessageStatus.SCHEDULED, MessageStatus.SENDING}:
             counts["pending"] += 1
-        elif "failed" in statuses:
+        elif MessageStatus.FAILED in statuses:
             counts["failed"] += 1
     campaign = active_campaign(s, school_class.school_id)
     unregistered = outreach.lagging_students(s, school_class.id, campaign.id if campaign else None,

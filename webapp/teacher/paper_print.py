@@ -6,7 +6,7 @@ import tempfile
 from datetime import date
 from io import BytesIO
 
-from flask import current_app, render_template, send_file, url_for
+from flask import current_app, render_template, send_file
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -14,7 +14,6 @@ from sqlalchemy import select
 from wtforms import BooleanField, RadioField, SelectChoice, SelectMultipleField
 from wtforms.validators import InputRequired
 
-from confirm.errors import DomainError
 from confirm.models import Guardianship, Student
 from confirm.services import records
 from confirm.services.sheet_printing import MAX_SHEETS, class_students, prepare_sheets
@@ -22,8 +21,9 @@ from webapp.adapters import db
 from webapp.adapters.keys import code_key, sheet_key
 from webapp.adapters.pdf import SheetContext, SheetFontMissing, font_path, render_sheets
 from webapp.auth.identity import STAFF, actor, roles_required, staff_class_or_404
+from webapp.shared.links import registration_url
 from webapp.teacher import bp
-from webapp.unit_of_work import apply_errors
+from webapp.unit_of_work import attempt
 
 SPOOL_BYTES = 8 * 1024 * 1024  # a PDF larger than this is spooled to disk rather than held in memory
 
@@ -47,6 +47,16 @@ def _render_page(school_class, form, status=200):
                            registered=registered, campaign=campaign, max_sheets=MAX_SHEETS), status
 
 
+def _print(school_class, chosen: list[int] | None, invitation: bool, out, font: str) -> int:
+    """Prepare the sheets (and, for invitations, fresh codes) and draw them into ``out``; returns the page count."""
+    s = db.session()
+    students = class_students(s, school_class, chosen)
+    campaign, sheets = prepare_sheets(s, school_class.school_id, students, sheet_key=sheet_key(),
+                                      invitation=invitation, code_key=code_key(), actor=actor())
+    ctx = SheetContext(school_class.school.name, campaign.name, registration_url())
+    return render_sheets(sheets, out, ctx, font_file=font)
+
+
 @bp.get("/classes/<int:class_id>/sheets")
 @roles_required(*STAFF)
 def print_sheets_page(class_id: int):
@@ -67,29 +77,21 @@ def print_sheets(class_id: int):
         current_app.logger.error("no CJK font for the sheets; run scripts/system-deps.sh or set SHEET_FONT")
         form.form_errors.append(_("服务器缺少打印确认表所需的中文字体，请联系系统管理员安装（fonts-wqy-zenhei）。"))
         return _render_page(school_class, form, 503)
-    s = db.session()
-    try:
-        # Ticked students are what the teacher means, even if "whole class" was left selected.
-        chosen = form.students.data if form.scope.data == "selected" or form.students.data else None
-        students = class_students(s, school_class, chosen)
-        campaign, sheets = prepare_sheets(s, school_class.school_id, students, sheet_key=sheet_key(),
-                                          invitation=form.invitation.data, code_key=code_key(), actor=actor())
-    except DomainError as exc:
-        s.rollback()
-        apply_errors(form, exc)
-        if form.students.errors:
-            form.form_errors.extend(form.students.errors)
-        return _render_page(school_class, form, 400)
-    register_url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for("auth.register")
-    ctx = SheetContext(school_class.school.name, campaign.name, register_url)
+    # Ticked students are what the teacher means, even if "whole class" was left selected.
+    chosen = form.students.data if form.scope.data == "selected" or form.students.data else None
     # Pages go to a temporary file (on disk once it is large), never all into one bytes object.
     out = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - closed below or by the response
     try:
-        render_sheets(sheets, out, ctx, font_file=font)
+        # New registration codes count only once the PDF that holds them is made: one unit of work for both.
+        ok, _pages = attempt(form, lambda: _print(school_class, chosen, form.invitation.data, out, font))
     except BaseException:
         out.close()
         raise
-    s.commit()  # new registration codes count only once the PDF that holds them is made
+    if not ok:
+        out.close()
+        if form.students.errors:
+            form.form_errors.extend(form.students.errors)
+        return _render_page(school_class, form, 400)
     size = out.tell()
     out.seek(0)
     kind = _("邀请版") if form.invitation.data else _("确认表")

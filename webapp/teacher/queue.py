@@ -12,6 +12,7 @@ from webapp.adapters import db
 from webapp.auth.identity import STAFF, actor, roles_required, staff_class_or_404
 from webapp.teacher import bp
 from webapp.teacher.forms import ApproveForm
+from webapp.unit_of_work import attempt
 
 
 def _campaign_id(school_class: SchoolClass) -> int | None:
@@ -57,8 +58,7 @@ def bulk_approve(class_id: int):
     eligible = review_queue.bulk_approvable(s, school_class.id, _campaign_id(school_class))
     form = ApproveForm()
     if form.validate_on_submit():
-        n = review_queue.bulk_approve(s, eligible, actor=actor())
-        s.commit()
+        _ok, n = attempt(form, lambda: review_queue.bulk_approve(s, eligible, actor=actor()))
         if n:
             flash(_("已批量通过 %(n)s 份确认表", n=n), "success")
         else:

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
-from flask import Response
-
 from confirm.services import records, stats
 from webapp.adapters import db
 from webapp.auth.identity import STAFF, roles_required, staff_class_or_404
+from webapp.shared.downloads import xlsx_download
 from webapp.teacher import bp
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def xlsx_download(data: bytes, filename: str) -> Response:
-    """A workbook as a private, uncached attachment (the filename may be Chinese)."""
-    return Response(data, mimetype=XLSX, headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
-        "Cache-Control": "private, no-store"})
 
 
 @bp.get("/classes/<int:class_id>/stats.xlsx")

@@ -2,32 +2,32 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from confirm.errors import DomainError
 from confirm.i18n import N_
 from confirm.models import Guardianship
+from confirm.roles import Role
 from confirm.services import proofs, records, review, review_queue, stats
 from confirm.services.school import issue_class_codes
 from confirm.states import STAGE_LABELS, Stage, State, stage_of
 from webapp.adapters import db
 from webapp.adapters.keys import code_key
-from webapp.adapters.sms import notifier
 from webapp.auth.identity import STAFF, actor, roles_required, staff_class_or_404, staff_classes, staff_student_or_404
+from webapp.shared.links import registration_url
 from webapp.shared.record_view import record_blocks
 from webapp.teacher import bp
 from webapp.teacher.forms import ApproveForm, IssueCodesForm, ReturnForm
 from webapp.teacher.queue import position, url_after_decision, waiting
-from webapp.unit_of_work import apply_errors
+from webapp.unit_of_work import attempt
 
 
 @bp.get("/")
 @roles_required(*STAFF)
 def home():
-    if current_user.role == "school_admin":
+    if current_user.role == Role.SCHOOL_ADMIN:
         return redirect(url_for("admin.home"))
     classes = staff_classes()
     if len(classes) == 1:
@@ -75,12 +75,9 @@ def issue_codes(class_id: int):
     form = IssueCodesForm()
     if not form.validate_on_submit():
         abort(400)
-    s = db.session()
-    slips = issue_class_codes(s, school_class, key=code_key(), actor=actor())
-    s.commit()
-    register_url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for("auth.register")
+    _ok, slips = attempt(None, lambda: issue_class_codes(db.session(), school_class, key=code_key(), actor=actor()))
     response = render_template("teacher/code_slips.html", school_class=school_class, slips=slips,
-                               register_url=register_url)
+                               register_url=registration_url())
     return response, 200, {"Cache-Control": "no-store"}
 
 
@@ -131,15 +128,10 @@ def approve(student_id: int):
     form = ApproveForm()
     if confirmation is None or not form.validate_on_submit():
         abort(400)
-    s = db.session()
     queue_before = waiting(student)
-    try:
-        review.approve_confirmation(s, confirmation, actor=actor())
-    except DomainError as exc:
-        s.rollback()
-        apply_errors(form, exc)
+    ok, _result = attempt(form, lambda: review.approve_confirmation(db.session(), confirmation, actor=actor()))
+    if not ok:
         return _render_review(student, confirmation, approve_form=form, status=409)
-    s.commit()
     flash(_("已通过 %(name)s 的确认表", name=student.name), "success")
     return redirect(url_after_decision(student, queue_before))
 
@@ -152,15 +144,10 @@ def return_(student_id: int):
     if confirmation is None:
         abort(400)
     if form.validate_on_submit():
-        s = db.session()
         queue_before = waiting(student)
-        try:
-            review.return_confirmation(s, confirmation, form.full_reason(), actor=actor(), notifier=notifier())
-        except DomainError as exc:
-            s.rollback()
-            apply_errors(form, exc)
-        else:
-            s.commit()
+        ok, _result = attempt(form, lambda: review.return_confirmation(db.session(), confirmation,
+                                                                      form.full_reason(), actor=actor()))
+        if ok:
             flash(_("已退回 %(name)s 的确认表，家长会收到短信通知", name=student.name), "success")
             return redirect(url_after_decision(student, queue_before))
     return _render_review(student, confirmation, return_form=form, status=400)
