@@ -107,14 +107,6 @@ class Field:
         """The option with national code ``code``, if any."""
         return next((c for c in self.choices if c.code == code), None)
 
-    def choice_for_text(self, text: str) -> Choice | None:
-        """The option whose name, alias or code is ``text`` (names win, as the template takes names)."""
-        text = text.strip()
-        for c in self.choices:
-            if text == c.name or text in c.aliases:
-                return c
-        return self.choice_for_code(text)
-
     def display(self, value: str | None) -> str:
         """The value as a person reads it: option names for codes, the raw text otherwise."""
         if value is None or value == "":

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -51,17 +53,93 @@ def database_template(tmp_path_factory):
         yield path
 
 
+@pytest.fixture(scope="session")
+def _pg_tables(database_template) -> list[str]:
+    """The PostgreSQL schema's tables, parents before children."""
+    if not _is_postgres():
+        return []
+    engine = create_engine(database_template)
+    names = set(inspect(engine).get_table_names()) - {"alembic_version"}
+    engine.dispose()
+    from confirm.models import Base
+
+    ordered = [t.name for t in Base.metadata.sorted_tables if t.name in names]
+    return ordered + sorted(names - set(ordered))
+
+
+def _truncate(conn, tables: list[str]) -> None:
+    conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+
+
 @pytest.fixture
-def db_url(database_template, tmp_path) -> str:
+def db_url(database_template, _pg_tables, tmp_path) -> str:
     """A clean, fully migrated database for this test."""
     if _is_postgres():
         engine = create_engine(database_template)
-        tables = [t for t in inspect(engine).get_table_names() if t != "alembic_version"]
         with engine.begin() as conn:
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            _truncate(conn, _pg_tables)
         engine.dispose()
         return database_template
     target = tmp_path / "test.sqlite3"
+    shutil.copyfile(database_template, target)
+    return f"sqlite:///{target}"
+
+
+@dataclass
+class DataSnapshot:
+    """Every row of a test database at one moment: a module builds an expensive world once, and each of its tests
+    starts from these rows (a copy of the SQLite file; for PostgreSQL, the tables copied back with COPY)."""
+
+    url: str
+    sqlite_file: Path | None = None
+    tables: dict[str, bytes] = field(default_factory=dict)
+
+    @classmethod
+    def take(cls, url: str, pg_tables: list[str]) -> DataSnapshot:
+        if not _is_postgres():
+            return cls(url, sqlite_file=Path(url.removeprefix("sqlite:///")))
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            cursor = conn.connection.cursor()
+            tables = {}
+            for table in pg_tables:
+                with cursor.copy(f'COPY "{table}" TO STDOUT') as copy:
+                    tables[table] = b"".join(bytes(chunk) for chunk in copy)
+        engine.dispose()
+        return cls(url, tables=tables)
+
+    def restore(self, tmp_path: Path) -> str:
+        """The rows put back (PostgreSQL) or copied for this test (SQLite); returns the test's database URL."""
+        if self.sqlite_file is not None:
+            target = tmp_path / "test.sqlite3"
+            shutil.copyfile(self.sqlite_file, target)
+            return f"sqlite:///{target}"
+        engine = create_engine(self.url)
+        with engine.begin() as conn:
+            _truncate(conn, list(self.tables))
+            conn.execute(text("SET LOCAL session_replication_role = replica"))  # rows go back in any order
+            cursor = conn.connection.cursor()
+            for table, data in self.tables.items():
+                if data:
+                    with cursor.copy(f'COPY "{table}" FROM STDIN') as copy:
+                        copy.write(data)
+                    conn.execute(text(
+                        f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), MAX(id)) FROM \"{table}\" "
+                        "HAVING MAX(id) IS NOT NULL"))
+        engine.dispose()
+        return self.url
+
+
+@pytest.fixture(scope="module")
+def module_database(database_template, _pg_tables, tmp_path_factory) -> str:
+    """A clean database for a module to build its world in once (see DataSnapshot)."""
+    if _is_postgres():
+        engine = create_engine(database_template)
+        with engine.begin() as conn:
+            _truncate(conn, _pg_tables)
+        engine.dispose()
+        return database_template
+    target = tmp_path_factory.mktemp("module-db") / "world.sqlite3"
     shutil.copyfile(database_template, target)
     return f"sqlite:///{target}"
 
@@ -107,13 +185,30 @@ class ClosingClient(FlaskClient):
         return super().open(*args, buffered=buffered, **kwargs)
 
 
-@pytest.fixture
-def app(db_url, tmp_path):
-    """The app on the test database, local storage in a temp dir and the in-memory SMS outbox."""
-    app = create_app(test_app_config(db_url, tmp_path))
+@pytest.fixture(scope="session")
+def _one_app(tmp_path_factory):
+    """One app for the whole run (building its URL map costs ~50 ms): each test rebinds it to its own database,
+    storage and SMS outbox, and gets the configuration back as it was built."""
+    app = create_app(test_app_config("sqlite://", tmp_path_factory.mktemp("app")))
     app.test_client_class = ClosingClient
+    return app, dict(app.config)
+
+
+@pytest.fixture
+def app(_one_app, db_url, tmp_path):
+    """The app on the test database, local storage in a temp dir and the in-memory SMS outbox."""
+    from webapp.adapters import db, sms, storage
+
+    app, pristine = _one_app
+    app.config.clear()
+    app.config.update(pristine, DATABASE_URL=db_url, STORAGE_URL=f"file://{tmp_path / 'storage'}")
+    engine = db.make_engine(db_url)
+    app.extensions["db_engine"] = engine
+    app.extensions["db_sessionmaker"].configure(bind=engine)
+    storage.init_app(app)
+    sms.init_app(app)
     yield app
-    app.extensions["db_engine"].dispose()
+    engine.dispose()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import date, timedelta
 
+from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
 from confirm.models import Campaign, Guardianship, ParentAccount, School, SchoolClass, StaffUser, Student
@@ -14,6 +15,13 @@ from confirm.validation import make_resident_id
 
 _seq = itertools.count(1)
 PASSWORD = "correct-horse-9"
+# Accounts made by the factories get cheap argon2id hashes (the parameters travel in the hash, so logging in still
+# runs the app's real verify, only faster); ``real_hash=True`` gives one the production cost, for timing tests.
+_FIXTURE_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+def _hash(password: str, real: bool) -> str:
+    return hash_password(password) if real else _FIXTURE_HASHER.hash(password)
 
 
 def make_school(session: Session, code: str | None = None, name: str = "测试小学") -> School:
@@ -25,10 +33,10 @@ def make_school(session: Session, code: str | None = None, name: str = "测试�
 
 
 def make_staff(session: Session, school: School, role: str = "head_teacher", username: str | None = None,
-               password: str = PASSWORD, phone: str | None = None) -> StaffUser:
+               password: str = PASSWORD, phone: str | None = None, real_hash: bool = False) -> StaffUser:
     n = next(_seq)
     user = StaffUser(school_id=school.id, username=username or f"{role}{n}", display_name=f"老师{n}", role=role,
-                     phone=phone, password_hash=hash_password(password), session_nonce=new_nonce(), is_active=True)
+                     phone=phone, password_hash=_hash(password, real_hash), session_nonce=new_nonce(), is_active=True)
     session.add(user)
     session.flush()
     return user
@@ -79,10 +87,10 @@ def make_campaign(session: Session, school: School, days: int = 30) -> Campaign:
 
 
 def make_parent(session: Session, *students: Student, phone: str | None = None,
-                password: str = PASSWORD) -> ParentAccount:
+                password: str = PASSWORD, real_hash: bool = False) -> ParentAccount:
     n = next(_seq)
     parent = ParentAccount(phone=phone or f"1380000{n:04d}", platform_no=f"9{n:07d}",
-                           password_hash=hash_password(password), session_nonce=new_nonce())
+                           password_hash=_hash(password, real_hash), session_nonce=new_nonce())
     session.add(parent)
     session.flush()
     for student in students:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import random
 
@@ -26,8 +27,9 @@ def sheet_image(size=(1600, 1200), background=(120, 104, 88), seed: int = 0) -> 
     return image
 
 
+@functools.lru_cache(maxsize=128)
 def sheet_jpeg(size=(1600, 1200), background=(120, 104, 88), seed: int = 0, quality: int = 85) -> bytes:
-    """``sheet_image`` as JPEG bytes."""
+    """``sheet_image`` as JPEG bytes (made once per run for each set of arguments: bytes cannot be changed)."""
     out = io.BytesIO()
     sheet_image(size, background, seed).save(out, "JPEG", quality=quality)
     return out.getvalue()

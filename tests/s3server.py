@@ -186,8 +186,8 @@ class WeedServer:
         except OSError:
             return ""
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop the process by its PID (SIGTERM, then SIGKILL) and remove its data."""
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop the process by its PID (SIGTERM, then SIGKILL: its data is thrown away anyway) and remove its data."""
         atexit.unregister(self.stop)
         if self.process.poll() is None:
             self.process.terminate()

@@ -42,10 +42,6 @@ class ParsedRow:
     class_code: str
     match_id: int | None = None  # the existing student this row updates
 
-    @property
-    def class_key(self) -> tuple[str, str, str]:
-        return (self.grade, self.class_name, self.class_code)
-
 
 @dataclass
 class ExistingStudents:

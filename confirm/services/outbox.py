@@ -224,10 +224,10 @@ def is_stale(message: Notification, now: datetime | None = None) -> bool:
             and message.sending_since < (now or utcnow()) - STALE_SENDING)
 
 
-def record_unsure(session: Session, message: Notification, *, now: datetime | None = None) -> None:
-    """An attempt was cut short and the provider has no trace of it: the message goes back in the queue."""
+def record_unsure(session: Session, message: Notification) -> None:
+    """An attempt was cut short and the provider has no trace of it: the message goes back in the queue, due now."""
     message.status = move(message.status, MessageStatus.QUEUED, MESSAGE_MOVES).value
     message.reason = str(Message(N_("上次发送被中断，服务商没有收到，将重新发送")))
-    message.scheduled_for = now or utcnow()
+    message.scheduled_for = None
     message.sending_since = None
     session.flush()

@@ -310,5 +310,5 @@ def test_an_attempt_cut_short_is_seen_as_stale_and_goes_back_to_the_queue(sessio
     assert not outbox.claim(session, message, now=NOON + timedelta(minutes=5))  # never two senders at once
     later = NOON + timedelta(minutes=20)
     assert outbox.is_stale(message, later) and outbox.due_ids(session, now=later) == [message.id]
-    outbox.record_unsure(session, message, now=later)
+    outbox.record_unsure(session, message)
     assert deliver(session, message, Provider(), now=later) == "sent" and message.attempts == 2

@@ -24,7 +24,6 @@ def _cheap_passwords(monkeypatch):
     from argon2 import PasswordHasher
 
     fast = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr("tests.factories.hash_password", fast.hash)
     monkeypatch.setattr("confirm.services.resets.hash_password", fast.hash)
 
 

@@ -7,19 +7,18 @@ browser has to go through the real forms with their real tokens.
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from confirm.services.common import SYSTEM
 from confirm.services.registration import issue_code
 from tests.conftest import test_app_config
 from tests.factories import make_campaign, make_class, make_school, make_staff, make_student
+from tests.servers import serve
 from webapp import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -72,16 +71,10 @@ def live_server(db_url, tmp_path):
                         student_name=student.name, student_address=student.value("current_address"),
                         registration_code=code)
 
-    # threaded: Chromium may open a speculative connection and not use it; one thread must not wait on it.
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
     try:
-        yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app, **arranged)
+        with serve(app) as url:
+            yield LiveServer(url=url, app=app, **arranged)
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
         engine.dispose()
 
 

@@ -40,6 +40,11 @@ class World:
 
 @pytest.fixture
 def world(db) -> World:
+    return build_world(db)
+
+
+def build_world(db) -> World:
+    """The small school of the web tests, committed."""
     school = make_school(db, code="5200000099")
     campaign = make_campaign(db, school)
     admin = make_staff(db, school, role="school_admin", username="admin1")

@@ -20,7 +20,7 @@ from webapp.config import ConfigError
 @pytest.fixture
 def teacher(db):
     """One head-teacher account (one password hash: cheaper than the whole world)."""
-    user = make_staff(db, make_school(db), username="teacher_x")
+    user = make_staff(db, make_school(db), username="teacher_x", real_hash=True)  # as the app hashes
     db.commit()
     return user
 

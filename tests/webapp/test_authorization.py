@@ -20,9 +20,11 @@ until it gets an entry here.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -30,10 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from flask import url_for
 from openpyxl import load_workbook
 from sqlalchemy import inspect, select, text
+from sqlalchemy.orm import Session
 
 from confirm.exporting import export_students
 from confirm.importing.service import import_file
@@ -53,8 +55,9 @@ from confirm.services.common import SYSTEM
 from confirm.services.files import record_file
 from confirm.services.records import ensure_confirmation
 from confirm.services.review import submit_confirmation
+from tests.conftest import DataSnapshot
 from tests.factories import PASSWORD, make_campaign, make_class, make_staff, make_student
-from tests.webapp.conftest import World, jpeg_bytes
+from tests.webapp.conftest import World, build_world, jpeg_bytes
 
 PARENT, TEACHER, ADMIN = "parent", "head_teacher", "school_admin"
 ROLES = (PARENT, TEACHER, ADMIN)
@@ -539,7 +542,7 @@ ARG_OF_KIND = {kind: arg for arg, kind in KIND_OF_ARG.items()}
 # --- batch upload (issue 6) ------------------------------------------------------------------------------------
 
 
-def _add_batches(world: World, extra: Extra, db, app) -> None:
+def _add_batches(world: World, extra: Extra, db, store) -> None:
     """A batch per class (own, the school's other, the other school's), each with one photo left unfiled."""
     from confirm.models import BatchItem, BatchUpload
     from uploads.storage import new_object_key
@@ -548,7 +551,7 @@ def _add_batches(world: World, extra: Extra, db, app) -> None:
                                             (world.class_b, world.other_teacher, world.campaign),
                                             (extra.other_class, extra.other_teacher, extra.other_campaign)):
         key = new_object_key("batch", school_class.school_id, "bin")
-        app.extensions["store"].put(key, jpeg_bytes(), "application/octet-stream")
+        store.put(key, jpeg_bytes(), "application/octet-stream")
         batch = BatchUpload(school_id=school_class.school_id, class_id=school_class.id, campaign_id=campaign.id,
                             created_by_id=teacher.id, total=1)
         db.add(batch)
@@ -655,23 +658,46 @@ def _cases(*, allowed: bool | None, public: bool = False, foreign: bool = False)
 
 # --- helpers ---------------------------------------------------------------------------------------------------
 
-_fast_hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+@pytest.fixture(scope="module")
+def _matrix(module_database, _pg_tables, tmp_path_factory):
+    """The two schools, their photos and batches, built once for the module's ~350 cases: each case starts from a
+    copy of these rows (DataSnapshot) and of these stored files."""
+    from uploads.storage import LocalStore
+    from webapp.adapters.db import make_engine
 
-
-@pytest.fixture(autouse=True)
-def _fast_fixture_passwords(monkeypatch):
-    """The accounts of the fixtures get cheap argon2 hashes; logging in still runs the app's real verify."""
-    monkeypatch.setattr("tests.factories.hash_password", _fast_hasher.hash)
+    files = tmp_path_factory.mktemp("authz-storage")
+    engine = make_engine(module_database)
+    with Session(engine, expire_on_commit=False) as db:
+        world = build_world(db)
+        made = build_extra(world, db, LocalStore(files))
+    engine.dispose()
+    return world, made, DataSnapshot.take(module_database, _pg_tables), files
 
 
 @pytest.fixture
-def extra(world: World, db, app) -> Extra:
+def db_url(_matrix, tmp_path) -> str:
+    return _matrix[2].restore(tmp_path)
+
+
+@pytest.fixture
+def world(_matrix) -> World:
+    return _matrix[0]
+
+
+@pytest.fixture
+def extra(_matrix, app) -> Extra:
+    """This case's copy: its own stored files, and maps it may add to."""
+    made, files = _matrix[1], _matrix[3]
+    shutil.copytree(files, app.extensions["store"].root, dirs_exist_ok=True)
+    return dataclasses.replace(made, batches=dict(made.batches), batch_items=dict(made.batch_items))
+
+
+def build_extra(world: World, db, store) -> Extra:
     other_teacher = make_staff(db, world.other_school, username="teacher_other_school")
     other_class = make_class(db, world.other_school, other_teacher, grade="五年级", name="外校9班")
     other_campaign = make_campaign(db, world.other_school)
     other_student = make_student(db, other_class, name="外校学生")
     files, photos = {}, {}
-    store = app.extensions["store"]
     for n, student in enumerate((world.students_a[0], world.students_b[0], other_student)):
         data = jpeg_bytes(size=(32, 24), color=(10 * n, 80, 160))
         key = f"sheet/{student.school_id}/authz/{student.id}.jpg"
@@ -687,7 +713,7 @@ def extra(world: World, db, app) -> Extra:
             new_value=f"{student.name}的新地址", requested_by_kind="parent", requested_by_id=0))
     db.commit()
     made = Extra(other_teacher, other_class, other_student, other_campaign, files, photos)
-    _add_batches(world, made, db, app)
+    _add_batches(world, made, db, store)
     return made
 
 

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from confirm.models import AuditEvent, MisuseFlag
 from confirm.services import misuse
 from tests.factories import PASSWORD
-
-
-@pytest.fixture(autouse=True)
-def _cheap_passwords(monkeypatch):
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr("tests.factories.hash_password", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash)
 
 
 def _register(client, code, name, phone="13812345678"):

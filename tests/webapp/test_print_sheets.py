@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from PIL import Image
 from sqlalchemy import select
 
@@ -23,11 +22,6 @@ from uploads.qr import find_qr
 pytestmark = pytest.mark.skipif(not Path("/usr/bin/pdftotext").exists(), reason="needs poppler-utils")
 
 CODE = re.compile(r"家长注册码：([0-9A-Z]{4}-[0-9A-Z]{4})")
-
-
-@pytest.fixture(autouse=True)
-def _fast_fixture_passwords(monkeypatch):
-    monkeypatch.setattr("tests.factories.hash_password", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash)
 
 
 def _print(client, world: World, **form):
