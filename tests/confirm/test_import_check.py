@@ -309,6 +309,7 @@ def test_empty_rows_are_skipped_and_later_rows_keep_their_excel_numbers():
     assert [(p.row, p.column) for p in result.problems] == [(8, "联系电话")]
 
 
+@pytest.mark.slow
 def test_fifty_thousand_rows_are_checked_in_reasonable_time():
     data = rows(50_000)
     data[-1][col("联系电话")] = "12345"  # one bad cell in the very last row
