@@ -10,7 +10,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from confirm.errors import DomainError, FieldErrors, RecordedRefusal
-from confirm.fields import Kind
 from confirm.i18n import N_, Message
 from confirm.invitations import InvalidInvitation, parse_invitation_token
 from confirm.models import Campaign, Guardianship, ParentAccount, RegistrationCode, Student, utcnow
@@ -25,7 +24,7 @@ from confirm.services import misuse
 from confirm.services.common import Actor, audit, unique_number
 from confirm.services.records import active_campaign
 from confirm.services.sms_codes import send_challenge, verify_challenge
-from confirm.validation import clean_value, normalize_text
+from confirm.validation import mobile_number, normalize_text
 
 PURPOSE = "register"
 CHINA = ZoneInfo("Asia/Shanghai")  # campaign deadlines are dates in China time
@@ -48,12 +47,10 @@ def code_hash(key: bytes, code: str) -> str:
 
 def clean_mobile(raw: str) -> str:
     """A normalised mainland mobile number, or FieldErrors on the ``phone`` field."""
-    from confirm.fields import Field
-
-    value, errors, _ = clean_value(Field("phone", "手机号", "Mobile", Kind.PHONE, "basic"), raw)
-    if errors or not value.startswith("1") or len(value) != 11:
+    mobile = mobile_number(raw)
+    if mobile is None:
         raise FieldErrors([("phone", Message(N_("请输入正确的 11 位手机号码")))])
-    return value
+    return mobile
 
 
 def issue_code(session: Session, student: Student, *, key: bytes, actor: Actor, now: datetime | None = None) -> str:
