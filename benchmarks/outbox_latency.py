@@ -27,8 +27,15 @@ sys.path.insert(0, str(ROOT))
 
 from confirm.models import Notification  # noqa: E402
 from tests.conftest import test_app_config  # noqa: E402
-from tests.factories import PASSWORD, make_campaign, make_class, make_parent, make_school, make_staff  # noqa: E402
-from tests.factories import make_student  # noqa: E402
+from tests.factories import (  # noqa: E402
+    PASSWORD,
+    make_campaign,
+    make_class,
+    make_parent,
+    make_school,
+    make_staff,
+    make_student,  # noqa: E402
+)
 from tests.fakes import message_error, start_fake_twilio  # noqa: E402
 from tests.servers import serve  # noqa: E402
 from webapp import create_app  # noqa: E402

@@ -34,6 +34,9 @@ def run_suite(checkout: Path) -> dict[str, float]:
         figures[phase] += float(seconds)
     figures["summed"] = figures["setup"] + figures["call"] + figures["teardown"]
     print(f"  {checkout.name}: {summary}")
+    for line in done.stdout.splitlines():
+        if line.startswith(("FAILED", "ERROR")):
+            print(f"    {line}")
     return figures
 
 
