@@ -60,6 +60,7 @@ def wait_settled(app, expected: int) -> list[Notification]:
     with app.extensions["db_sessionmaker"]() as s:
         for _ in range(600):
             rows = list(s.scalars(select(Notification)))
+            rows = [n for n in rows if n.status != "skipped"]  # codes asked for phones without an account
             if len(rows) >= expected and all(n.attempts and n.status != "sending" for n in rows):
                 return rows
             time.sleep(0.05)

@@ -86,14 +86,21 @@ def queue_sms(
     created_by_id: int | None = None,
     scheduled_for: datetime | None = None,
     now: datetime | None = None,
+    unsent_because: Message | None = None,
 ) -> Notification:
-    """Write one message to the outbox; it is sent once the transaction commits (or at ``scheduled_for``)."""
+    """Write one message to the outbox; it is sent once the transaction commits (or at ``scheduled_for``).
+
+    With ``unsent_because`` the row is written the same way but kept as skipped with that reason and never sent
+    (a code asked for a phone without an account: the answer, and the work behind it, stay the same).
+    """
     now = now or utcnow()
     mobile = mobile_number(phone)
     body = render_sms(template, secret=SECRET_MARK, **(params or {}))
     status = MessageStatus.SCHEDULED if scheduled_for else MessageStatus.QUEUED
     reason = None
-    if mobile is None:
+    if unsent_because is not None:
+        status, secret, reason = MessageStatus.SKIPPED, None, str(unsent_because)
+    elif mobile is None:
         status, secret = MessageStatus.FAILED, None
         reason = str(Message(N_("不是手机号码，无法发送短信")))
     message = Notification(

@@ -39,7 +39,8 @@ def send_challenge(
     """Create a code for ``phone`` and queue it in the outbox (it is sent once the transaction commits).
 
     ``subject`` (e.g. ``staff:12``) adds a daily limit per actor on top of the per-phone one; with
-    ``deliver=False`` the challenge is recorded (so limits and answers stay the same) but no SMS goes out.
+    ``deliver=False`` the challenge and its message row are recorded all the same (so limits, answers and the time
+    they take stay the same) but the message is never sent.
     """
     now = now or utcnow()
     recent = session.execute(
@@ -72,9 +73,9 @@ def send_challenge(
     )
     session.add(challenge)
     session.flush()
-    if deliver:
-        queue_sms(session, phone=phone, template=STAFF_TEMPLATE if purpose in STAFF_PURPOSES else PARENT_TEMPLATE,
-                  kind=MessageKind.CODE, secret=code, school_id=school_id, now=now)
+    queue_sms(session, phone=phone, template=STAFF_TEMPLATE if purpose in STAFF_PURPOSES else PARENT_TEMPLATE,
+              kind=MessageKind.CODE, secret=code, school_id=school_id, now=now,
+              unsent_because=None if deliver else Message(N_("该手机号没有账号，未发送")))
     return challenge
 
 
