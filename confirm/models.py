@@ -17,7 +17,9 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -36,6 +38,7 @@ from confirm.states import (
     ImportStatus,
     MessageKind,
     MessageStatus,
+    RepeatState,
     State,
     allowed_values,
 )
@@ -232,8 +235,6 @@ class ParentAccount(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    locked_until: Mapped[datetime | None]
 
     guardianships: Mapped[list[Guardianship]] = relationship(back_populates="parent")
 
@@ -268,10 +269,12 @@ class RegistrationCode(Base):
     used_at: Mapped[datetime | None]
     used_by_parent_id: Mapped[int | None] = mapped_column(ForeignKey("parent_accounts.id"))
     revoked_at: Mapped[datetime | None]
-    failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    locked_until: Mapped[datetime | None]
 
     student: Mapped[Student] = relationship()
+
+    # One working code per student: issuing a new one revokes the old in the same transaction.
+    __table_args__ = (Index("uq_registration_codes_active_student", "student_id", unique=True,
+                            sqlite_where=text("revoked_at IS NULL"), postgresql_where=text("revoked_at IS NULL")),)
 
 
 class Campaign(Base):
@@ -541,3 +544,39 @@ class BatchItem(Base):
     __table_args__ = (
         CheckConstraint(f"status in ({allowed_values(BatchItemStatus)})", name="status_known"),
     )
+
+
+class RateCounter(Base):
+    """One limit's count for one key (an address, a login name, a phone, a code): how many since ``started_at``.
+
+    Counted with one INSERT … ON CONFLICT DO UPDATE in the transaction of the request it limits, so parallel requests
+    in any number of processes queue on the row and none reads a count another is about to change. ``key`` is a
+    keyed hash: no phone or address is stored in clear.
+    """
+
+    __tablename__ = "rate_counters"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime]
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class RepeatGuard(Base):
+    """A state-changing request, by the one-time token of the form that sent it: a second request with the same token
+    gets the first one's answer instead of a second effect (a double tap, a browser retry, back and resubmit).
+
+    ``answer`` is the first response (status, redirect, flashed messages, body), encrypted with a key derived from
+    the form's token, which is stored only as a keyed hash: the rows can be read by no one but the browser that holds
+    the token. Rows live for minutes.
+    """
+
+    __tablename__ = "repeat_guards"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(12))
+    answer: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+    __table_args__ = (CheckConstraint(f"state in ({allowed_values(RepeatState)})", name="state_known"),)

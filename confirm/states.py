@@ -197,3 +197,18 @@ IMPORT_MOVES: dict[ImportStatus, frozenset[ImportStatus]] = {
     ImportStatus.COMMITTED: frozenset(),
     ImportStatus.REJECTED: frozenset(),
 }
+
+
+class RepeatState(StrEnum):
+    """A guarded request (see RepeatGuard): running, its effect committed, or its answer kept for a repeat."""
+
+    RUNNING = "running"
+    COMMITTED = "committed"  # the effect is saved; the answer is on its way
+    ANSWERED = "answered"
+
+
+REPEAT_MOVES: dict[RepeatState, frozenset[RepeatState]] = {
+    RepeatState.RUNNING: frozenset({RepeatState.COMMITTED, RepeatState.ANSWERED}),
+    RepeatState.COMMITTED: frozenset({RepeatState.ANSWERED}),
+    RepeatState.ANSWERED: frozenset(),
+}

@@ -1,73 +1,79 @@
-"""Logging in: parents by platform number or phone, staff by username; failed tries counted and locked."""
+"""Logging in: parents by platform number or phone, staff by username.
+
+Every try is counted before the password is looked at (``confirm.services.limits``): five per login name from one
+address in 15 minutes, ten per login name from anywhere in a minute. Past either, the answer is the same whether or
+not the name has an account, and it costs the same — nothing is verified. The owner, from another address, can sign
+in again within a minute however many tries an attacker makes elsewhere.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from confirm.errors import RecordedRefusal
 from confirm.i18n import N_, Message
-from confirm.models import AuditEvent, ParentAccount, StaffUser, utcnow
+from confirm.models import ParentAccount, StaffUser, utcnow
 from confirm.security import verify_password
 from confirm.services import misuse
 from confirm.services.common import Actor, audit
+from confirm.services.limits import LOGIN_ANYWHERE, LOGIN_FROM_ADDRESS, forget, spend
+from confirm.validation import normalize_text
 
 
-class AccountLocked(RecordedRefusal):
-    """The parent account is locked after a burst of failed logins (the refusal is audited, so commit it)."""
+class LoginThrottled(RecordedRefusal):
+    """Too many tries of this login name for now (the tries and the refusal are recorded, so commit them)."""
 
     def __init__(self, message: Message):
         super().__init__([("", message)])
 
 
-def authenticate(
-    session: Session, login: str, password: str, *, ip: str | None = None, now: datetime | None = None
-) -> ParentAccount | StaffUser | None:
-    """The account for ``login`` (platform number, parent phone or staff username) if the password fits.
+def login_name(raw: str) -> str:
+    """The login as typed, cleaned: full-width digits and letters folded, spaces dropped."""
+    return normalize_text(raw).replace(" ", "")
 
-    Raises AccountLocked for a parent account locked after a burst of failed logins.
+
+def find_account(session: Session, name: str) -> ParentAccount | StaffUser | None:
+    """The account a login name names: an 11-digit phone or a platform number (parents), else a staff username."""
+    if name.isdigit():
+        column = ParentAccount.phone if len(name) == 11 else ParentAccount.platform_no
+        return session.scalar(select(ParentAccount).where(column == name))
+    return session.scalar(select(StaffUser).where(StaffUser.username == name, StaffUser.is_active))
+
+
+def authenticate(
+    session: Session, login: str, password: str, *, key: bytes, ip: str | None = None, now: datetime | None = None
+) -> ParentAccount | StaffUser | None:
+    """The account for ``login`` if the password fits; None when it does not (or there is no such account).
+
+    Raises LoginThrottled once the login name has been tried too often, from this address or from everywhere.
     """
     now = now or utcnow()
-    login = login.strip()
-    account: ParentAccount | StaffUser | None
-    if login.isdigit():
-        column = ParentAccount.phone if len(login) == 11 else ParentAccount.platform_no
-        account = session.scalar(select(ParentAccount).where(column == login))
-        kind = "parent"
-    else:
-        account = session.scalar(select(StaffUser).where(StaffUser.username == login, StaffUser.is_active))
-        kind = "staff"
+    name = login_name(login)
+    account = find_account(session, name)
+    kind = "parent" if name.isdigit() else "staff"
+    # An account's tries count together however it is named (phone or platform number); any other name by itself.
+    counted = f"{kind}:{account.id}" if account is not None else f"name:{name.lower()}"
+    here = spend(session, LOGIN_FROM_ADDRESS, counted, ip or "", key=key, now=now)
+    anywhere = spend(session, LOGIN_ANYWHERE, counted, key=key, now=now)
+    who = Actor(kind, account.id if account else None, ip)
+    school_id = getattr(account, "school_id", None)
+    if not (here.is_within and anywhere.is_within):
+        audit(session, who, "login.refused_throttled", school_id=school_id, at=now,
+              detail={"scope": "address" if not here.is_within else "everywhere"})
+        if isinstance(account, ParentAccount) and here.count == here.limit.most + 1:
+            misuse.flag_login_burst(session, account, failures=here.count - 1, now=now)
+        wait = max(here.wait_seconds(now) if not here.is_within else 0,
+                   anywhere.wait_seconds(now) if not anywhere.is_within else 0)
+        raise LoginThrottled(Message(N_("登录尝试次数过多，请 %(minutes)s 分钟后再试，或用“忘记密码”重设密码"),
+                                     {"minutes": max(1, round(wait / 60))}))
     is_right = verify_password(account.password_hash if account else None, password)  # always costs the same
-    if isinstance(account, ParentAccount) and misuse.account_is_locked(account, now):
-        audit(session, Actor(kind, account.id, ip), "login.refused_locked", at=now)
-        raise AccountLocked(Message(N_("登录失败次数过多，账号已暂时锁定 15 分钟。如果不是您本人在尝试，请联系班主任")))
-    if isinstance(account, StaffUser) and _staff_failures(session, account, now) >= misuse.LOGIN_MAX_FAILURES:
-        audit(session, Actor(kind, account.id, ip), "login.refused_locked", school_id=account.school_id, at=now)
-        raise AccountLocked(Message(
-            N_("登录失败次数过多，账号已暂时锁定 15 分钟。如果不是您本人在尝试，请联系学籍管理员")))
     if not is_right or account is None:
-        audit(session, Actor(kind, account.id if account else None, ip), "login.failed",
-              school_id=getattr(account, "school_id", None), at=now)
-        if isinstance(account, ParentAccount):
-            misuse.record_login_failure(session, account, now=now)
+        audit(session, who, "login.failed", school_id=school_id, at=now)
         return None
-    if isinstance(account, ParentAccount):
-        misuse.record_login_success(account)
+    forget(session, LOGIN_FROM_ADDRESS, counted, ip or "", key=key)
     account.last_login_at = now
-    audit(session, Actor(kind, account.id, ip), "login.succeeded", school_id=getattr(account, "school_id", None),
-          at=now)
+    audit(session, who, "login.succeeded", school_id=school_id, at=now)
     return account
-
-
-def _staff_failures(session: Session, staff: StaffUser, now: datetime) -> int:
-    """Failed logins of a staff account in the lock window since its last successful login (from the audit)."""
-    since = now - misuse.LOGIN_WINDOW
-    last_success = session.scalar(
-        select(func.max(AuditEvent.at)).where(AuditEvent.action == "login.succeeded", AuditEvent.actor_kind == "staff",
-                                              AuditEvent.actor_id == staff.id, AuditEvent.at > since))
-    return session.scalar(
-        select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.action == "login.failed", AuditEvent.actor_kind == "staff", AuditEvent.actor_id == staff.id,
-            AuditEvent.at > (last_success or since)))

@@ -2,11 +2,11 @@
 
 The rules:
 
-* a registration code with more than ``CODE_MAX_FAILURES`` failed tries (a wrong student name with a valid code
-  counts) is locked for ``CODE_LOCK`` and flagged; one code tried from ``CODE_MAX_PHONES`` or more different phones
+* a registration code tried more often than its limit (``limits.CODE_TRIES``: a wrong student name counts) is
+  refused until the hour is over and flagged; one code tried from ``CODE_MAX_PHONES`` or more different phones
   within 24 hours is flagged;
-* failed logins: ``LOGIN_MAX_FAILURES`` failures on one parent account (by platform number or phone) within
-  ``LOGIN_WINDOW`` lock it for ``LOGIN_LOCK`` and flag it;
+* a parent's login name tried more often than ``limits.LOGIN_FROM_ADDRESS`` allows from one address is flagged
+  (the limit itself is in ``confirm.services.login``);
 * one phone for unrelated families: two of an account's students are *related* when they share a surname, a
   family member's phone or a family member's name (and relatedness is transitive). The account is flagged when its
   students form 3 or more unrelated families, or 2 unrelated families in different classes.
@@ -17,11 +17,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from confirm.models import (
-    AuditEvent,
     Guardianship,
     MisuseFlag,
     ParentAccount,
@@ -33,12 +32,7 @@ from confirm.models import (
 )
 from confirm.services.common import SYSTEM, Actor, audit, mask_phone
 
-CODE_MAX_FAILURES = 5
-CODE_LOCK = timedelta(hours=1)
 CODE_MAX_PHONES = 3
-LOGIN_MAX_FAILURES = 5
-LOGIN_WINDOW = timedelta(minutes=15)
-LOGIN_LOCK = timedelta(minutes=15)
 
 CODE_FAILURES = "code_failures"
 CODE_MANY_PHONES = "code_many_phones"
@@ -68,24 +62,6 @@ def raise_flag(session: Session, kind: str, subject: Any, *, school_id: int | No
     return flag
 
 
-def code_is_locked(reg: RegistrationCode, now: datetime | None = None) -> bool:
-    """True while a registration code is locked after too many failed tries."""
-    return reg.locked_until is not None and reg.locked_until > (now or utcnow())
-
-
-def record_code_failure(session: Session, reg: RegistrationCode, *, now: datetime | None = None) -> None:
-    """Count a failed try of a valid code; past the limit, lock it for an hour and flag it."""
-    now = now or utcnow()
-    reg.failed_attempts = (reg.failed_attempts or 0) + 1
-    if reg.failed_attempts > CODE_MAX_FAILURES and not code_is_locked(reg, now):
-        reg.locked_until = now + CODE_LOCK
-        student = reg.student
-        raise_flag(session, CODE_FAILURES, reg, school_id=student.school_id, class_ids=[student.class_id],
-                   detail={"student_id": student.id, "student": student.name, "failures": reg.failed_attempts},
-                   now=now)
-    session.flush()
-
-
 def check_code_phones(session: Session, reg: RegistrationCode, phone: str, *, now: datetime | None = None) -> None:
     """Flag a code that phones of several people try within a day (``phone`` is the current try)."""
     now = now or utcnow()
@@ -106,11 +82,6 @@ def code_subject(reg: RegistrationCode) -> str:
     return f"regcode:{reg.id}"
 
 
-def account_is_locked(account: ParentAccount, now: datetime | None = None) -> bool:
-    """True while a parent account is locked after a burst of failed logins."""
-    return account.locked_until is not None and account.locked_until > (now or utcnow())
-
-
 def _account_class_ids(session: Session, account: ParentAccount) -> tuple[int | None, list[int]]:
     rows = session.execute(
         select(Student.school_id, Student.class_id)
@@ -120,29 +91,18 @@ def _account_class_ids(session: Session, account: ParentAccount) -> tuple[int | 
     return (rows[0].school_id if rows else None), [r.class_id for r in rows]
 
 
-def record_login_failure(session: Session, account: ParentAccount, *, now: datetime | None = None) -> None:
-    """Count a failed login (already audited as login.failed); a burst locks the account and flags it."""
-    now = now or utcnow()
-    account.failed_logins = (account.failed_logins or 0) + 1
-    session.flush()
-    recent = session.scalar(
-        select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.action == "login.failed", AuditEvent.actor_kind == "parent",
-            AuditEvent.actor_id == account.id, AuditEvent.at > now - LOGIN_WINDOW)
-    )
-    if recent >= LOGIN_MAX_FAILURES and not account_is_locked(account, now):
-        account.locked_until = now + LOGIN_LOCK
-        school_id, class_ids = _account_class_ids(session, account)
-        audit(session, Actor("parent", account.id), "login.locked", school_id=school_id, target=account, at=now)
-        raise_flag(session, LOGIN_BURST, account, school_id=school_id, class_ids=class_ids,
-                   detail={"platform_no": account.platform_no, "phone": mask_phone(account.phone),
-                           "failures": recent}, now=now)
+def flag_login_burst(session: Session, account: ParentAccount, *, failures: int, now: datetime | None = None) -> None:
+    """A parent account's login name was tried too often from one address: flag it for the head teacher."""
+    school_id, class_ids = _account_class_ids(session, account)
+    raise_flag(session, LOGIN_BURST, account, school_id=school_id, class_ids=class_ids, now=now,
+               detail={"platform_no": account.platform_no, "phone": mask_phone(account.phone), "failures": failures})
 
 
-def record_login_success(account: ParentAccount) -> None:
-    """A successful login clears the failure count."""
-    account.failed_logins = 0
-    account.locked_until = None
+def flag_code_guessing(session: Session, reg: RegistrationCode, *, tries: int, now: datetime | None = None) -> None:
+    """A registration code was tried too often: flag it for the head teacher of the student's class."""
+    student = reg.student
+    raise_flag(session, CODE_FAILURES, reg, school_id=student.school_id, class_ids=[student.class_id], now=now,
+               detail={"student_id": student.id, "student": student.name, "failures": tries})
 
 
 def _family_keys(student: Student) -> set[str]:

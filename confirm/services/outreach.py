@@ -13,21 +13,21 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from confirm.errors import DomainError
 from confirm.i18n import N_, Message
 from confirm.models import Campaign, Guardianship, Notification, ParentAccount, School, Student, utcnow
 from confirm.services.common import Actor, audit
+from confirm.services.limits import OUTREACH_PER_PHONE, SCHOOL_DAY, peek, spend, used
 from confirm.services.outbox import queue_sms
 from confirm.services.stats import students_with_stage
-from confirm.states import MESSAGE_ACTIVE, OUTREACH_KINDS, STAGE_LABELS, MessageKind, MessageStatus, Stage
+from confirm.states import STAGE_LABELS, MessageKind, MessageStatus, Stage
 from confirm.validation import mobile_number
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)
-PER_PHONE_INTERVAL = timedelta(hours=24)
 DEFAULT_DAILY_BUDGET = 500
 
 REMINDER_STAGES = (Stage.UNREGISTERED, Stage.REGISTERED, Stage.RETURNED)
@@ -98,12 +98,6 @@ def recipients_for(session: Session, student: Student, stage: Stage) -> Recipien
 # --- the clock, quiet hours and the budget ----------------------------------------------------------------------
 
 
-def local_day_start(now: datetime) -> datetime:
-    """Midnight (Shanghai) of ``now``'s local day, as an aware datetime."""
-    local = now.astimezone(LOCAL_TZ)
-    return datetime.combine(local.date(), time(0), LOCAL_TZ)
-
-
 def local_today(now: datetime | None = None) -> date:
     """Today's date in Shanghai."""
     return (now or utcnow()).astimezone(LOCAL_TZ).date()
@@ -118,36 +112,19 @@ def send_time(now: datetime) -> datetime | None:
     return datetime.combine(day, QUIET_UNTIL, LOCAL_TZ)
 
 
-def used_today(session: Session, school_id: int, now: datetime) -> int:
-    """Messages of the school that count against today's budget (queued, scheduled or sent today)."""
-    return session.scalar(
-        select(func.count()).select_from(Notification).where(
-            Notification.school_id == school_id,
-            Notification.created_at >= local_day_start(now),
-            Notification.kind.in_([k.value for k in OUTREACH_KINDS]),
-            Notification.status.in_([s.value for s in (*MESSAGE_ACTIVE, MessageStatus.FAILED)]),
-        )
-    ) or 0
+def used_today(session: Session, school_id: int, now: datetime, *, key: bytes) -> int:
+    """Reminders and invitations the school has queued today (Shanghai's day): what counts against its budget."""
+    return peek(session, SCHOOL_DAY, school_id, local_today(now), key=key, now=now)
 
 
-def budget_left(session: Session, school_id: int, budget: int, now: datetime | None = None) -> int:
+def budget_left(session: Session, school_id: int, budget: int, now: datetime | None = None, *, key: bytes) -> int:
     """How many more messages the school may queue today."""
-    return max(0, budget - used_today(session, school_id, now or utcnow()))
+    return max(0, budget - used_today(session, school_id, now or utcnow(), key=key))
 
 
-def recently_messaged(session: Session, phones: Iterable[str], now: datetime) -> set[str]:
+def recently_messaged(session: Session, phones: Iterable[str], now: datetime, *, key: bytes) -> set[str]:
     """The phones that got (or are about to get) a reminder or invitation in the last 24 hours."""
-    phones = list(phones)
-    if not phones:
-        return set()
-    return set(session.scalars(
-        select(Notification.phone).where(
-            Notification.phone.in_(phones),
-            Notification.kind.in_([k.value for k in OUTREACH_KINDS]),
-            Notification.status.in_([s.value for s in MESSAGE_ACTIVE]),
-            Notification.created_at > now - PER_PHONE_INTERVAL,
-        )
-    ))
+    return used(session, OUTREACH_PER_PHONE, list(phones), key=key, now=now)
 
 
 # --- planning and queueing a burst ------------------------------------------------------------------------------
@@ -197,14 +174,14 @@ class Plan:
 
 
 def plan_messages(
-    session: Session, students: list[tuple[Student, Stage]], kind: MessageKind, *, budget: int,
+    session: Session, students: list[tuple[Student, Stage]], kind: MessageKind, *, budget: int, key: bytes,
     now: datetime | None = None,
 ) -> Plan:
     """Work out who would get a message (checking numbers and the 24-hour limit) without queueing anything."""
     now = now or utcnow()
     preload_members(session, [s for s, _ in students])
     planned = [PlannedStudent(student, stage, recipients_for(session, student, stage)) for student, stage in students]
-    recent = recently_messaged(session, {p for item in planned for p, _ in item.recipients.phones}, now)
+    recent = recently_messaged(session, {p for item in planned for p, _ in item.recipients.phones}, now, key=key)
     seen: set[str] = set()
     for item in planned:  # brothers and sisters share a phone: one message per phone per burst, too
         for phone, _ in item.recipients.phones:
@@ -212,7 +189,7 @@ def plan_messages(
                 item.recent.append(phone)
             seen.add(phone)
     school_id = students[0][0].school_id if students else 0
-    return Plan(kind, planned, budget_left(session, school_id, budget, now), send_time(now))
+    return Plan(kind, planned, budget_left(session, school_id, budget, now, key=key), send_time(now))
 
 
 # What a message to one student says: a template of templates/sms/ and its parameters.
@@ -241,20 +218,32 @@ def queue_messages(
     compose: Compose,
     budget: int,
     actor: Actor,
+    key: bytes,
     now: datetime | None = None,
 ) -> tuple[Plan, list[Notification]]:
-    """Queue one message per sendable phone (scheduled for 08:00 in quiet hours); refuse a burst over budget."""
+    """Queue one message per sendable phone (scheduled for 08:00 in quiet hours); refuse a burst over budget.
+
+    Both limits are counted atomically (``confirm.services.limits``): two bursts sent at once for one class take
+    turns on each phone's counter, so no phone gets two, and on the school's day, so the budget holds.
+    """
     now = now or utcnow()
-    plan = plan_messages(session, students, kind, budget=budget, now=now)
-    if plan.message_count > plan.budget_left:
+    plan = plan_messages(session, students, kind, budget=budget, key=key, now=now)
+    day = spend(session, SCHOOL_DAY, school.id, local_today(now), key=key, now=now, amount=plan.message_count)
+    if day.count > budget:
+        left = max(0, budget - (day.count - plan.message_count))
         raise OverBudget(Message(
             N_("超出本校今天的短信额度：这次需要发送 %(needed)s 条，今天还可以发送 %(left)s 条。"
                "请减少学生或明天再发。"),
-            {"needed": plan.message_count, "left": plan.budget_left},
+            {"needed": plan.message_count, "left": left},
         ))
     created: list[Notification] = []
     for item in plan.students:
-        sendable = item.sendable
+        sendable = []
+        for phone, parent_id in item.sendable:
+            if spend(session, OUTREACH_PER_PHONE, phone, key=key, now=now).is_within:
+                sendable.append((phone, parent_id))
+            else:
+                item.recent.append(phone)  # another burst got there first
         if not sendable:
             continue
         template, params = compose(item.student, item.stage, kind)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from confirm.errors import FieldErrors, InvalidTransition
@@ -42,8 +43,11 @@ def ensure_confirmation(session: Session, campaign: Campaign, student: Student) 
     found = confirmation_for(session, campaign, student)
     if found is None:
         found = Confirmation(campaign_id=campaign.id, student_id=student.id, state=State.OPEN.value)
-        session.add(found)
-        session.flush()
+        try:
+            with session.begin_nested():
+                session.add(found)
+        except IntegrityError:  # a parallel request started it a moment ago (one per student and campaign)
+            found = confirmation_for(session, campaign, student)
     return found
 
 

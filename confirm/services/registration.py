@@ -7,6 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from confirm.errors import DomainError, FieldErrors, RecordedRefusal
@@ -22,6 +23,7 @@ from confirm.security import (
 )
 from confirm.services import misuse
 from confirm.services.common import Actor, audit, unique_number
+from confirm.services.limits import CODE_TRIES, CODES_ANYWHERE, CODES_FROM_ADDRESS, spend
 from confirm.services.records import active_campaign
 from confirm.services.sms_codes import send_challenge, verify_challenge
 from confirm.validation import mobile_number, normalize_text
@@ -56,6 +58,8 @@ def clean_mobile(raw: str) -> str:
 def issue_code(session: Session, student: Student, *, key: bytes, actor: Actor, now: datetime | None = None) -> str:
     """Revoke the student's unused codes and issue a new one; the plain code is returned once."""
     now = now or utcnow()
+    # One working code per student (a unique index says so): parallel issues for one student take turns here.
+    session.execute(select(Student.id).where(Student.id == student.id).with_for_update())
     session.execute(
         update(RegistrationCode)
         .where(RegistrationCode.student_id == student.id, RegistrationCode.revoked_at.is_(None))
@@ -72,11 +76,20 @@ def issue_code(session: Session, student: Student, *, key: bytes, actor: Actor, 
 
 
 def start_registration(
-    session: Session, data: RegistrationStart, *, key: bytes, now: datetime | None = None
+    session: Session, data: RegistrationStart, *, key: bytes, ip: str | None = None, now: datetime | None = None
 ):
-    """Check the code and the child's name, then send an SMS code to the phone. Returns the challenge."""
+    """Check the code and the child's name, then send an SMS code to the phone. Returns the challenge.
+
+    Every try is counted before anything is compared — per address and from everywhere (unknown codes too), and
+    per code (a wrong child's name counts) — and the counts are kept (RecordedRefusal) when the try is refused.
+    """
     now = now or utcnow()
     phone = clean_mobile(data.phone)
+    busy = Message(N_("尝试次数过多，请 %(minutes)s 分钟后再试"))
+    for spent in (spend(session, CODES_FROM_ADDRESS, ip or "", key=key, now=now),
+                  spend(session, CODES_ANYWHERE, "", key=key, now=now)):
+        if not spent.is_within:
+            raise RecordedRefusal([("code", Message(busy.text, {"minutes": max(1, spent.wait_seconds(now) // 60)}))])
     reg = session.scalar(
         select(RegistrationCode).where(
             RegistrationCode.code_hash == code_hash(key, data.code), RegistrationCode.revoked_at.is_(None)
@@ -84,12 +97,14 @@ def start_registration(
     )
     wrong = Message(N_("注册码或学生姓名不正确，请核对后重新输入"))  # one message: codes cannot be probed for names
     if reg is None:
-        raise FieldErrors([("code", wrong)])
-    if misuse.code_is_locked(reg, now):
-        raise FieldErrors([("code", Message(N_(
+        raise RecordedRefusal([("code", wrong)])
+    tries = spend(session, CODE_TRIES, reg.id, key=key, now=now)
+    if not tries.is_within:
+        if tries.count == tries.limit.most + 1:
+            misuse.flag_code_guessing(session, reg, tries=tries.count - 1, now=now)
+        raise RecordedRefusal([("code", Message(N_(
             "该注册码输入错误次数过多，已暂时锁定 1 小时。请稍后再试或联系班主任")))])
     if normalize_text(data.student_name) != reg.student.name:
-        misuse.record_code_failure(session, reg, now=now)
         raise RecordedRefusal([("code", wrong)])
     if reg.used_at is not None:
         raise FieldErrors(
@@ -165,6 +180,19 @@ def check_new_password(password: str, confirm: str) -> None:
         raise FieldErrors(errors)
 
 
+def _new_account(session: Session, phone: str, password: str, now: datetime) -> tuple[ParentAccount, bool]:
+    """A new account for ``phone`` — or, when a parallel registration made one a moment ago (the unique phone says
+    so), that one: the child joins it as it would have had the request come a second later."""
+    account = ParentAccount(phone=phone, platform_no=unique_number(session, ParentAccount.platform_no, 8),
+                            password_hash=hash_password(password), session_nonce=new_nonce(), created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(account)
+    except IntegrityError:
+        return session.scalar(select(ParentAccount).where(ParentAccount.phone == phone)), False
+    return account, True
+
+
 def complete_registration(
     session: Session,
     *,
@@ -203,15 +231,7 @@ def complete_registration(
         raise DomainError(Message(N_("该注册码已被使用或已重置，请联系班主任")))
     created = account is None
     if account is None:
-        account = ParentAccount(
-            phone=challenge.phone,
-            platform_no=unique_number(session, ParentAccount.platform_no, 8),
-            password_hash=hash_password(password),
-            session_nonce=new_nonce(),
-            created_at=now,
-        )
-        session.add(account)
-        session.flush()
+        account, created = _new_account(session, challenge.phone, password, now)
     if code_id is not None:
         session.execute(
             update(RegistrationCode).where(RegistrationCode.id == code_id).values(used_by_parent_id=account.id)

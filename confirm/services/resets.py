@@ -70,8 +70,6 @@ def _set_password(account: ParentAccount, password: str, *, must_change: bool) -
     account.password_hash = hash_password(password)
     account.must_change_password = must_change
     account.session_nonce = new_nonce()  # every session of the account ends
-    account.failed_logins = 0
-    account.locked_until = None
 
 
 def reset_parent_password(session: Session, *, platform_no: str, phone: str, class_ids: list[int],

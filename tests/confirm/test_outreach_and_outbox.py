@@ -22,6 +22,7 @@ from tests.fakes import SentMessages
 Kind = MessageKind
 
 NOON = datetime(2026, 9, 20, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
+KEY = b"k" * 32
 LATE = datetime(2026, 9, 20, 14, 30, tzinfo=UTC)  # 22:30 in Shanghai
 
 
@@ -48,6 +49,7 @@ def compose(student, stage, kind):
 def queue(session, school_class, students, kind=Kind.REMINDER, *, budget=100, now=NOON):
     teacher = Actor("staff", school_class.head_teacher_id)
     return outreach.queue_messages(session, school_class.school, students, kind, compose=compose, budget=budget,
+                                   key=KEY,
                                    actor=teacher, now=now)
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from confirm.models import AuditEvent, MisuseFlag
 from confirm.services import misuse
+from confirm.services.limits import CODE_TRIES, LOGIN_FROM_ADDRESS
 from tests.factories import PASSWORD
 
 
@@ -16,7 +17,7 @@ def _register(client, code, name, phone="13812345678"):
 def test_guessing_names_with_a_valid_code_locks_it_and_flags_it_for_the_class(client, world, db, issue, auth):
     student = world.students_a[1]
     code = issue(student)
-    for _ in range(misuse.CODE_MAX_FAILURES + 1):
+    for _ in range(CODE_TRIES.most):
         assert "注册码或学生姓名不正确" in _register(client, code, "猜的名字").get_data(as_text=True)
     locked = _register(client, code, student.name)
     assert "已暂时锁定 1 小时" in locked.get_data(as_text=True)
@@ -47,21 +48,24 @@ def test_teacher_resolves_a_flag_and_it_is_audited(client, world, db, auth):
     assert "misuse.resolved" in db.scalars(select(AuditEvent.action)).all()
 
 
-def test_a_burst_of_failed_logins_locks_the_account_with_a_clear_message(client, world, db):
-    for _ in range(misuse.LOGIN_MAX_FAILURES):
+def test_a_burst_of_failed_logins_pauses_the_address_with_a_clear_message(client, world, db):
+    for _ in range(LOGIN_FROM_ADDRESS.most):
         wrong = client.post("/login", data={"login": world.parent.platform_no, "password": "not-it"})
         assert "账号或密码不正确" in wrong.get_data(as_text=True)
-    locked = client.post("/login", data={"login": world.parent.phone, "password": PASSWORD})
-    assert locked.status_code == 200 and "请联系班主任" in locked.get_data(as_text=True)
+    paused = client.post("/login", data={"login": world.parent.phone, "password": PASSWORD})
+    assert paused.status_code == 200 and "登录尝试次数过多" in paused.get_data(as_text=True)
+    assert "忘记密码" in paused.get_data(as_text=True)
     db.commit()
-    assert "login.refused_locked" in db.scalars(select(AuditEvent.action)).all()
+    assert "login.refused_throttled" in db.scalars(select(AuditEvent.action)).all()
     assert db.scalar(select(MisuseFlag.kind)) == misuse.LOGIN_BURST
 
 
-def test_unknown_logins_are_not_locked_or_flagged(client, world, db):
-    for _ in range(misuse.LOGIN_MAX_FAILURES + 1):
+def test_unknown_logins_are_paused_alike_but_never_flagged(client, world, db):
+    for _ in range(LOGIN_FROM_ADDRESS.most):
         response = client.post("/login", data={"login": "13899990000", "password": "not-it"})
         assert "账号或密码不正确" in response.get_data(as_text=True)
+    paused = client.post("/login", data={"login": "13899990000", "password": "not-it"})
+    assert "登录尝试次数过多" in paused.get_data(as_text=True)
     db.commit()
     assert db.scalar(select(MisuseFlag.id)) is None
 

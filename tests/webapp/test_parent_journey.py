@@ -7,7 +7,15 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from confirm.models import Confirmation, FieldCorrection, Guardianship, ParentAccount, SmsChallenge, StoredFile
+from confirm.models import (
+    Confirmation,
+    FieldCorrection,
+    Guardianship,
+    ParentAccount,
+    RateCounter,
+    SmsChallenge,
+    StoredFile,
+)
 from tests.factories import PASSWORD
 from tests.webapp.conftest import jpeg_bytes, sms_code
 
@@ -204,8 +212,8 @@ def test_resending_the_sms_code_keeps_the_step_and_the_new_code_works(client, wo
     student = world.students_a[1]
     code = issue(student)
     client.post("/register", data={"code": code, "student_name": student.name, "phone": "13912345678"})
-    challenge = db.scalar(select(SmsChallenge))
-    challenge.created_at = challenge.created_at - timedelta(seconds=61)  # past the resend interval
+    for counter in db.scalars(select(RateCounter)):  # a minute later: past the resend interval
+        counter.started_at -= timedelta(seconds=61)
     db.commit()
     response = client.post("/register/resend", follow_redirects=True)
     assert "验证码已重新发送" in response.get_data(as_text=True)

@@ -59,7 +59,7 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         ok, account = attempt(form, lambda: accounts_login.authenticate(
-            db.session(), form.login.data, form.password.data, ip=request.remote_addr))
+            db.session(), form.login.data, form.password.data, key=code_key(), ip=request.remote_addr))
         if ok and account is None:
             form.password.errors.append(_("账号或密码不正确"))
         elif ok:
@@ -83,8 +83,8 @@ def register():
     form = RegisterStartForm()
     if form.validate_on_submit():
         data = registration.RegistrationStart(form.code.data, form.student_name.data, form.phone.data)
-        ok, started = attempt(form, lambda: _started(registration.start_registration(db.session(), data,
-                                                                                     key=code_key())))
+        ok, started = attempt(form, lambda: _started(registration.start_registration(
+            db.session(), data, key=code_key(), ip=request.remote_addr)))
         if ok:
             return _to_register_verify(*started)
     return render_template("auth/register.html", form=form)

@@ -48,6 +48,7 @@ def send_daily_reminders_command(days: int, now_text: str | None):
     from confirm.services.common import SYSTEM
     from confirm.states import MessageKind, MessageStatus
     from webapp.adapters import db
+    from webapp.adapters.keys import code_key
     from webapp.shared.links import message_link
 
     now = _parse_now(now_text) or outreach.utcnow()
@@ -70,7 +71,7 @@ def send_daily_reminders_command(days: int, now_text: str | None):
             with current_app.test_request_context():  # the links in the messages are built as on the web
                 plan, created = outreach.queue_messages(
                     session, school, students, MessageKind.REMINDER, budget=budget, actor=SYSTEM, now=now,
-                    compose=outreach.composer(school, campaign, message_link(campaign)))
+                    key=code_key(), compose=outreach.composer(school, campaign, message_link(campaign)))
         except DomainError as exc:
             session.rollback()
             click.echo(f"{school.code}: refused: {exc.message}", err=True)

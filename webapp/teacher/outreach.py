@@ -19,6 +19,7 @@ from confirm.services.outreach import REMINDER_STAGES
 from confirm.services.records import active_campaign
 from confirm.states import STAGE_LABELS, MessageKind, MessageStatus, Stage
 from webapp.adapters import db
+from webapp.adapters.keys import code_key
 from webapp.auth.identity import STAFF, actor, roles_required, staff_class_or_404, staff_student_or_404
 from webapp.shared.links import message_link
 from webapp.teacher import bp
@@ -71,7 +72,7 @@ def queue_and_send(school, students, kind: MessageKind, campaign) -> bool:
     """Queue the messages (the commit hands them to the sender); False when the budget refused the burst."""
     ok, queued = attempt(None, lambda: outreach.queue_messages(
         db.session(), school, students, kind, compose=outreach.composer(school, campaign, message_link(campaign)),
-        budget=budget(), actor=actor(), now=clock()))
+        budget=budget(), actor=actor(), now=clock(), key=code_key()))
     if ok:
         flash_outcome(*queued)
     return ok
@@ -90,7 +91,7 @@ def outreach_page(class_id: int):
         abort(404)
     campaign = active_campaign(s, school_class.school_id)
     students = outreach.lagging_students(s, school_class.id, campaign.id if campaign else None, [stage])
-    plan = outreach.plan_messages(s, students, MessageKind.REMINDER, budget=budget(), now=clock())
+    plan = outreach.plan_messages(s, students, MessageKind.REMINDER, budget=budget(), now=clock(), key=code_key())
     history = list(s.scalars(
         select(Notification).join(Student, Student.id == Notification.student_id)
         .where(Student.class_id == school_class.id)
