@@ -51,6 +51,8 @@ def _run(callbacks: list[Callable[[], None]], what: str) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: the transaction itself has not committed yet
+        return
     session.info.pop(_ON_ROLLBACK, None)
     _run(session.info.pop(_AFTER_COMMIT, []), "side effect after commit")
     ids = session.info.pop(_OUTBOX, [])
@@ -61,6 +63,8 @@ def _run_after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop_after_rollback(session: Session) -> None:
+    if session.in_nested_transaction():  # back to a savepoint: the rest of the transaction goes on
+        return
     discard(session)
 
 

@@ -28,8 +28,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(from_environment(app.instance_path))
     if test_config:
         app.config.from_mapping(test_config)
-    for step in (register_logging, register_proxy, register_extensions, register_blueprints, register_templates,
-                 register_errors, register_security_headers, register_commands):
+    for step in (register_logging, register_proxy, register_extensions, register_blueprints, register_repeat_guard,
+                 register_templates, register_errors, register_security_headers, register_commands):
         step(app)
     return app
 
@@ -64,6 +64,13 @@ def register_blueprints(app: Flask) -> None:
 
     for bp in (auth.bp, parent.bp, teacher.bp, admin.bp, files.bp, health.bp):
         app.register_blueprint(bp)
+
+
+def register_repeat_guard(app: Flask) -> None:
+    """A form sent twice has the effect of one (after CSRF and sign-in checks, which run first)."""
+    from webapp import repeat_guard
+
+    repeat_guard.init_app(app)
 
 
 def register_templates(app: Flask) -> None:

@@ -9,6 +9,30 @@
     if (question && !window.confirm(question)) { event.preventDefault(); }
   }, true);
 
+  // A form being sent shows it and takes no second tap (the server would do it once anyway: see repeat_guard).
+  // The buttons come back when the page is shown again (back button) or after a while (a stalled network).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || (form.method || "").toLowerCase() !== "post") { return; }
+    if (form.hasAttribute("data-progress") || form.hasAttribute("data-photo-upload") ||
+        form.hasAttribute("data-batch-upload")) { return; }  // their scripts disable and re-enable them
+    var buttons = form.querySelectorAll("button[type=submit], input[type=submit]");
+    window.setTimeout(function () {  // after the browser has taken the button's name and value into the form
+      buttons.forEach(function (b) { b.disabled = true; b.setAttribute("aria-busy", "true"); });
+      form.setAttribute("aria-busy", "true");
+    }, 0);
+    window.setTimeout(function () { release(form); }, 15000);
+  });
+  function release(form) {
+    form.removeAttribute("aria-busy");
+    form.querySelectorAll("button[type=submit], input[type=submit]").forEach(function (b) {
+      b.disabled = false; b.removeAttribute("aria-busy");
+    });
+  }
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form[aria-busy]").forEach(release);
+  });
+
   // [data-message-total]: "将发送 N 条短信" follows the ticked students (each checkbox carries data-messages).
   document.querySelectorAll("[data-message-total]").forEach(function (line) {
     var form = line.closest("form");
@@ -34,6 +58,7 @@
       var bar = box && box.querySelector("progress");
       var text = box && box.querySelector("[data-progress-text]");
       var button = form.querySelector("button[type=submit]");
+      if (button && button.disabled) { return; }  // a second tap while the first is on its way
       if (box) { box.hidden = false; }
       if (button) { button.disabled = true; }
       var xhr = new XMLHttpRequest();

@@ -25,6 +25,13 @@
     });
   }
 
+  // Each request its own one-time token: a request retried by the browser is then done once (see repeat_guard).
+  function once() {
+    var bytes = new Uint8Array(18);
+    (window.crypto || window.msCrypto).getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
   function fill(template, n, total) {
     return template.replace("%(n)s", n).replace("%(total)s", total);
   }
@@ -48,6 +55,8 @@
       box.hidden = false;
       var start = new FormData();
       if (token) { start.append("csrf_token", token.value); }
+      var first = form.querySelector("input[name=_once]");
+      start.append("_once", first ? first.value : once());
       post(form.action || window.location.href, start).then(function (batch) {
         var failed = [];
         var chain = Promise.resolve();
@@ -56,6 +65,7 @@
             text.textContent = fill(form.getAttribute("data-sending"), i + 1, files.length);
             var data = new FormData();
             if (token) { data.append("csrf_token", token.value); }
+            data.append("_once", once());
             data.append("photo", file, file.name);
             return post(batch.add_url, data, function (part) {
               bar.value = Math.round(100 * (i + part) / files.length);

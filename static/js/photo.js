@@ -1,5 +1,6 @@
 /* Sheet photo upload: shrink the photo in the phone (long edge ~2000 px, JPEG 0.85) before sending it,
-   show progress, and offer a retry on a broken connection. Without JavaScript the plain form still works,
+   show progress, and offer a retry on a broken connection (the retry sends the form's same one-time token, so a
+   photo that did arrive is not filed twice). Without JavaScript the plain form still works,
    and when the browser cannot decode the photo (e.g. HEIC on Android) the original file is sent. */
 (function () {
   "use strict";
@@ -77,6 +78,8 @@
   form.addEventListener("submit", function (event) {
     if (!input.files || !input.files[0]) { return; }  // let the server say what is missing
     event.preventDefault();
+    if (button && button.disabled) { return; }  // a second tap while the photo is being prepared or sent
+    if (button) { button.disabled = true; }
     say(form.getAttribute("data-preparing"));
     if (box) { box.hidden = false; }
     shrink(input.files[0]).then(send);

@@ -15,13 +15,6 @@ from tests.webapp.conftest import sms_code
 TEACHER_PHONE = "13700000009"
 
 
-@pytest.fixture(autouse=True)
-def _cheap_passwords(monkeypatch):
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr("tests.factories.hash_password", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash)
-
-
 @pytest.fixture
 def teacher_in(world, db, auth):
     """The head teacher of class A, with a phone on record, logged in."""

@@ -536,6 +536,8 @@ ROUTES: dict[str, Route] = {
     "admin.key_data_reject": Route(frozenset({ADMIN}), ("POST",), obj="student", effect=_key_correction_rejected,
                                    data=lambda s: {"field_key": "name", "reason": "户口簿上的姓名不一致"}),
 }
+# one mechanism for repeated forms (issue 10): following a first request that is still at work
+ROUTES["repeat.follow"] = Route(PUBLIC, ("GET",), args={"token": "not-a-token"})
 ARG_OF_KIND = {kind: arg for arg, kind in KIND_OF_ARG.items()}
 
 
