@@ -6,10 +6,10 @@ dropped, RGB, long edge capped. The original bytes — and anything appended to 
 Every step is bounded by work, never by a clock, so the answer never depends on how busy the machine is:
 
 - the size in the file's header is checked before a single pixel is decoded: a JPEG up to 40 MP (libjpeg's
-  DCT scaling, ``draft``, decodes a 12 MP photo at half size, a 40 MP one at a quarter), a PNG, WebP or HEIC
-  — formats decoded in full — up to 25 MP, which admits a 24 MP camera or iPhone photo (5712 × 4284);
-- each file is decoded once; a large PNG, WebP or HEIC is cut down right after decoding, in strips of rows, so
-  that colour conversion never makes a second full-size copy (a 24 MP PNG stays within ~150 MB);
+  DCT scaling, ``draft``, decodes a 12 MP photo at half size, a 40 MP one at a quarter); PNG, WebP and HEIC,
+  decoded in full, up to FULL_DECODE_MAX_PIXELS (25 MP, which admits a 24 MP camera or iPhone photo; WebP 6 MP);
+- each file is decoded once; a large PNG, WebP or HEIC is cut down right after decoding, in strips, so that
+  colour conversion never makes a second full-size copy;
 - the checks and the QR reader get the greyscale copy made here and never decode the file again.
 """
 
@@ -35,14 +35,17 @@ except ImportError:  # pragma: no cover - the dependency is declared; this only 
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", *HEIF)
 MAX_PIXELS = 40_000_000  # JPEG, decoded DCT-scaled: a 12 MP phone photo is far below, a decompression bomb far above
-FULL_DECODE_FORMATS = ("PNG", "WEBP", *HEIF)  # no DCT scaling: every pixel is decoded
-FULL_DECODE_MAX_PIXELS = 25_000_000  # 24 MP cameras and iPhones (5712 × 4284 = 24.5 MP) pass
+# Formats without DCT scaling (every pixel is decoded), and the most pixels each may have. 25 MP lets 24 MP cameras
+# and iPhones (5712 × 4284 = 24.5 MP) through; a 24 MP PNG peaks at ~145 MB (Pillow holds 4 bytes a pixel). WebP is
+# held to 6 MP: Pillow's decoder keeps ~17 bytes a pixel (libwebp's two canvases, a copy, the image) — 24 MP cost
+# 420 MB — and no phone camera writes WebP.
+FULL_DECODE_MAX_PIXELS = {"PNG": 25_000_000, "WEBP": 6_000_000, **dict.fromkeys(HEIF, 25_000_000)}
 LONG_EDGE = 2400
 # Decoding may reduce a photo down to this long edge: enough to read the sheet, and its QR code still has ≥ 3 px per
 # module. 1500, not more, so that a 3000 px photo is decoded at half size too (benchmarks/qr_detection.py reads as
 # many codes; a full decode and resize would cost such a photo twice the CPU).
 DRAFT_MIN_EDGE = 1500
-STRIP_ROWS = 256  # rows converted at a time when a fully decoded image is cut down
+STRIP_PIXELS = 250_000  # pixels converted at a time when a fully decoded image is cut down (~1 MB a copy)
 THUMB_EDGE = 320
 JPEG_QUALITY = 85
 
@@ -103,7 +106,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit / float greyscale: scale to 8 bits first
         image = image.convert("I").point(lambda v: v / 256).convert("L")
     if image.mode in ("RGBA", "LA", "P", "PA", "RGBa", "La"):
-        rgba = image.convert("RGBA")
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
         background = Image.new("RGB", rgba.size, "white")
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
@@ -113,8 +116,8 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 def _reduced_rgb(image: Image.Image, factor: int) -> Image.Image:
     """``image`` as RGB, shrunk ``factor`` times by box averaging, converted strip by strip.
 
-    Converting a whole 24 MP RGBA or palette image would add a second full-size copy (~100 MB); a strip of
-    rows at a time adds a few MB.
+    Converting a whole 24 MP RGBA or palette image would add full-size copies (~100 MB each); a strip of rows
+    at a time adds a few MB.
     """
     if factor == 1:
         return _to_rgb(image)
@@ -122,7 +125,7 @@ def _reduced_rgb(image: Image.Image, factor: int) -> Image.Image:
         return _to_rgb(image.reduce(factor))
     width, height = image.size
     out = Image.new("RGB", (math.ceil(width / factor), math.ceil(height / factor)))
-    step = STRIP_ROWS * factor
+    step = max(1, STRIP_PIXELS // width // factor) * factor
     for top in range(0, height, step):
         strip = _to_rgb(image.crop((0, top, width, min(height, top + step))))
         out.paste(strip.reduce(factor), (0, top // factor))
@@ -160,7 +163,7 @@ def open_photo(data: bytes, *, max_pixels: int = MAX_PIXELS, draft_edge: int = D
             pixels = original[0] * original[1]
             if pixels > max_pixels:
                 raise _too_large()
-            if image.format in FULL_DECODE_FORMATS and pixels > FULL_DECODE_MAX_PIXELS:
+            if pixels > FULL_DECODE_MAX_PIXELS.get(image.format, max_pixels):
                 # Refused before decoding: these formats cannot be decoded at a reduced size.
                 raise IntakeError(Message(
                     N_("图片尺寸过大（约 %(mp)s 百万像素），请用手机相机直接拍照，或保存为 JPG 格式后上传"),

@@ -101,7 +101,7 @@ def test_png_over_the_full_decode_cap_is_refused_before_decoding_with_its_size(n
 
 
 def test_png_at_the_full_decode_cap_is_decoded_once_and_cut_down():
-    side = int(FULL_DECODE_MAX_PIXELS**0.5)  # 5000 × 5000
+    side = int(FULL_DECODE_MAX_PIXELS["PNG"] ** 0.5)  # 5000 × 5000
     clean = sanitize_image(_flat_grey_png(side, side))
     assert (clean.original_width, clean.original_height) == (side, side)
     assert clean.width == clean.height == math.ceil(side / 3)  # box-reduced straight after decoding
@@ -177,6 +177,12 @@ def test_16_bit_png_with_alpha_is_flattened_onto_white():
     assert Image.open(io.BytesIO(clean.data)).mode == "RGB"
     grey16 = Image.new("I;16", (1200, 900), 40000)
     assert Image.open(io.BytesIO(sanitize_image(_save(grey16, "PNG")).data)).getpixel((5, 5))[0] > 120
+
+
+def test_webp_is_held_to_fewer_pixels(no_decoding):
+    with pytest.raises(IntakeError) as caught:
+        sanitize_image(_save(Image.new("RGB", (3000, 2100), "white"), "WEBP"))  # 6.3 MP
+    assert "尺寸过大" in str(caught.value.message)
 
 
 @pytest.mark.parametrize("mode", ["RGBA", "P", "I;16", "1"])
