@@ -1,21 +1,23 @@
 """Sheet QR codes: render one for printing, and read the codes in a parent's photo.
 
 ``find_qr`` reads the greyscale image the intake already holds (uploads/intake.py: a phone photo's long edge
-reduced to 1600–2400 px) with zxing-cpp; it never decodes the uploaded file again. Its work is fixed before it
-starts — at most two zxing passes over that image and one deconvolution — so a photo gets the same answer on an
-idle machine and on a busy one. The steps, and the measured case that keeps each (benchmarks/qr_detection.py):
+reduced to 1500–2400 px) with zxing-cpp; it never decodes the uploaded file again. Its work is fixed before it
+starts — at most two zxing passes and one deconvolution of at most 2000 × 2000 px — so a photo gets the same answer
+on an idle machine and on a busy one. The steps, and the measured case that keeps each (benchmarks/qr_detection.py,
+240 generated phone photos of printed sheets: rotation ±25°, perspective, uneven light, shake up to 5 px, JPEG 70–90):
 
-1. ``zxing``  — one zxing-cpp pass, QR codes (model 2) only, returning every code it reads (a WeChat group's
-   poster may lie on the sheet). No rotated, inverted or downscaled retries: they read nothing more on the
-   benchmark and double the cost of a photo without a code.
-2. ``deblur`` — only for a photo the quality gate found blurred, and only when step 1 read none of ours: the
-   image deconvolved (a Wiener filter for a Gaussian blur of σ = long edge / 750, the blur of a phone photo
-   shaken by up to 5 px) and read once more. On the benchmark every photo that step 1 misses is blurred
-   (σ ≥ 3 px at phone resolution); this step reads nearly all of them.
+1. ``zxing``  — one zxing-cpp pass, QR codes (model 2) only, returning every code it reads: a WeChat group's poster
+   may lie on the sheet, and ours must be chosen. Reads 217 of the 240; each of the other 23 is blurred (Gaussian
+   σ ≥ 3 px at phone resolution). No rotated, inverted or downscaled retries: with them, zxing read none of those.
+2. ``deblur`` — only for a photo the quality gate found blurred, and only when step 1 read none of ours: the image
+   deconvolved (a Wiener filter for a Gaussian blur of σ = long edge / 750, the shake of a phone photo at the top
+   of the range, whatever size the photo arrives at) and read once more. Reads 22 of the 23; the last (σ 4.8 px on
+   a 2.5 cm code at 3000 px) nothing here reads. Costs 40–150 ms of CPU, on blurred photos only.
 
-Measured and dropped: OpenCV's detectors (slower, and read fewer), a second look at the full-resolution
-original (a blurred code is as blurred at full size, and it costs a second decode), crops of candidate regions
-(deconvolving the whole image reads as many, with no search to bound).
+Measured and dropped, on the photos step 1 misses (34 of seeds 0–299): OpenCV's QR detector and its ArUco variant
+read none; zxing on the full-resolution original read 7, the old OpenCV chain without its time budget 11 — all of
+them read by step 2 as well, and both decode the file a second time. Crops around the places zxing located a code
+it could not read: those places missed the code in several photos, and deconvolving the whole image needs no search.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import segno
 import zxingcpp
 from PIL import Image
 
@@ -53,6 +54,8 @@ class QrResult:
 
 def render_qr_png(payload: str, *, box_size: int = 10, border: int = 4, error: str = "q") -> bytes:
     """A black-on-white PNG of ``payload`` with ``box_size`` pixels per module and a ``border``-module quiet zone."""
+    import segno  # only the printing needs it: importing it costs an upload worker ~8 MB
+
     code = segno.make(payload, error=error, micro=False)
     out = io.BytesIO()
     code.save(out, kind="png", scale=box_size, border=border)
