@@ -114,21 +114,19 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 
 def _reduced_rgb(image: Image.Image, factor: int) -> Image.Image:
-    """``image`` as RGB, shrunk ``factor`` times by box averaging, converted strip by strip.
+    """``image`` as RGB, shrunk ``factor`` times by box averaging; other modes are converted strip by strip.
 
-    Converting a whole 24 MP RGBA or palette image would add full-size copies (~100 MB each); a strip of rows
-    at a time adds a few MB.
+    Converting a whole 24 MP RGBA, palette or 16-bit image would add full-size copies (~100 MB each); a strip of
+    rows at a time adds a few MB.
     """
-    if factor == 1:
-        return _to_rgb(image)
-    if image.mode in ("RGB", "L", "CMYK"):  # box-reduced as they are: no full-size copy is made
-        return _to_rgb(image.reduce(factor))
+    if image.mode in ("RGB", "L", "CMYK"):  # box-reduced as they are, then converted: no full-size copy is made
+        return _to_rgb(image.reduce(factor) if factor > 1 else image)
     width, height = image.size
     out = Image.new("RGB", (math.ceil(width / factor), math.ceil(height / factor)))
     step = max(1, STRIP_PIXELS // width // factor) * factor
     for top in range(0, height, step):
         strip = _to_rgb(image.crop((0, top, width, min(height, top + step))))
-        out.paste(strip.reduce(factor), (0, top // factor))
+        out.paste(strip.reduce(factor) if factor > 1 else strip, (0, top // factor))
     return out
 
 
@@ -148,8 +146,8 @@ def _too_large() -> IntakeError:
 
 
 def open_photo(data: bytes, *, max_pixels: int = MAX_PIXELS, draft_edge: int = DRAFT_MIN_EDGE):
-    """Decode ``data`` once under strict limits; returns (RGB image, long edge ≤ ~2 × ``draft_edge``, upright;
-    the size in the file's header)."""
+    """Decode ``data`` once under strict limits: the photo upright as RGB, reduced to a long edge between
+    ``draft_edge`` and about twice that, and the size its header gave."""
     if not data:
         raise IntakeError(Message(N_("文件是空的，请重新拍照上传")))
     kind = sniff(data)
