@@ -1,26 +1,55 @@
-"""Synthetic phone photos of a printed, signed 学籍信息确认表 with its QR code — for the QR tests and benchmark.
+"""Synthetic phone photos of a printed, signed 学籍信息确认表 with its QR code — for the QR tests and benchmarks.
 
 A white A4 page at 300 dpi (2480 × 3508) carries a title, a ruled table of text-like strokes, a signature and
-the sheet's QR code (2.5–3 cm wide) near the top-right corner. It is then photographed: laid on a darker
-table, rotated up to 30°, perspective-skewed, unevenly lit, blurred, given sensor noise and saved as a phone
-JPEG of 3000–4000 px on the long edge. Everything is drawn from ``numpy.random.default_rng(seed)``, so a seed
-names one photo; any distortion can also be fixed by keyword.
+the sheet's QR code (2.5–3 cm wide) near the top-right corner — and, if asked, a second, larger QR code at the
+bottom left, as when a WeChat-group poster lies on the sheet. It is then photographed: laid on a darker table,
+rotated, perspective-skewed, unevenly lit (a gradient, and optionally a soft shadow across the page), blurred,
+given sensor noise and saved as a phone JPEG of 3000–4000 px on the long edge. Everything is drawn from
+``numpy.random.default_rng(seed)`` within ``ranges``, so a seed and a set of ranges name one photo; any
+distortion can also be fixed by keyword.
+
+``DEFAULT_RANGES`` are the ranges the tests were written against; ``PHONE_RANGES`` are issue 13's phone-like
+photos (rotation ±25°, blur up to σ = 5 px at phone resolution, JPEG 70–90, shadows) that
+benchmarks/qr_detection.py measures the read rate on.
 """
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from PIL import Image
 
-from uploads.intake import full_resolution, sanitize_image
+from uploads.intake import sanitize_image
 from uploads.qr import render_qr_png
 
 PAGE_W, PAGE_H = 2480, 3508  # A4 at 300 dpi
 DOTS_PER_CM = 300 / 2.54
 DEFAULT_PAYLOAD = "XJ1-5YC1S-255S-7PS-3K9ZQ0B1XA"  # the length and shape of a real payload
+POSTER_PAYLOAD = "https://weixin.qq.com/g/AQYAAJ3k1x2Wg7fKpZL0mN8vQe5sTbRc"  # the shape of a WeChat group link
+
+
+@dataclass(frozen=True)
+class Ranges:
+    """Where each distortion left unset is drawn from (low, high); rotation is a magnitude, its sign drawn."""
+
+    long_edge: tuple[int, int] = (3000, 4000)
+    qr_cm: tuple[float, float] = (2.5, 3.0)
+    rotation: tuple[float, float] = (0, 30)
+    skew: tuple[float, float] = (0, 0.08)
+    fill: tuple[float, float] = (0.8, 1.0)
+    blur: tuple[float, float] = (0, 2)
+    brightness: tuple[float, float] = (0.7, 1.15)
+    shading: tuple[float, float] = (0, 0.35)
+    noise: tuple[float, float] = (0, 4)
+    jpeg_quality: tuple[int, int] = (60, 90)
+    shadow: tuple[float, float] = (0, 0)
+
+
+DEFAULT_RANGES = Ranges()
+PHONE_RANGES = Ranges(rotation=(0, 25), blur=(0, 5), jpeg_quality=(70, 90), shadow=(0, 0.45))
 
 
 @dataclass(frozen=True)
@@ -37,6 +66,7 @@ class PhotoParams:
     shading: float
     noise: float
     jpeg_quality: int
+    shadow: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -52,8 +82,10 @@ class SheetPhoto:
         return sanitize_image(self.jpeg).image
 
     def full_resolution(self) -> Image.Image:
-        """The photo at phone resolution, decoded the way the app does for a second look."""
-        return full_resolution(self.jpeg)
+        """The photo at phone resolution (RGB) — what the old OpenCV chain decoded a second time."""
+        image = Image.open(io.BytesIO(self.jpeg))
+        image.load()
+        return image.convert("RGB")
 
 
 def _pick(value, rng: np.random.Generator, low: float, high: float) -> float:
@@ -61,8 +93,17 @@ def _pick(value, rng: np.random.Generator, low: float, high: float) -> float:
     return float(drawn if value is None else value)
 
 
-def _draw_page(rng: np.random.Generator, payload: str | None, qr_cm: float) -> np.ndarray:
-    """The printed sheet, grayscale, 300 dpi."""
+def _qr_block(payload: str, size: int) -> np.ndarray:
+    """``payload`` as printed: a QR code ``size`` pixels wide, printer black (25) on white."""
+    symbol = cv2.imdecode(np.frombuffer(render_qr_png(payload, box_size=1, border=0), np.uint8),
+                          cv2.IMREAD_GRAYSCALE)
+    qr = cv2.resize(symbol, (size, size), interpolation=cv2.INTER_NEAREST)
+    return np.where(qr < 128, 25, 255).astype(np.uint8)  # printer black is not 0
+
+
+def _draw_page(rng: np.random.Generator, payload: str | None, qr_cm: float,
+               poster: str | None = None) -> np.ndarray:
+    """The printed sheet, grayscale, 300 dpi; ``poster``: a second QR code on a slip lying on the sheet."""
     page = np.full((PAGE_H, PAGE_W), 255, np.uint8)
     font = cv2.FONT_HERSHEY_SIMPLEX
     letters = np.array(list("ABCDEFGHJKLMNPRSTUVWXYZ0123456789"))
@@ -94,14 +135,16 @@ def _draw_page(rng: np.random.Generator, payload: str | None, qr_cm: float) -> n
     points = np.cumsum(rng.normal(0, 18, (40, 2)), axis=0) + (1600, y0 + 260)
     cv2.polylines(page, [points.astype(np.int32)], False, 20, 6, cv2.LINE_AA)
     if payload is not None:
-        symbol = cv2.imdecode(np.frombuffer(render_qr_png(payload, box_size=1, border=0), np.uint8),
-                              cv2.IMREAD_GRAYSCALE)
         size = round(qr_cm * DOTS_PER_CM)
-        qr = cv2.resize(symbol, (size, size), interpolation=cv2.INTER_NEAREST)
-        qr = np.where(qr < 128, 25, 255).astype(np.uint8)  # printer black is not 0
         x, y = PAGE_W - 170 - size, 110
         page[y - 60:y + size + 60, x - 60:x + size + 60] = 255  # the printed quiet zone
-        page[y:y + size, x:x + size] = qr
+        page[y:y + size, x:x + size] = _qr_block(payload, size)
+    if poster is not None:  # a 6 cm slip with a 4.5 cm code (larger than ours, as on posters) over the table
+        slip, size = round(6 * DOTS_PER_CM), round(4.5 * DOTS_PER_CM)
+        x, y = 260, 2100
+        page[y:y + slip, x:x + slip] = 250
+        inset = (slip - size) // 2
+        page[y + inset:y + inset + size, x + inset:x + inset + size] = _qr_block(poster, size)
     return page
 
 
@@ -127,29 +170,36 @@ def make_sheet_photo(
     shading: float | None = None,
     noise: float | None = None,
     jpeg_quality: int | None = None,
+    shadow: float | None = None,
+    poster: str | None = None,
+    ranges: Ranges = DEFAULT_RANGES,
 ) -> SheetPhoto:
     """A phone photo of a sheet carrying ``payload`` as its QR code (``None``: a sheet with no QR code).
 
-    Unset distortions are drawn at random from: long edge 3000–4000 px, QR 2.5–3 cm, rotation ±0–30°,
-    perspective skew 0–8 % of the page width per corner, page filling 80–100 % of the room it has, Gaussian
-    blur σ 0–2 px, brightness 0.7–1.15, shading (a light gradient across the page) 0–35 %, noise σ 0–4,
-    JPEG quality 60–90.
+    Unset distortions are drawn from ``ranges``; the defaults: long edge 3000–4000 px, QR 2.5–3 cm, rotation
+    ±0–30°, perspective skew 0–8 % of the page width per corner, page filling 80–100 % of the room it has,
+    Gaussian blur σ 0–2 px (at phone resolution), brightness 0.7–1.15, shading (a light gradient across the
+    page) 0–35 %, noise σ 0–4, JPEG quality 60–90, no shadow. ``shadow`` darkens one side of a soft-edged line
+    across the photo by that fraction. ``poster`` puts a second QR code with that text on the sheet.
     """
     rng = np.random.default_rng(seed)
     turn_sign = float(rng.choice([-1, 1]))
+    # The shadow has its own random stream, so that photos made before it existed stay exactly the same.
+    shadow_rng = np.random.default_rng([seed, 13])
     params = PhotoParams(
-        long_edge=int(_pick(long_edge, rng, 3000, 4000)),
-        qr_cm=_pick(qr_cm, rng, 2.5, 3.0),
-        rotation=_pick(rotation, rng, 0, 30) * (turn_sign if rotation is None else 1.0),
-        skew=_pick(skew, rng, 0, 0.08),
-        fill=_pick(fill, rng, 0.8, 1.0),
-        blur=_pick(blur, rng, 0, 2),
-        brightness=_pick(brightness, rng, 0.7, 1.15),
-        shading=_pick(shading, rng, 0, 0.35),
-        noise=_pick(noise, rng, 0, 4),
-        jpeg_quality=int(_pick(jpeg_quality, rng, 60, 90)),
+        long_edge=int(_pick(long_edge, rng, *ranges.long_edge)),
+        qr_cm=_pick(qr_cm, rng, *ranges.qr_cm),
+        rotation=_pick(rotation, rng, *ranges.rotation) * (turn_sign if rotation is None else 1.0),
+        skew=_pick(skew, rng, *ranges.skew),
+        fill=_pick(fill, rng, *ranges.fill),
+        blur=_pick(blur, rng, *ranges.blur),
+        brightness=_pick(brightness, rng, *ranges.brightness),
+        shading=_pick(shading, rng, *ranges.shading),
+        noise=_pick(noise, rng, *ranges.noise),
+        jpeg_quality=int(_pick(jpeg_quality, rng, *ranges.jpeg_quality)),
+        shadow=_pick(shadow, shadow_rng, *ranges.shadow),
     )
-    page = _draw_page(rng, payload, params.qr_cm)
+    page = _draw_page(rng, payload, params.qr_cm, poster)
     h = params.long_edge
     w = h * 3 // 4
 
@@ -177,7 +227,12 @@ def make_sheet_photo(
     direction = rng.uniform(0, 2 * np.pi)
     yy, xx = np.mgrid[0:1:64j, 0:1:48j].astype(np.float32)
     ramp = (np.cos(direction) * xx + np.sin(direction) * yy + 1) / 2
-    gain = (params.brightness * (1 - params.shading * ramp)).astype(np.float32)
+    gain = params.brightness * (1 - params.shading * ramp)
+    if params.shadow > 0:  # a soft-edged shadow (a hand, the phone) over one side of a line across the photo
+        angle, offset = shadow_rng.uniform(0, 2 * np.pi), shadow_rng.uniform(-0.3, 0.3)
+        side = np.cos(angle) * (xx - 0.5) + np.sin(angle) * (yy - 0.5) - offset
+        gain = gain * (1 - params.shadow * np.clip(side * 20 + 0.5, 0, 1))
+    gain = gain.astype(np.float32)
     light = cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR)
     photo = cv2.multiply(photo, cv2.merge([light, light, light]))
     if params.blur > 0.05:

@@ -97,5 +97,8 @@ class PhotoExaminer(Protocol):
     def sheet_ref(self, qr: str | None) -> SheetRef | None:
         """The sheet a decoded QR text names, or None when there is none or it is not one of ours."""
 
+    def qr_of(self, verdict: PhotoVerdict) -> str | None:
+        """The photo's QR text, looked for even where the quality gate refused the photo without a look."""
+
     def proof(self, data: bytes) -> ProofUpload:
         """A proof document (a photo, sanitised, or a checked PDF) ready to store."""

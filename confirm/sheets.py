@@ -61,6 +61,11 @@ def make_sheet_payload(key: bytes, ref: SheetRef) -> str:
     return f"{PREFIX}-{body}-{_mac(key, ref)}"
 
 
+def looks_like_sheet_payload(text: str) -> bool:
+    """Whether ``text`` has the shape of our sheet code (its checksum is not checked: see parse_sheet_payload)."""
+    return _PAYLOAD.fullmatch(text.strip().upper()) is not None
+
+
 def parse_sheet_payload(key: bytes, text: str) -> SheetRef:
     """The sheet named by a decoded QR text; raises InvalidSheetCode when it is not ours or was altered."""
     code = text.strip().upper()

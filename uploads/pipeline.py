@@ -1,6 +1,9 @@
 """The whole intake of one photo: sanitise, check quality, read the sheet's QR code — one verdict.
 
-Used by the web upload and by ``flask --app webapp check-photo``, so both say exactly the same.
+Used by the web upload and by ``flask --app webapp check-photo``, so both say exactly the same. The file is
+decoded once (uploads/intake.py); the checks and the QR reader share its greyscale copy. A photo the parent
+must retake anyway (too small, too dark, washed out) is not searched for a QR code; every other step's work is
+bounded in advance, so the verdict does not depend on how busy the machine is.
 """
 
 from __future__ import annotations
@@ -8,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from confirm.i18n import Message
-from confirm.sheets import InvalidSheetCode, check_sheet_for, parse_sheet_payload
-from uploads.intake import SanitizedImage, full_resolution, sanitize_image
+from confirm.sheets import InvalidSheetCode, check_sheet_for, looks_like_sheet_payload, parse_sheet_payload
+from uploads.intake import SanitizedImage, sanitize_image
+from uploads.qr import find_qr
 from uploads.quality import QualityReport, assess
 
 
@@ -52,9 +56,10 @@ def examine(data: bytes, *, sheet_key: bytes | None = None, expect: SheetExpecta
     verdict = Verdict(image, quality, reasons=list(quality.reasons))
     if not read_qr:
         return verdict
-    from uploads.qr import find_qr
-
-    found = find_qr(image.image, full_resolution=lambda: full_resolution(data))
+    if quality.is_unusable:  # it must be taken again whatever it shows: no QR search
+        verdict.qr_method = "skipped"
+        return verdict
+    found = find_qr(image.image, is_blurred=quality.is_blurred, is_ours=_is_ours(sheet_key))
     verdict.qr, verdict.qr_method = found.text, found.method
     if expect is None or sheet_key is None:
         return verdict
@@ -75,3 +80,21 @@ def examine(data: bytes, *, sheet_key: bytes | None = None, expect: SheetExpecta
     if reason is not None:  # our own sheet, but the wrong one: always a reason to retake
         verdict.reasons.append(reason)
     return verdict
+
+
+def _is_ours(sheet_key: bytes | None):
+    """Which decoded text is our sheet's code: signed with ``sheet_key`` when we have it, else shaped like one.
+
+    A photo may show two codes (a WeChat group's poster on the sheet): ours is the one chosen.
+    """
+    if sheet_key is None:
+        return looks_like_sheet_payload
+
+    def is_ours(text: str) -> bool:
+        try:
+            parse_sheet_payload(sheet_key, text)
+        except InvalidSheetCode:
+            return False
+        return True
+
+    return is_ours

@@ -2,6 +2,10 @@
 
 Thresholds were calibrated on generated sheet photos (benchmarks/sheet_photos.py): sharp photos of a
 printed A4 sheet score far above BLUR_THRESHOLD, Gaussian blur of radius ≥ 3 px at 2000 px falls below.
+
+A photo that is too small, too dark or washed out is ``is_unusable``: the parent must take it again whatever
+it shows, so the intake does not search it for a QR code. A blurred one still is (``is_blurred`` tells the QR
+reader to try deblurring): a head teacher may file it anyway, and a batch names whose sheet it is.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ class QualityReport:
     brightness: float = 0.0
     contrast: float = 0.0
     sharpness: float = 0.0
+    is_unusable: bool = False
+    is_blurred: bool = False
 
     @property
     def is_accepted(self) -> bool:
@@ -66,6 +72,8 @@ def assess(image: Image.Image, *, original_size: tuple[int, int] | None = None) 
         reasons.append(Message(N_("照片太暗，请在光线充足的地方重新拍照")))
     elif brightness > BRIGHT_MEAN or contrast < LOW_CONTRAST_STD:
         reasons.append(Message(N_("照片过亮或发白，看不清字。请避开强光和反光重新拍照")))
-    if sharpness < BLUR_THRESHOLD:
+    is_unusable = bool(reasons)  # too small, too dark or washed out
+    is_blurred = sharpness < BLUR_THRESHOLD
+    if is_blurred:
         reasons.append(Message(N_("照片模糊，请拿稳手机、对准焦点后重新拍照")))
-    return QualityReport(reasons, brightness, contrast, sharpness)
+    return QualityReport(reasons, brightness, contrast, sharpness, is_unusable=is_unusable, is_blurred=is_blurred)

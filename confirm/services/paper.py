@@ -119,7 +119,7 @@ def hand_in(
     if not verdict.is_accepted:
         if override_reason is None:
             raise GateRefused([("sheet", reason) for reason in verdict.reasons])
-        override = clean_override(examiner.sheet_ref(verdict.qr), student, override_reason)
+        override = clean_override(examiner.sheet_ref(examiner.qr_of(verdict)), student, override_reason)
         extra = {"override_reason": override, "override_by": actor.id}
     sheet = store_photo(session, store, student, verdict, kind="sheet", actor=actor, extra_quality=extra)
     submit_on_behalf(session, campaign, student, sheet, actor=actor, how=how, override=override)

@@ -88,7 +88,7 @@ def test_page_qr_code_decodes_to_the_students_signed_sheet_payload(client, auth,
                     str(tmp_path / "page")], check=True)
     with Image.open(tmp_path / "page.png") as image:
         assert image.size == (1241, 1754)  # A4 at 150 dpi
-        found = find_qr(image.convert("RGB"), time_budget=5)
+        found = find_qr(image.convert("RGB"))
     db.refresh(student)
     key = app.extensions["sheet_key"]
     assert found.text == make_sheet_payload(key, SheetRef(student.id, world.campaign.id, student.record_version))

@@ -112,6 +112,20 @@ def test_sheet_of_another_student_can_never_be_overridden_onto_this_one(app, tea
     assert db.scalars(select(StoredFile)).all() == []
 
 
+def test_a_dark_photo_of_another_students_sheet_can_never_be_overridden_onto_this_one(app, teacher, world, db):
+    from PIL import Image, ImageEnhance
+
+    student, owner = world.students_a[1], world.students_a[2]
+    photo = Image.open(io.BytesIO(qr_photo(app, owner, world.campaign)))
+    dark = io.BytesIO()
+    ImageEnhance.Brightness(photo).enhance(0.3).save(dark, "JPEG", quality=90)  # refused unseen: too dark
+
+    response = upload(teacher, world, student, dark.getvalue(), override="y", override_reason="老师确认")
+
+    assert response.status_code == 400 and "属于另一名学生" in response.get_data(as_text=True)
+    assert db.scalars(select(StoredFile)).all() == []
+
+
 def test_own_sheet_with_its_qr_code_is_accepted(app, teacher, world, db):
     student = world.students_a[2]
     assert upload(teacher, world, student, qr_photo(app, student, world.campaign)).status_code == 302

@@ -24,7 +24,17 @@ class Examiner:
         return _readable(lambda: examine(data, sheet_key=self.key, expect=expect))
 
     def any_sheet(self, data: bytes) -> Verdict:
-        return _readable(lambda: examine(data))  # no expectation: the QR code says whose sheet it is
+        # no expectation: the QR code says whose sheet it is (the key picks ours among several codes)
+        return _readable(lambda: examine(data, sheet_key=self.key))
+
+    def qr_of(self, verdict: Verdict) -> str | None:
+        """The verdict's QR text; for a photo the gate refused unseen (too dark, too small), a look all the same —
+        a teacher filing it anyway must not file another student's sheet."""
+        if verdict.qr is None and verdict.qr_method == "skipped":
+            from uploads.qr import find_qr
+
+            return find_qr(verdict.image.image).text
+        return verdict.qr
 
     def sheet_ref(self, qr: str | None) -> SheetRef | None:
         if not qr:
