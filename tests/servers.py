@@ -1,16 +1,27 @@
-"""Real HTTP servers for tests that must see the app as a client does: the answer's time, what happens after it.
+"""Real HTTP servers for tests that must see the app as a client does: the answer's time, what happens after it,
+and what holds across processes.
 
-``serve(app)`` runs the app in werkzeug's threaded server on a free loopback port, in this process.
+``serve(app)`` runs the app in werkzeug's threaded server on a free loopback port, in this process;
+``gunicorn(url, dir)`` runs it as production does, in several processes.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from flask import Flask
 from werkzeug.serving import make_server
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextmanager
@@ -26,3 +37,43 @@ def serve(app: Flask) -> Iterator[str]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+
+
+@contextmanager
+def gunicorn(database_url: str, workdir: Path, *, workers: int = 2, **settings: str) -> Iterator[str]:
+    """The app as production runs it: gunicorn with ``workers`` processes (2 threads each) on a free loopback port,
+    configured through the environment like a deployment; yields the base URL. Its log is ``workdir/gunicorn.log``."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "REDIS_"))}
+    env.update({"APP_ENV": "development", "SECRET_KEY": "gunicorn-test-secret-0123456789abcdef0123456789",
+                "DATABASE_URL": database_url, "STORAGE_URL": f"file://{workdir / 'storage'}",
+                "SMS_BACKEND": "console", "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", **settings})
+    log = (workdir / "gunicorn.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", "2", "--bind",
+         f"127.0.0.1:{port}", "--graceful-timeout", "2", "webapp:create_app()"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {(workdir / 'gunicorn.log').read_text()[-2000:]}")
+            try:
+                if urllib.request.urlopen(f"{url}/healthz", timeout=1).status == 200:
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        log.close()

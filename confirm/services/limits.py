@@ -113,8 +113,3 @@ def used(session: Session, limit: Limit, values: list[object], *prefix: object, 
     full = session.scalars(select(RateCounter.key).where(
         RateCounter.key.in_(keys), RateCounter.started_at > now - limit.per, RateCounter.count >= limit.most))
     return {keys[k] for k in full}
-
-
-def forget(session: Session, limit: Limit, *parts: object, key: bytes) -> None:
-    """Start ``limit`` over for ``parts`` (e.g. a login from an address, once it succeeded)."""
-    session.execute(RateCounter.__table__.delete().where(RateCounter.key == counter_key(key, limit, *parts)))

@@ -1,7 +1,8 @@
 """Logging in: parents by platform number or phone, staff by username.
 
 Every try is counted before the password is looked at (``confirm.services.limits``): five per login name from one
-address in 15 minutes, ten per login name from anywhere in a minute. Past either, the answer is the same whether or
+address in 15 minutes, ten per login name from anywhere in a minute — a right password counts too (parallel guesses
+sent beside it must not get a fresh count). Past either, the answer is the same whether or
 not the name has an account, and it costs the same — nothing is verified. The owner, from another address, can sign
 in again within a minute however many tries an attacker makes elsewhere.
 """
@@ -19,7 +20,7 @@ from confirm.models import ParentAccount, StaffUser, utcnow
 from confirm.security import verify_password
 from confirm.services import misuse
 from confirm.services.common import Actor, audit
-from confirm.services.limits import LOGIN_ANYWHERE, LOGIN_FROM_ADDRESS, forget, spend
+from confirm.services.limits import LOGIN_ANYWHERE, LOGIN_FROM_ADDRESS, spend
 from confirm.validation import normalize_text
 
 
@@ -73,7 +74,6 @@ def authenticate(
     if not is_right or account is None:
         audit(session, who, "login.failed", school_id=school_id, at=now)
         return None
-    forget(session, LOGIN_FROM_ADDRESS, counted, ip or "", key=key)
     account.last_login_at = now
     audit(session, who, "login.succeeded", school_id=school_id, at=now)
     return account
