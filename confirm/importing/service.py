@@ -87,7 +87,7 @@ def commit_checked(session: Session, run: ImportRun, school: School, *, store: O
     the platform's value. Of two clicks on 确认导入 only one gets past the claim (a conditional update). Returns the
     new run — committed, or rejected when the school's data changed since the check and the file now has errors.
     """
-    if fields:
+    if fields and run.status == ImportStatus.CHECKED:  # a second click finds the run claimed, below
         choose(session, run, actor=actor, fields=fields)
     choices = chosen(session, run)
     claimed = session.execute(

@@ -257,6 +257,24 @@ def test_a_per_field_choice_on_one_page_leaves_the_other_pages_as_the_whole_file
     assert "现在保留平台的值 59 项，采用文件的值 1 项" in first
 
 
+def test_a_second_click_on_confirm_imports_once_and_the_superseded_check_lists_no_choices(app, admin, db, world,
+                                                                                          original):
+    approve_address_and_ethnicity(app, db, world)
+    run_id = uploaded(admin, original)
+    ids = choice_ids(text_of(admin.get(f"/admin/students/import/{run_id}")))
+    choices = {f"choice-{ids['现住址']}": "file"}
+    committed(admin, run_id, choices)
+
+    again = admin.post(f"/admin/students/import/{run_id}/commit", data=choices, follow_redirects=True)
+
+    assert "这个文件已经导入过，或者检查没有通过" in text_of(again)
+    assert "与本次核查不一致的信息" not in text_of(again) and 'type="radio"' not in text_of(again)
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(ImportRun).where(ImportRun.status == "committed")) == 1
+    assert db.scalar(select(func.count()).select_from(AuditEvent)
+                     .where(AuditEvent.action == "import_conflict.file_taken")) == 1
+
+
 # --- bad input -------------------------------------------------------------------------------------------------
 
 

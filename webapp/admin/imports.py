@@ -17,7 +17,7 @@ from confirm.fields import field_for
 from confirm.i18n import Message
 from confirm.importing.annotate import annotated_workbook
 from confirm.importing.checker import OtherSchoolFile
-from confirm.importing.conflicts import ConflictPage, choose, conflict_counts, conflict_page
+from confirm.importing.conflicts import ConflictCounts, ConflictPage, choose, conflict_counts, conflict_page
 from confirm.importing.reader import UnreadableFile
 from confirm.importing.service import check_file, check_upload, commit_checked
 from confirm.models import ImportConflict, ImportRun, School, SchoolClass, Student
@@ -116,7 +116,9 @@ def import_report(run_id: int):
     problems = [
         {**item, "message": Message(item["text"], item.get("params") or {})} for item in run.problems.get("items", [])
     ]
-    page = conflict_page(db.session(), run, request.args.get("page", 1, type=int))
+    # a superseded check's conflicts are not what happened: its committed run reports them
+    page = conflict_page(db.session(), run, request.args.get("page", 1, type=int)) \
+        if run.status != ImportStatus.REJECTED else ConflictPage([], 1, 1, ConflictCounts())
     return render_template("admin/import_report.html", run=run, problems=problems, form=ConfirmForm(),
                            truncated=run.problems.get("truncated", 0), page=page, conflicts=_conflict_rows(page))
 
