@@ -123,28 +123,19 @@ def _merged(old: dict, new: dict, present: set[str], kept: list[Conflict] = ()) 
     return merged
 
 
-def _mixed_record_problems(session: Session, school: School, row: ParsedRow, student: Student, record: dict,
-                           members: dict[int, dict], conflicts: list[Conflict], choices: Choices) -> list:
+def _mixed_record_problems(row: ParsedRow, record: dict, members: dict[int, dict],
+                           conflicts: list[Conflict]) -> list[tuple[str, Message]]:
     """What is wrong with a student's record once the platform's kept values and the file's taken ones are put
-    together: the record must hold as a whole, and a taken ID number must be free."""
+    together (e.g. the file's birth date with the platform's ID number): the record must hold as a whole."""
     relevant = {(c.slot, c.key) for c in conflicts}
     if relevant & _ID_LINKED:
         relevant |= _ID_LINKED
-    where = {"row": row.row, "name": record.get("name", "")}
-    errors = []
     problems = [p for p in validate_record(record, members) if not p.is_warning and (p.slot, p.key) in relevant]
-    if problems:
-        errors.append(("", Message(N_("第 %(row)s 行 %(name)s：按所选的值合在一起，信息不一致；请对相关的几项做同样的"
-                                      "选择（都保留平台的值，或都采用文件的值）"), where)))
-        errors += [("", p.message) for p in problems]
-    for c in conflicts:
-        if c.slot == 0 and c.key == "id_number" and c.file and choices.takes_file(c):
-            taken = session.scalar(select(Student.id).where(Student.school_id == school.id,
-                                                            Student.id_number == c.file, Student.id != student.id))
-            if taken is not None:
-                errors.append(("", Message(N_("第 %(row)s 行 %(name)s：文件中的身份证件号已被本校另一名学生使用，"
-                                              "不能采用文件的值"), where)))
-    return errors
+    if not problems:
+        return []
+    where = Message(N_("第 %(row)s 行 %(name)s：按所选的值合在一起，信息不一致；请对相关的几项做同样的选择"
+                       "（都保留平台的值，或都采用文件的值）"), {"row": row.row, "name": record.get("name", "")})
+    return [("", where), *(("", p.message) for p in problems)]
 
 
 _ID_LINKED = {(0, k) for k in ("id_type", "id_number", "birth_date", "gender")}
@@ -206,9 +197,8 @@ def commit_import(
             merged_members[slot] = (member, old, _merged(old, row.members[slot], present_member[slot],
                                                          [c for c in kept if c.slot == slot]))
         if mine:
-            refused += _mixed_record_problems(session, school, row, student, record,
-                                              {slot: new for slot, (_m, _o, new) in merged_members.items()}, mine,
-                                              choices)
+            together = {slot: new for slot, (_member, _old, new) in merged_members.items()}
+            refused += _mixed_record_problems(row, record, together, mine)
         if record != (student.record or {}):
             student.replace_record(record)
             changed = True
