@@ -32,7 +32,7 @@ from confirm.models import (
 )
 from confirm.services.common import Actor, audit
 from confirm.services.records import active_campaign
-from confirm.states import CAMPAIGN_CHANGES, ConflictChoice, ImportStatus
+from confirm.states import CAMPAIGN_CHANGES, ConflictChoice, CorrectionStatus, ImportStatus
 
 PAGE_SIZE = 50  # students per page of the report
 IDENTITY_KEYS = ("name", "gender", "birth_date", "id_number")  # what a stored student is matched by
@@ -109,7 +109,7 @@ def start_identities(session: Session, school_id: int) -> dict[int, dict[str, st
     out: dict[int, dict[str, str]] = defaultdict(dict)
     for student_id, corrections in campaign_corrections(session, school_id).items():
         for c in corrections:
-            if c.slot == 0 and c.field_key in IDENTITY_KEYS and c.status == "applied":
+            if c.slot == 0 and c.field_key in IDENTITY_KEYS and c.status == CorrectionStatus.APPLIED:
                 out[student_id][c.field_key] = c.old_value
     return out
 

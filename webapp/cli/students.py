@@ -18,6 +18,7 @@ from confirm.importing.service import ImportOutcome, import_file
 from confirm.models import School, SchoolClass
 from confirm.services.common import SYSTEM
 from confirm.services.records import active_campaign
+from confirm.states import CorrectionStatus
 from webapp.adapters import db
 
 
@@ -35,7 +36,7 @@ def _one_line(text: str) -> str:
 def _conflict_line(c: Conflict, outcome: ImportOutcome, check_only: bool) -> str:
     f = field_for(c.slot, c.key)
     status = CORRECTION_STATUS.get(c.status, c.status)
-    pending = "" if c.status == "applied" else f"，改为“{f.display(c.corrected)}”"
+    pending = "" if c.status == CorrectionStatus.APPLIED else f"，改为“{f.display(c.corrected)}”"
     takes = outcome.choices.takes_file(c)
     what = ("将" if check_only else "已") + ("采用文件的值" if takes else "保留平台的值")
     message = (f"与本次核查不一致（更正{status}{pending}）：核查开始时“{f.display(c.start)}”，"
