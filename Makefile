@@ -34,8 +34,8 @@ lint: setup
 	$(BIN)/ruff check .
 
 extract-messages: $(BIN)/.installed
-	$(BIN)/pybabel extract --ignore-dirs '.* __pycache__' -F babel.cfg -k _l -k N_ -o translations/messages.pot .
-	$(BIN)/pybabel update -i translations/messages.pot -d translations
+	$(BIN)/pybabel extract -w 120 --ignore-dirs '.* __pycache__' -F babel.cfg -k _l -k N_ -o translations/messages.pot .
+	$(BIN)/pybabel update -w 120 -i translations/messages.pot -d translations
 
 screenshots: setup
 	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest -q -m browser

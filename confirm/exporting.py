@@ -18,6 +18,8 @@ from confirm.models import (
     Confirmation,
     FamilyMember,
     FieldCorrection,
+    ImportConflict,
+    ImportRun,
     ParentAccount,
     School,
     SchoolClass,
@@ -25,7 +27,7 @@ from confirm.models import (
     StoredFile,
     Student,
 )
-from confirm.states import CorrectionStatus
+from confirm.states import ConflictChoice, CorrectionStatus, ImportStatus
 from confirm.template import CLASS_CODE, CLASS_NAME, EXPORT_COLUMNS, GRADE
 
 CORRECTION_STATUS = {
@@ -110,11 +112,40 @@ def export_students(session: Session, school: School, school_class: SchoolClass 
 
 
 CHANGE_HEADERS = ("班级", "学生姓名", "信息项", "原信息", "更正为", "关键信息", "申请人", "状态", "证明材料",
-                  "审核人", "审核时间")
+                  "审核人", "审核时间", "再次导入")
+
+
+def _reimports(session: Session, correction_ids: list[int]) -> dict[int, tuple[str, str, object]]:
+    """For each correction a committed import met with a different value: the newest such import's
+    (choice, the file's value, when)."""
+    found: dict[int, tuple[str, str, object]] = {}
+    for start in range(0, len(correction_ids), 5000):
+        chunk = correction_ids[start:start + 5000]
+        rows = session.execute(
+            select(ImportConflict.correction_id, ImportConflict.choice, ImportConflict.file_value,
+                   ImportRun.committed_at)
+            .join(ImportRun, ImportRun.id == ImportConflict.run_id)
+            .where(ImportRun.status == ImportStatus.COMMITTED.value, ImportConflict.correction_id.in_(chunk))
+            .order_by(ImportRun.committed_at, ImportConflict.id))
+        for correction_id, choice, file_value, at in rows:
+            found[correction_id] = (choice, file_value, at)
+    return found
+
+
+def _reimport_text(f, outcome: tuple[str, str, object] | None) -> str:
+    if outcome is None:
+        return ""
+    choice, file_value, at = outcome
+    when = at.strftime("%Y-%m-%d %H:%M") if at else ""
+    value = f.display(file_value) or "（空）"
+    if choice == ConflictChoice.FILE:
+        return f"{when} 导入时采用了文件的值“{value}”"
+    return f"{when} 导入时保留了平台的值（文件中为“{value}”）"
 
 
 def export_changes(session: Session, school: School, campaign: Campaign | None = None) -> bytes:
-    """Every correction of the school's campaign(s): who asked, what changed, its state and who decided."""
+    """Every correction of the school's campaign(s): who asked, what changed, its state, who decided, and what the
+    last re-import that met it with another value kept."""
     query = (
         select(FieldCorrection, Confirmation, Student, SchoolClass)
         .join(Confirmation, Confirmation.id == FieldCorrection.confirmation_id)
@@ -132,6 +163,7 @@ def export_changes(session: Session, school: School, campaign: Campaign | None =
     proofs = dict(session.execute(
         select(StoredFile.student_id, func.count()).where(StoredFile.school_id == school.id, StoredFile.kind == "proof")
         .group_by(StoredFile.student_id)).all()) if rows else {}
+    reimports = _reimports(session, [c.id for c, *_ in rows])
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("更正清单")
     sheet.append(_header_cells(sheet, CHANGE_HEADERS))
@@ -148,5 +180,6 @@ def export_changes(session: Session, school: School, campaign: Campaign | None =
             "是" if correction.is_key_data else "否", requester, status, proofs.get(student.id, 0),
             staff.get(correction.decided_by_id, "") if correction.decided_by_id else "",
             correction.decided_at.strftime("%Y-%m-%d %H:%M") if correction.decided_at else "",
+            _reimport_text(f, reimports.get(correction.id)),
         ]))
     return _save(workbook)

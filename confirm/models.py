@@ -34,6 +34,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from confirm.roles import STAFF_ROLES, Role
 from confirm.states import (
     BatchItemStatus,
+    ConflictChoice,
     CorrectionStatus,
     ImportStatus,
     MessageKind,
@@ -450,8 +451,51 @@ class ImportRun(Base):
     rejected_count: Mapped[int] = mapped_column(Integer, default=0)
     problems: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"items": [...], "truncated": n}
     committed_at: Mapped[datetime | None]
+    # the admin's choice for the whole file's conflicts (see ImportConflict); a field may be chosen otherwise
+    conflict_choice: Mapped[str] = mapped_column(String(10), default=ConflictChoice.PLATFORM.value,
+                                                 server_default=ConflictChoice.PLATFORM.value)
 
-    __table_args__ = (CheckConstraint(f"status in ({allowed_values(ImportStatus)})", name="status_known"),)
+    __table_args__ = (
+        CheckConstraint(f"status in ({allowed_values(ImportStatus)})", name="status_known"),
+        CheckConstraint(f"conflict_choice in ({allowed_values(ConflictChoice)})", name="conflict_choice_known"),
+    )
+
+
+class ImportConflict(Base):
+    """A field the running campaign changed (a correction applied or still pending) where an import's file says
+    something else: the value at the campaign's start, in the file and on the platform, and which one is kept.
+
+    On a checked run ``choice`` is the admin's choice for this field (None: the run's choice for the whole file);
+    on a committed run it is what the import did.
+    """
+
+    __tablename__ = "import_conflicts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("import_runs.id", ondelete="CASCADE"), index=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"), index=True)
+    correction_id: Mapped[int | None] = mapped_column(ForeignKey("field_corrections.id", ondelete="SET NULL"),
+                                                      index=True)
+    row: Mapped[int] = mapped_column(Integer)  # the file's row as Excel shows it
+    slot: Mapped[int] = mapped_column(Integer)  # 0 student, 1/2 family member
+    field_key: Mapped[str] = mapped_column(String(40))
+    start_value: Mapped[str] = mapped_column(Text, default="")  # the correction's old value
+    file_value: Mapped[str] = mapped_column(Text, default="")
+    platform_value: Mapped[str] = mapped_column(Text, default="")
+    corrected_value: Mapped[str] = mapped_column(Text, default="")  # the correction's new value (maybe pending)
+    correction_status: Mapped[str] = mapped_column(String(20))
+    choice: Mapped[str | None] = mapped_column(String(10))
+
+    __table_args__ = (
+        UniqueConstraint("run_id", "student_id", "slot", "field_key"),
+        CheckConstraint(f"choice in ({allowed_values(ConflictChoice)})", name="choice_known"),
+        CheckConstraint(f"correction_status in ({allowed_values(CorrectionStatus)})", name="correction_status_known"),
+    )
+
+    @property
+    def is_pending(self) -> bool:
+        """True when the correction was not yet decided at the time of the import."""
+        return self.correction_status != CorrectionStatus.APPLIED
 
 
 class Notification(Base):

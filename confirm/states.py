@@ -117,6 +117,11 @@ CORRECTION_MOVES: dict[CorrectionStatus, frozenset[CorrectionStatus]] = {
     CorrectionStatus.REJECTED: frozenset(),
 }
 
+# A correction in one of these states changed the record during the campaign (applied) or is still to be decided:
+# a re-import must not silently undo the one nor drop the other.
+CAMPAIGN_CHANGES = (CorrectionStatus.APPLIED, CorrectionStatus.PENDING_ADMIN, CorrectionStatus.SUBMITTED,
+                    CorrectionStatus.DRAFT)
+
 
 class MessageStatus(StrEnum):
     """One SMS in the outbox."""
@@ -182,6 +187,16 @@ BATCH_MOVES: dict[BatchItemStatus, frozenset[BatchItemStatus]] = {
                                           BatchItemStatus.UNREADABLE, BatchItemStatus.ASSIGNED,
                                           BatchItemStatus.DISCARDED)},
 }
+
+
+class ConflictChoice(StrEnum):
+    """Which value a re-import keeps for a field the running campaign changed and the file says otherwise.
+
+    Not a status: the admin may switch either way, for one field or the whole file, until the import is committed.
+    """
+
+    PLATFORM = "platform"  # keep the value on the platform (the default: the file is older than the campaign)
+    FILE = "file"  # take the file's value
 
 
 class ImportStatus(StrEnum):

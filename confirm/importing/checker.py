@@ -5,10 +5,12 @@ Pure: works on a Table from the reader and a snapshot of the school's existing s
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
+from confirm.errors import DomainError
 from confirm.fields import MEMBER_FIELDS, MEMBER_SLOTS, STUDENT_FIELDS, Field, Requirement
 from confirm.i18n import N_, Message
 from confirm.importing.reader import Table
@@ -17,6 +19,10 @@ from confirm.validation import clean_value, normalize_text, validate_record
 
 SHOWN_VALUE_LIMIT = 50
 CLASS_LIMITS = {GRADE: 20, CLASS_NAME: 40, CLASS_CODE: 20}  # the sizes of classes.grade / name / class_code
+
+
+class OtherSchoolFile(DomainError):
+    """The file is another school's student list: refused as a whole, before anything is written."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class CheckResult:
     total_rows: int
     ignored_headers: list[str]
     present: frozenset[tuple[int, str]] = frozenset()  # (slot, field key) of the columns the file has
+    other_schools: tuple[str, ...] = ()  # the school codes of a file none of whose rows names the target school
 
     @property
     def errors(self) -> list[ImportProblem]:
@@ -132,6 +139,7 @@ def check_table(
     seen_ids: dict[str, int] = {}
     seen_people: dict[tuple[str, str, str], int] = {}
     matched: dict[int, int] = {}
+    schools: Counter[str] = Counter()
     total = 0
     for row_no, cells in table.rows:
         total += 1
@@ -169,6 +177,8 @@ def check_table(
                 (values if column.slot == 0 else members[column.slot])[column.field.key] = value
 
         file_school = values.get("school_code")
+        if file_school:
+            schools[file_school] += 1
         if file_school and file_school != school_code:
             problems.append(ImportProblem(row_no, "学校标识码", file_school, Message(
                 N_("学校标识码与导入的学校（%(code)s）不一致"), {"code": school_code})))
@@ -192,7 +202,17 @@ def check_table(
         rows.append(parsed)
     if total == 0:
         problems.append(ImportProblem(table.header_row, "", "", Message(N_("表头下面没有学生数据"))))
-    return CheckResult(problems, rows, total, table.ignored_headers, frozenset(by_field) | {(0, "school_code")})
+    others = tuple(code for code, _n in schools.most_common()) if schools and school_code not in schools else ()
+    return CheckResult(problems, rows, total, table.ignored_headers, frozenset(by_field) | {(0, "school_code")},
+                       others)
+
+
+def refuse_other_school(result: CheckResult, school_code: str) -> None:
+    """Raise OtherSchoolFile when no row of the file is the target school's and some name another school."""
+    if result.other_schools:
+        raise OtherSchoolFile(Message(
+            N_("这是另一所学校的学生名单（文件中的学校标识码为 %(found)s），不是本校（%(code)s）的；没有导入任何数据，"
+               "请选择本校的文件"), {"found": "、".join(result.other_schools[:3]), "code": school_code}))
 
 
 def _match_and_dedupe(

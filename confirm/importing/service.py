@@ -4,7 +4,7 @@ file when the admin confirms."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import update
@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from confirm.errors import DomainError
 from confirm.i18n import N_, Message
-from confirm.importing.checker import CheckResult, check_table
+from confirm.importing.checker import CheckResult, check_table, refuse_other_school
 from confirm.importing.committer import commit_import, existing_students, record_rejected_check
+from confirm.importing.conflicts import KEEP_PLATFORM, Choices, Conflict, choose, chosen, find_conflicts
 from confirm.importing.reader import open_table
 from confirm.models import ImportRun, School
 from confirm.ports import ObjectStore
@@ -25,17 +26,22 @@ from confirm.storage_keys import new_object_key
 
 @dataclass
 class ImportOutcome:
-    """The check result and, when something was kept, the import report row."""
+    """The check result, the import report row, and the fields where the file conflicts with the campaign."""
 
     result: CheckResult
     run: ImportRun | None
+    conflicts: list[Conflict] = field(default_factory=list)
+    choices: Choices = KEEP_PLATFORM
 
 
 def check_file(session: Session, school: School, data: bytes, filename: str, *, today: date | None = None
                ) -> CheckResult:
-    """The template check: every problem in the file; writes nothing. Raises UnreadableFile."""
+    """The template check: every problem in the file; writes nothing. Raises UnreadableFile, and OtherSchoolFile for
+    another school's student list."""
     table = open_table(data, filename)
-    return check_table(table, school_code=school.code, existing=existing_students(session, school.id), today=today)
+    result = check_table(table, school_code=school.code, existing=existing_students(session, school.id), today=today)
+    refuse_other_school(result, school.code)
+    return result
 
 
 def import_file(
@@ -48,16 +54,20 @@ def import_file(
     commit: bool,
     storage_key: str | None = None,
     today: date | None = None,
+    choices: Choices = KEEP_PLATFORM,
 ) -> ImportOutcome:
-    """Check the file; with ``commit`` and no errors, write it. The caller commits the transaction."""
+    """Check the file; with ``commit`` and no errors, write it, keeping the platform's value where the file
+    conflicts with the running campaign unless ``choices`` takes the file's. The caller commits the transaction."""
     result = check_file(session, school, data, filename, today=today)
     sha256 = hashlib.sha256(data).hexdigest()
+    conflicts = find_conflicts(session, school.id, result) if result.is_clean else []
     if commit and result.is_clean:
-        return ImportOutcome(result, commit_import(session, school, result, actor=actor, filename=filename,
-                                                   sha256=sha256))
+        run = commit_import(session, school, result, actor=actor, filename=filename, sha256=sha256,
+                            conflicts=conflicts, choices=choices)
+        return ImportOutcome(result, run, conflicts, choices)
     run = record_rejected_check(session, school, result, actor=actor, filename=filename, sha256=sha256,
-                                storage_key=storage_key)
-    return ImportOutcome(result, run)
+                                storage_key=storage_key, conflicts=conflicts)
+    return ImportOutcome(result, run, conflicts, choices)
 
 
 def check_upload(session: Session, school: School, data: bytes, filename: str, *, store: ObjectStore,
@@ -68,13 +78,18 @@ def check_upload(session: Session, school: School, data: bytes, filename: str, *
     return import_file(session, school, data, filename, actor=actor, commit=False, storage_key=key).run
 
 
-def commit_checked(session: Session, run: ImportRun, school: School, *, store: ObjectStore,
-                   actor: Actor) -> ImportRun:
+def commit_checked(session: Session, run: ImportRun, school: School, *, store: ObjectStore, actor: Actor,
+                   fields: dict[int, str] | None = None) -> ImportRun:
     """The admin confirms a checked file: it is checked again against the school as it is now and imported.
 
-    Of two clicks on 确认导入 only one gets past the claim (a conditional update). Returns the new run — committed,
-    or rejected when the school's data changed since the check and the file now conflicts.
+    ``fields`` are the choices on the report page the admin confirmed from, saved first. A conflict takes the file's
+    value only when the admin chose so for it as it still is; one that appeared or changed since the check keeps
+    the platform's value. Of two clicks on 确认导入 only one gets past the claim (a conditional update). Returns the
+    new run — committed, or rejected when the school's data changed since the check and the file now has errors.
     """
+    if fields and run.status == ImportStatus.CHECKED:  # a second click finds the run claimed, below
+        choose(session, run, actor=actor, fields=fields)
+    choices = chosen(session, run)
     claimed = session.execute(
         update(ImportRun).where(ImportRun.id == run.id, ImportRun.status == ImportStatus.CHECKED.value)
         .values(status=ImportStatus.REJECTED.value).execution_options(synchronize_session=False)
@@ -88,7 +103,8 @@ def commit_checked(session: Session, run: ImportRun, school: School, *, store: O
         data = None
     if data is None:
         raise DomainError(Message(N_("原文件已不再保存，请重新上传检查")))
-    outcome = import_file(session, school, data, run.filename, actor=actor, commit=True, storage_key=run.storage_key)
+    outcome = import_file(session, school, data, run.filename, actor=actor, commit=True, storage_key=run.storage_key,
+                          choices=choices)
     if outcome.run.status == ImportStatus.COMMITTED:  # superseded by the committed run: its file is not needed
         delete_after_commit(session, store, run.storage_key)
         run.storage_key = None

@@ -17,7 +17,7 @@ from PIL import Image
 from benchmarks._template import student_row
 from confirm.importing import reader
 from confirm.importing.annotate import annotated_workbook
-from confirm.importing.checker import CheckResult, check_table
+from confirm.importing.checker import CheckResult, OtherSchoolFile, check_table
 from confirm.importing.reader import UnreadableFile, open_table
 from confirm.importing.service import check_file
 from confirm.template import EXPORT_COLUMNS
@@ -449,9 +449,19 @@ def test_school_code_that_differs_from_the_target_school_is_a_problem_on_each_ro
 
 def test_check_file_checks_against_the_school_it_imports_into(session):
     school = make_school(session, code="5200000003")
-    result = check_file(session, school, xlsx(rows(1)), "学生.xlsx", today=TODAY)
-    assert found(result) == [(3, "学校标识码", "学校标识码与导入的学校（5200000003）不一致")]
+    mixed = rows(1, school="5200000003") + rows(1, start=1)
+    result = check_file(session, school, xlsx(mixed), "学生.xlsx", today=TODAY)
+    assert found(result) == [(4, "学校标识码", "学校标识码与导入的学校（5200000003）不一致")]
     assert check_file(session, school, xlsx(rows(1, school="5200000003")), "学生.xlsx", today=TODAY).is_clean
+
+
+def test_check_file_refuses_another_schools_file_as_a_whole(session):
+    school = make_school(session, code="5200000003")
+    with pytest.raises(OtherSchoolFile) as refused:
+        check_file(session, school, xlsx(rows(2) + rows(1, start=2, school="5200000004")), "学生.xlsx", today=TODAY)
+    assert str(refused.value.message) == (
+        "这是另一所学校的学生名单（文件中的学校标识码为 5200000001、5200000004），不是本校（5200000003）的；"
+        "没有导入任何数据，请选择本校的文件")
 
 
 def test_sheet_with_a_header_and_no_data_rows_is_a_problem():

@@ -266,6 +266,12 @@ def _import_committed(db, scene: Scene) -> None:
     assert (other.id, other.school_id, "checked") in runs
 
 
+def _import_choice_made(db, scene: Scene) -> None:
+    db.commit()
+    choices = dict(db.execute(select(ImportRun.id, ImportRun.conflict_choice)).all())
+    assert choices == {scene.target("import_run").id: "file", scene.extra.other_run.id: "platform"}
+
+
 def _teacher_assigned(db, scene: Scene) -> None:
     db.commit()
     teachers = dict(db.execute(select(SchoolClass.id, SchoolClass.head_teacher_id)).all())
@@ -477,6 +483,8 @@ ROUTES: dict[str, Route] = {
     "admin.import_commit": Route(frozenset({ADMIN}), ("POST",), obj="import_run", data=lambda s: {},
                                  effect=_import_committed),
     "admin.import_annotated": Route(frozenset({ADMIN}), ("GET",), obj="import_run", shows=_own_students),
+    "admin.import_choices": Route(frozenset({ADMIN}), ("POST",), obj="import_run",
+                                  data=lambda s: {"whole_file": "file"}, effect=_import_choice_made),
     "admin.export_students_file": Route(frozenset({ADMIN}), ("GET",), shows=_own_students,
                                         foreign_request=lambda s: {"class_id": str(s.extra.other_class.id)}),
     "admin.export_changes_file": Route(frozenset({ADMIN}), ("GET",), shows=lambda s, _o: [s.world.students_b[0].name]),

@@ -1,7 +1,9 @@
 """The command line of the national template: `flask import-students`, `export-students`, `export-changes`.
 
 import-students prints one problem per line as row<TAB>column<TAB>value<TAB>message and a summary line last;
-exit 0 clean (and imported), 1 problems (nothing written), 2 the file cannot be read.
+exit 0 clean (and imported), 1 problems (nothing written), 2 the file cannot be read. During a campaign each field a
+correction changed where the file says otherwise is printed the same way; the platform's value is kept unless
+--take-file-values is given.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from sqlalchemy import func, select
 
 from benchmarks._template import student_row
 from confirm.exporting import CHANGE_HEADERS
-from confirm.models import FamilyMember, ImportRun, SchoolClass, Student
+from confirm.models import AuditEvent, FamilyMember, FieldCorrection, ImportRun, SchoolClass, Student
 from confirm.services.common import Actor
 from confirm.services.records import ensure_confirmation, save_corrections
 from confirm.template import EXPORT_COLUMNS
@@ -237,3 +239,95 @@ def test_export_changes_writes_the_running_campaigns_corrections(runner, db, sch
     assert sheet_rows[0] == list(CHANGE_HEADERS)
     assert [r[1:5] for r in sheet_rows[1:]] == [[student.name, "现住址", student.value("current_address"),
                                                  "新地址9号"]]
+
+
+# --- re-importing during a campaign ----------------------------------------------------------------------------
+
+
+def _campaign_changes(db, school) -> tuple[Student, FieldCorrection]:
+    """Row 0's student with an applied 现住址 correction and a 联系电话 correction the parent has not handed in."""
+    campaign = make_campaign(db, school)
+    student = db.scalar(select(Student).where(Student.name == student_row(0, SCHOOL)[col("姓名")]))
+    confirmation = ensure_confirmation(db, campaign, student)
+    confirmation.corrections.append(FieldCorrection(
+        slot=0, field_key="current_address", old_value=student.value("current_address"), new_value="新家路8号",
+        status="applied", requested_by_kind="parent", requested_by_id=0))
+    student.set_value("current_address", "新家路8号")
+    pending = FieldCorrection(slot=0, field_key="phone", old_value=student.value("phone"), new_value="13912345678",
+                              status="draft", requested_by_kind="parent", requested_by_id=0)
+    confirmation.corrections.append(pending)
+    db.commit()
+    return student, pending
+
+
+def _reimport(runner, db, school, tmp_path, *options):
+    data = rows(2)
+    path = write_xlsx(tmp_path / "学生.xlsx", data)
+    assert runner.invoke(args=["import-students", path, "--school", SCHOOL]).exit_code == 0
+    student, pending = _campaign_changes(db, school)
+    data[0][col("联系电话")] = "13700001111"  # the file differs on the pending field too
+    path = write_xlsx(tmp_path / "再次.xlsx", data)
+    return runner.invoke(args=["import-students", path, "--school", SCHOOL, *options]), student, pending, data
+
+
+def test_reimport_keeps_the_platforms_values_for_fields_the_campaign_changed_and_prints_them(
+        runner, db, school, tmp_path):
+    first = rows(1)[0]
+    result, student, pending, _data = _reimport(runner, db, school, tmp_path)
+
+    assert result.exit_code == 0, result.output
+    address, phone = first[col("现住址")], first[col("联系电话")]
+    assert problem_lines(result) == [
+        ["3", "现住址", address,
+         f"与本次核查不一致（更正已生效）：核查开始时“{address}”，平台现在“新家路8号”；已保留平台的值"],
+        ["3", "联系电话", "13700001111",
+         f"与本次核查不一致（更正家长未提交，改为“13912345678”）：核查开始时“{phone}”，平台现在“{phone}”；已保留平台的值"],
+    ]
+    assert result.stdout.splitlines()[-1] == ("导入完成：2 行，新增 0，更新 0，未变 2，拒绝 0，警告 0，"
+                                              "与核查不一致 2 项（保留平台的值 2，采用文件的值 0）")
+    db.expire_all()
+    kept = db.get(Student, student.id)
+    assert (kept.value("current_address"), kept.value("phone")) == ("新家路8号", phone)
+    assert db.get(FieldCorrection, pending.id).status == "draft"
+
+
+def test_take_file_values_takes_the_files_values_and_leaves_pending_corrections_pending(runner, db, school, tmp_path):
+    result, student, pending, data = _reimport(runner, db, school, tmp_path, "--take-file-values")
+
+    assert result.exit_code == 0, result.output
+    assert [line[3].rsplit("；", 1)[1] for line in problem_lines(result)] == ["已采用文件的值", "已采用文件的值"]
+    assert result.stdout.splitlines()[-1].endswith(
+        "更新 1，未变 1，拒绝 0，警告 0，与核查不一致 2 项（保留平台的值 0，采用文件的值 2）")
+    db.expire_all()
+    taken = db.get(Student, student.id)
+    assert (taken.value("current_address"), taken.value("phone")) == (data[0][col("现住址")], "13700001111")
+    assert db.get(FieldCorrection, pending.id).status == "draft"
+    assert sorted(db.scalars(select(AuditEvent.detail["field"].as_string())
+                             .where(AuditEvent.action == "import_conflict.file_taken"))) == ["0.current_address",
+                                                                                               "0.phone"]
+
+
+def test_check_option_says_what_a_reimport_would_keep_and_writes_nothing(runner, db, school, tmp_path):
+    result, _student, _pending, _data = _reimport(runner, db, school, tmp_path, "--check")
+
+    assert result.exit_code == 0, result.output
+    assert [line[3].rsplit("；", 1)[1] for line in problem_lines(result)] == ["将保留平台的值", "将保留平台的值"]
+    assert result.stdout.splitlines()[-1] == (
+        "检查通过：2 行，0 处警告，与核查不一致 2 项（保留平台的值 2，采用文件的值 0）"
+        "（未导入，去掉 --check 即可导入）")
+    assert written(db)[3] == 1  # only the first import's run
+
+
+def test_import_help_names_the_take_file_values_option(runner):
+    result = runner.invoke(args=["import-students", "--help"])
+    assert result.exit_code == 0
+    assert "--take-file-values" in result.output and "keeping the platform's" in result.output
+
+
+def test_another_schools_file_exits_1_with_the_reason_and_writes_nothing(runner, db, school, tmp_path):
+    path = write_xlsx(tmp_path / "外校.xlsx", [student_row(i, "5200000002") for i in range(2)])
+    result = runner.invoke(args=["import-students", path, "--school", SCHOOL])
+    assert result.exit_code == 1
+    assert "这是另一所学校的学生名单（文件中的学校标识码为 5200000002），不是本校（5200000001）的" in result.stderr
+    assert result.stdout == ""
+    assert written(db) == (0, 0, 0, 0)

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
 from confirm.errors import FieldErrors
 from confirm.exporting import export_changes, export_students
+from confirm.fields import field_for
 from confirm.i18n import Message
 from confirm.importing.annotate import annotated_workbook
+from confirm.importing.checker import OtherSchoolFile
+from confirm.importing.conflicts import ConflictCounts, ConflictPage, choose, conflict_counts, conflict_page
 from confirm.importing.reader import UnreadableFile
 from confirm.importing.service import check_file, check_upload, commit_checked
-from confirm.models import ImportRun, School, SchoolClass
+from confirm.models import ImportConflict, ImportRun, School, SchoolClass, Student
+from confirm.presentation import readable
 from confirm.services.records import active_campaign
-from confirm.states import ImportStatus
+from confirm.states import ConflictChoice, CorrectionStatus, ImportStatus
 from webapp.adapters import db
 from webapp.adapters.storage import store
 from webapp.admin import bp
@@ -58,8 +66,48 @@ def import_page():
 def _checked(school: School, data: bytes, filename: str) -> ImportRun:
     try:
         return check_upload(db.session(), school, data, filename, store=store(), actor=actor())
-    except UnreadableFile as exc:
+    except (UnreadableFile, OtherSchoolFile) as exc:
         raise FieldErrors([("file", exc.message)]) from None
+
+
+CORRECTION_LABELS = {
+    CorrectionStatus.APPLIED: _l("已生效"),
+    CorrectionStatus.PENDING_ADMIN: _l("待学籍管理员审核"),
+    CorrectionStatus.SUBMITTED: _l("待班主任审核"),
+    CorrectionStatus.DRAFT: _l("家长未提交"),
+}
+
+
+@dataclass(frozen=True)
+class ConflictRow:
+    """One conflicting field as the report shows it: the three values as a person reads them, and the choice."""
+
+    conflict: ImportConflict
+    student: Student
+    school_class: SchoolClass
+    choice: ConflictChoice
+    label: str
+    start: str
+    file: str
+    platform: str
+    corrected: str
+
+    @property
+    def status(self) -> str:
+        return str(CORRECTION_LABELS.get(CorrectionStatus(self.conflict.correction_status), ""))
+
+
+def _conflict_rows(page: ConflictPage) -> list[ConflictRow]:
+    locale = str(get_locale())
+    rows = []
+    for conflict, student, school_class, choice in page.items:
+        f = field_for(conflict.slot, conflict.field_key)
+        label = f.label(locale) if conflict.slot == 0 else _("成员%(n)s%(field)s", n=conflict.slot,
+                                                             field=f.label(locale))
+        rows.append(ConflictRow(conflict, student, school_class, choice, label, readable(f, conflict.start_value),
+                                readable(f, conflict.file_value), readable(f, conflict.platform_value),
+                                readable(f, conflict.corrected_value)))
+    return rows
 
 
 @bp.get("/students/import/<int:run_id>")
@@ -68,8 +116,35 @@ def import_report(run_id: int):
     problems = [
         {**item, "message": Message(item["text"], item.get("params") or {})} for item in run.problems.get("items", [])
     ]
+    # a superseded check's conflicts are not what happened: its committed run reports them
+    page = conflict_page(db.session(), run, request.args.get("page", 1, type=int)) \
+        if run.status != ImportStatus.REJECTED else ConflictPage([], 1, 1, ConflictCounts())
     return render_template("admin/import_report.html", run=run, problems=problems, form=ConfirmForm(),
-                           truncated=run.problems.get("truncated", 0))
+                           truncated=run.problems.get("truncated", 0), page=page, conflicts=_conflict_rows(page))
+
+
+def _field_choices() -> dict[int, str]:
+    """The report page's per-field choices: ``choice-<conflict id>`` = platform | file."""
+    return {int(name.removeprefix("choice-")): value for name, value in request.form.items()
+            if name.startswith("choice-") and name.removeprefix("choice-").isdigit()}
+
+
+@bp.post("/students/import/<int:run_id>/choices")
+def import_choices(run_id: int):
+    run = _run_or_404(run_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    whole_file = request.form.get("whole_file") or None
+    goto = request.form.get("goto", type=int)
+    ok, covered = attempt(None, lambda: choose(db.session(), run, actor=actor(), whole_file=whole_file,
+                                               fields=None if whole_file else _field_choices()))
+    if ok and whole_file:
+        flash(_("已对全部 %(n)s 项选择：%(choice)s", n=covered, choice=_("保留平台的值")
+                if whole_file == ConflictChoice.PLATFORM else _("采用文件的值")), "success")
+    elif ok and goto is None:
+        flash(_("已保存本页的选择"), "success")
+    page = goto or request.form.get("page", 1, type=int)
+    return redirect(url_for("admin.import_report", run_id=run.id, page=page, _anchor="conflicts"))
 
 
 def _stored_upload(run: ImportRun) -> bytes:
@@ -86,14 +161,19 @@ def import_commit(run_id: int):
     run = _run_or_404(run_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    ok, new = attempt(None, lambda: commit_checked(db.session(), run, _school(), store=store(), actor=actor()))
+    ok, new = attempt(None, lambda: commit_checked(db.session(), run, _school(), store=store(), actor=actor(),
+                                                   fields=_field_choices()))
     if not ok:
-        return redirect(url_for("admin.import_report", run_id=run.id))
+        return redirect(url_for("admin.import_report", run_id=run.id, page=request.form.get("page", 1, type=int)))
     if new.status != ImportStatus.COMMITTED:  # the school's data changed since the check and now conflicts
         flash(_("学校数据在检查后发生了变化，重新检查发现问题，未导入"), "error")
         return redirect(url_for("admin.import_report", run_id=new.id))
     flash(_("导入完成：新增 %(c)s 人，更新 %(u)s 人，未变 %(n)s 人", c=new.created_count, u=new.updated_count,
             n=new.unchanged_count), "success")
+    counts = conflict_counts(db.session(), new)
+    if counts.fields:
+        flash(_("与本次核查不一致的 %(n)s 项：保留平台的值 %(k)s 项，采用文件的值 %(t)s 项", n=counts.fields,
+                k=counts.keeping_platform, t=counts.taking_file), "success")
     return redirect(url_for("admin.import_report", run_id=new.id))
 
 
