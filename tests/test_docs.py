@@ -9,9 +9,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # Upper-case words in the guides that are not settings of the app: SQL, the test runner's own variables, apt's.
-NOT_SETTINGS = {"TRUNCATE", "UPDATE", "DELETE", "INSERT", "SELECT", "TEST_DATABASE_URL", "TEST_PG_URL", "TEST_REDIS_URL",
-                "CI", "SCREENSHOT_DIR", "DEBIAN_FRONTEND", "MAX_CONTENT_LENGTH", "PERMANENT_SESSION_LIFETIME", "PORT",
-                "HOST"}
+NOT_SETTINGS = {"TRUNCATE", "UPDATE", "DELETE", "INSERT", "SELECT", "TEST_DATABASE_URL", "TEST_PG_URL",
+                "TEST_REDIS_URL", "CI", "SCREENSHOT_DIR", "DEBIAN_FRONTEND", "MAX_CONTENT_LENGTH",
+                "PERMANENT_SESSION_LIFETIME", "PORT", "HOST"}
 
 
 def settings_read() -> set[str]:
