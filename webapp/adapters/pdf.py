@@ -24,7 +24,7 @@ from reportlab.pdfgen.canvas import Canvas
 from confirm.services.sheet_printing import PrintedSheet
 from webapp.adapters.sheet_layout import GREY, Qr, Rect, SheetContext, SheetPage, Text, layout_sheet
 
-__all__ = ["FONT_CANDIDATES", "SheetContext", "SheetFontMissing", "font_path", "render_sheets"]
+__all__ = ["FONT_CANDIDATES", "SheetContext", "SheetFontMissing", "font_path", "register_font", "render_sheets"]
 
 # TrueType fonts with CJK glyphs (glyf outlines; an .otf with CFF outlines does not work with ReportLab's TTFont).
 FONT_CANDIDATES = (
@@ -48,7 +48,8 @@ def font_path(configured: str | None = None) -> str:
 
 
 @functools.cache
-def _register(path: str) -> str:
+def register_font(path: str) -> str:
+    """The ReportLab name of the font in ``path``, registered once (what ``layout_sheet`` measures with)."""
     # A .ttc holds several faces; the first is the regular one.
     options = {"subfontIndex": 0} if path.endswith(".ttc") else {}
     pdfmetrics.registerFont(TTFont(FONT_NAME, path, **options))
@@ -99,7 +100,7 @@ def _draw(c: Canvas, page: SheetPage, font: str) -> None:
 def render_sheets(sheets: Iterable[PrintedSheet], out: BinaryIO, ctx: SheetContext, *, font_file: str) -> int:
     """Write each sheet (one A4 page, or more when its values are long) to ``out`` as a PDF; returns the number of
     pages drawn."""
-    font = _register(font_file)
+    font = register_font(font_file)
     canvas = Canvas(out, pagesize=A4, pageCompression=1, initialFontName=font, initialFontSize=7.5)
     canvas.setTitle(_("学籍信息确认表"))
     canvas.setCreator("xueji-confirm")
