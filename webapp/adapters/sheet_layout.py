@@ -119,6 +119,11 @@ class SheetPage:
     blocks: list[Block] = field(default_factory=list)
 
 
+def _is_latin(char: str) -> bool:
+    """True for the letters and digits that make up English words (which break only at spaces)."""
+    return char.isascii() and char.isalnum()
+
+
 class Measure:
     """Text widths and wrapping in one font, from the font's own metrics."""
 
@@ -151,7 +156,10 @@ class Measure:
             w = self._char(char)
             if current and used + w > ems:
                 carried = []
-                if char in NO_LINE_START and len(current) > 1:  # take the character before it along
+                if _is_latin(char) and _is_latin(current[-1]) and " " in current[1:]:  # a Latin word moves whole
+                    cut = len(current) - current[::-1].index(" ")
+                    carried, current = current[cut:], current[:cut]
+                elif char in NO_LINE_START and len(current) > 1:  # take the character before it along
                     carried = [current.pop()]
                 lines.append("".join(current).rstrip())
                 current = list(carried)
@@ -481,8 +489,11 @@ def _shift(item: Item, dy: float) -> Item:
 def _signature(m: Measure) -> Block:
     """The guardian's signature, relation and date, with room above the line to write in (placed at top 0)."""
     text = _("监护人签字：____________________　与学生关系：__________　日期：________年____月____日")
-    lines = m.wrap(text, RIGHT - LEFT, 10)
-    block = _lines_block(m, "signature", LEFT, -8, lines, 10, leading=14)
+    size = 10.0
+    while size > 8 and m.width(text, size) > RIGHT - LEFT:  # one line if it can (a longer translation)
+        size -= 0.5
+    lines = m.wrap(text, RIGHT - LEFT, size)
+    block = _lines_block(m, "signature", LEFT, -8, lines, size, leading=14)
     return Block("signature", (LEFT, block.box[1], RIGHT, 0), block.items)
 
 
