@@ -19,7 +19,8 @@ from confirm.services.sheet_printing import PrintedSheet
 from confirm.sheets import SheetRef, make_sheet_payload
 from tests.factories import student_values
 from webapp.adapters.pdf import SheetContext, font_path, register_font, render_sheets
-from webapp.adapters.sheet_layout import MARGIN, PAGE_H, PAGE_W, TABLE_SIZES, Rect, Text, layout_sheet
+from webapp.adapters.sheet_blocks import Rect, Text
+from webapp.adapters.sheet_layout import MARGIN, PAGE_H, PAGE_W, TABLE_SIZES, layout_sheet
 
 pytestmark = pytest.mark.skipif(not Path("/usr/bin/pdftotext").exists(), reason="needs poppler-utils")
 

@@ -22,7 +22,8 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from confirm.services.sheet_printing import PrintedSheet
-from webapp.adapters.sheet_layout import GREY, Qr, Rect, SheetContext, SheetPage, Text, layout_sheet
+from webapp.adapters.sheet_blocks import Qr, Rect, Text
+from webapp.adapters.sheet_layout import GREY, SheetContext, SheetPage, layout_sheet
 
 __all__ = ["FONT_CANDIDATES", "SheetContext", "SheetFontMissing", "font_path", "register_font", "render_sheets"]
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from flask_babel import gettext as _
 from reportlab.lib.colors import Color, black
 from reportlab.lib.pagesizes import A4
-from reportlab.pdfbase import pdfmetrics
 
 from confirm.fields import MEMBER_FIELDS, MEMBER_SECTION, MEMBER_SLOTS, SECTIONS, Field, fields_in_section
 from confirm.presentation import readable
 from confirm.services.sheet_printing import PrintedSheet
+from webapp.adapters.sheet_blocks import Block, Cell, Measure, Qr, Row, join_parts, lines_block, measure
 
 GREY = Color(0.45, 0.45, 0.45)
 LIGHT = Color(0.93, 0.93, 0.93)
@@ -32,63 +32,6 @@ QR_SIZE = 74  # 26 mm: a version-2 code then has modules of ~0.9 mm, large enoug
 TABLE_SIZES = (7.5, 7.0, 6.5, 6.0)  # the tables' font sizes, largest first; the last is the floor
 COLUMN_GAP = 8  # between the two columns of the student table
 BLOCK_GAP = 6  # between the student table, the family table and the signature
-# Chinese line-breaking: these never start a line (the character before them moves down with them).
-NO_LINE_START = frozenset("，。、；：？！）》」』】〕…％,.;:?!)]}%")
-
-Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in PDF points, y upwards
-
-
-@dataclass(frozen=True)
-class Text:
-    """One line of text; ``x`` is its left edge and ``y`` its baseline."""
-
-    x: float
-    y: float
-    text: str
-    size: float
-    width: float
-    ascent: float  # above the baseline, in points
-    descent: float  # below the baseline, in points (positive)
-    colour: Color = black
-
-    @property
-    def box(self) -> Box:
-        """Where the glyphs go: the font's ascent to descent, the measured advance wide."""
-        return (self.x, self.y - self.descent, self.x + self.width, self.y + self.ascent)
-
-
-@dataclass(frozen=True)
-class Rect:
-    """A table cell: an outline, optionally filled."""
-
-    x: float
-    y: float
-    w: float
-    h: float
-    fill: Color | None = None
-
-    @property
-    def box(self) -> Box:
-        """The rectangle itself."""
-        return (self.x, self.y, self.x + self.w, self.y + self.h)
-
-
-@dataclass(frozen=True)
-class Qr:
-    """The sheet's QR code (with its quiet zone), lower-left corner at (x, y)."""
-
-    x: float
-    y: float
-    size: float
-    payload: str
-
-    @property
-    def box(self) -> Box:
-        """The square of the code and its quiet zone."""
-        return (self.x, self.y, self.x + self.size, self.y + self.size)
-
-
-Item = Text | Rect | Qr
 
 
 @dataclass(frozen=True)
@@ -101,15 +44,6 @@ class SheetContext:
 
 
 @dataclass
-class Block:
-    """A placed part of a page: ``box`` holds everything in ``items``; no two blocks of a page overlap."""
-
-    name: str
-    box: Box
-    items: list[Item]
-
-
-@dataclass
 class SheetPage:
     """One page of one student's sheet, as laid out."""
 
@@ -119,137 +53,7 @@ class SheetPage:
     blocks: list[Block] = field(default_factory=list)
 
 
-def _is_latin(char: str) -> bool:
-    """True for the letters and digits that make up English words (which break only at spaces)."""
-    return char.isascii() and char.isalnum()
-
-
-class Measure:
-    """Text widths and wrapping in one font, from the font's own metrics."""
-
-    def __init__(self, font: str):
-        self.font = font
-        ascent, descent = pdfmetrics.getAscentDescent(font, 1000)
-        self.ascent, self.descent = ascent / 1000, -descent / 1000
-        self._widths: dict[str, float] = {}
-
-    def _char(self, char: str) -> float:
-        width = self._widths.get(char)
-        if width is None:
-            width = self._widths[char] = pdfmetrics.stringWidth(char, self.font, 1000) / 1000
-        return width
-
-    def width(self, text: str, size: float) -> float:
-        """The advance width of ``text`` at ``size`` points."""
-        return sum(self._char(c) for c in text) * size
-
-    def wrap(self, text: str, width: float, size: float) -> list[str]:
-        """Lines of ``text`` no wider than ``width`` (CJK text breaks between any two characters)."""
-        lines: list[str] = []
-        for paragraph in " ".join(text.split("\t")).splitlines() or [""]:
-            lines.extend(self._wrap_paragraph(paragraph, width / size))
-        return lines
-
-    def _wrap_paragraph(self, text: str, ems: float) -> list[str]:
-        lines, current, used = [], [], 0.0
-        for char in text:
-            w = self._char(char)
-            if current and used + w > ems:
-                carried = []
-                if _is_latin(char) and _is_latin(current[-1]) and " " in current[1:]:  # a Latin word moves whole
-                    cut = len(current) - current[::-1].index(" ")
-                    carried, current = current[cut:], current[:cut]
-                elif char in NO_LINE_START and len(current) > 1:  # take the character before it along
-                    carried = [current.pop()]
-                lines.append("".join(current).rstrip())
-                current = list(carried)
-                used = sum(self._char(c) for c in current)
-                if char == " " and not current:
-                    continue
-            current.append(char)
-            used += w
-        lines.append("".join(current))
-        return lines
-
-    def line(self, x: float, top: float, text: str, size: float, height: float, colour: Color = black,
-             align: str = "left", right: float | None = None) -> Text:
-        """``text`` set in a line box of ``height`` whose top is ``top``: the glyphs centred in it."""
-        width = self.width(text, size)
-        if align == "center":
-            x = x - width / 2
-        elif align == "right":
-            x = (right if right is not None else x) - width
-        baseline = top - (height - (self.ascent + self.descent) * size) / 2 - self.ascent * size
-        return Text(x, baseline, text, size, width, self.ascent * size, self.descent * size, colour)
-
-
-def _lines_block(m: Measure, name: str, x: float, top: float, lines: list[str], size: float, *,
-                 leading: float | None = None, colour: Color = black, align: str = "left",
-                 width: float = 0.0) -> Block:
-    """A block of text lines from ``top`` downwards; with ``align="center"`` ``x`` is the centre."""
-    leading = leading or size * 1.25
-    items = [m.line(x, top - n * leading, text, size, leading, colour, align) for n, text in enumerate(lines)]
-    x0 = min((t.x for t in items), default=x)
-    x1 = max((t.x + t.width for t in items), default=x)
-    if align == "left" and width:
-        x1 = max(x1, x + width)
-    return Block(name, (x0, top - leading * len(lines), x1, top), items)
-
-
-def _parts(m: Measure, parts: list[str], width: float, size: float) -> list[str]:
-    """``parts`` on as few lines as fit ``width``, two ideographic spaces apart; a part breaks only if it must."""
-    lines: list[str] = []
-    for part in parts:
-        if lines and m.width(lines[-1] + "　　" + part, size) <= width:
-            lines[-1] += "　　" + part
-        else:
-            lines.extend(m.wrap(part, width, size))
-    return lines
-
-
-# --- table rows ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Cell:
-    """A table cell's text and look."""
-
-    text: str
-    width: float
-    fill: Color | None = None
-    colour: Color = black
-
-
-class Row:
-    """A table row at one text size: the cells' wrapped lines, hence its height."""
-
-    def __init__(self, m: Measure, name: str, cells: list[Cell], size: float, section: str = "",
-                 lines: list[list[str]] | None = None):
-        self.m, self.name, self.cells, self.size, self.section = m, name, cells, size, section
-        self.leading = size * 1.2
-        self.pad = size * 0.3
-        self.lines = lines if lines is not None else [m.wrap(c.text, c.width - 4, size) for c in cells]
-        self.height = 2 * self.pad + self.leading * max(len(lines) for lines in self.lines)
-
-    def split(self, height: float) -> tuple[Row, Row]:
-        """This row cut in two so that the first part is at most ``height`` high (a row taller than a page)."""
-        keep = max(1, int((height - 2 * self.pad) // self.leading))
-        head, tail = [ls[:keep] or [""] for ls in self.lines], [ls[keep:] or [""] for ls in self.lines]
-        return (Row(self.m, self.name, self.cells, self.size, self.section, head),
-                Row(self.m, self.name, self.cells, self.size, self.section, tail))
-
-    def place(self, x: float, top: float) -> Block:
-        """The row's block with its left edge at ``x`` and its top at ``top``."""
-        items: list[Item] = []
-        left = x
-        for cell, lines in zip(self.cells, self.lines, strict=True):
-            items.append(Rect(left, top - self.height, cell.width, self.height, cell.fill))
-            for n, text in enumerate(lines):
-                if text:
-                    items.append(self.m.line(left + 2, top - self.pad - n * self.leading, text, self.size,
-                                             self.leading, cell.colour))
-            left += cell.width
-        return Block(self.name, (x, top - self.height, left, top), items)
+# --- the tables ----------------------------------------------------------------------------------------------
 
 
 def _student_rows(m: Measure, sheet: PrintedSheet, sections, width: float, size: float) -> list[Row]:
@@ -334,15 +138,15 @@ class _Pages:
     def room(self) -> float:
         return self.top - self.limit
 
-    def add(self, block: Block, below: float = 0.0) -> None:
+    def add(self, block: Block) -> None:
         self.blocks.append(block)
-        self.top = block.box[1] - below
+        self.top = block.box[1]
 
     def _footer(self) -> Block:
         text = _("学籍信息核查确认平台 · 拍照上传号 %(no)s · 请勿涂改右上角二维码", no=self.sheet.student.upload_no)
         lines = self.m.wrap(text, RIGHT - LEFT, 6)
         top = BOTTOM + 7.5 * len(lines)
-        return _lines_block(self.m, "footer", PAGE_W / 2, top, lines, 6, leading=7.5, colour=GREY, align="center")
+        return lines_block(self.m, "footer", PAGE_W / 2, top, lines, 6, leading=7.5, colour=GREY, align="center")
 
 
 def _header(m: Measure, sheet: PrintedSheet, ctx, *, first: bool) -> list[Block]:
@@ -352,11 +156,11 @@ def _header(m: Measure, sheet: PrintedSheet, ctx, *, first: bool) -> list[Block]
     text_w = qr_x - LEFT - 8
     blocks = [Block("qr", (qr_x, TOP - QR_SIZE, RIGHT, TOP), [Qr(qr_x, TOP - QR_SIZE, QR_SIZE, sheet.payload)])]
     caption = 5 if m.width(sheet.payload, 5) <= QR_SIZE else 5 * QR_SIZE / m.width(sheet.payload, 5)
-    blocks.append(_lines_block(m, "qr.caption", qr_x + QR_SIZE / 2, TOP - QR_SIZE - 1, [sheet.payload], caption,
+    blocks.append(lines_block(m, "qr.caption", qr_x + QR_SIZE / 2, TOP - QR_SIZE - 1, [sheet.payload], caption,
                                leading=7, colour=GREY, align="center"))
     # The page label ("第 1 页 / 共 2 页") goes under the caption; its room is kept on every page (see _label).
     blocks.append(Block("page.label.room", (qr_x, TOP - QR_SIZE - 20, RIGHT, TOP - QR_SIZE - 8), []))
-    title = _lines_block(m, "title", LEFT, TOP, [_("学籍信息确认表")], 16, leading=18)
+    title = lines_block(m, "title", LEFT, TOP, [_("学籍信息确认表")], 16, leading=18)
     blocks.append(title)
     y = title.box[1]
     campaign = ctx.campaign_name
@@ -366,7 +170,7 @@ def _header(m: Measure, sheet: PrintedSheet, ctx, *, first: bool) -> list[Block]
         line = m.line(LEFT + title_w + 12, TOP - 6.4, campaign, 8, 10, GREY)
         blocks.append(Block("campaign", (line.x, TOP - 16.4, line.x + line.width, TOP - 6.4), [line]))
     elif campaign:
-        blocks.append(_lines_block(m, "campaign", LEFT, y, m.wrap(campaign, text_w, 8), 8, leading=10, colour=GREY))
+        blocks.append(lines_block(m, "campaign", LEFT, y, m.wrap(campaign, text_w, 8), 8, leading=10, colour=GREY))
         y = blocks[-1].box[1]
     rows: list[tuple[str, list[str], float, Color]] = [
         ("school", [_("学校：%(school)s", school=ctx.school_name),
@@ -380,8 +184,8 @@ def _header(m: Measure, sheet: PrintedSheet, ctx, *, first: bool) -> list[Block]
     elif first and sheet.is_registered:
         rows.append(("registered", [_("家长已在平台注册，请直接登录核对。")], 8, GREY))
     for name, parts, size, colour in rows:
-        lines = _parts(m, parts, text_w, size)
-        blocks.append(_lines_block(m, name, LEFT, y - 1, lines, size, leading=size * 1.3, colour=colour))
+        lines = join_parts(m, parts, text_w, size)
+        blocks.append(lines_block(m, name, LEFT, y - 1, lines, size, leading=size * 1.3, colour=colour))
         y = blocks[-1].box[1]
     if first:
         instructions = [
@@ -391,7 +195,7 @@ def _header(m: Measure, sheet: PrintedSheet, ctx, *, first: bool) -> list[Block]
             _("3. 核对后由监护人签字、写上日期，再登录平台把整张表拍照上传（右上角二维码要完整、清晰）。"),
         ]
         lines = [part for line in instructions for part in m.wrap(line, text_w, 7)]
-        blocks.append(_lines_block(m, "instructions", LEFT, y - 4, lines, 7, leading=9))
+        blocks.append(lines_block(m, "instructions", LEFT, y - 4, lines, 7, leading=9))
     return blocks
 
 
@@ -401,7 +205,7 @@ def _label(m: Measure, page: SheetPage) -> None:
     if page.count > 1:
         text = _("第 %(page)s 页 / 共 %(pages)s 页", page=page.number, pages=page.count)
         size = min(8.0, 8.0 * QR_SIZE / m.width(text, 8.0))
-        page.blocks.append(_lines_block(m, "page.label", RIGHT - QR_SIZE / 2, TOP - QR_SIZE - 8, [text], size,
+        page.blocks.append(lines_block(m, "page.label", RIGHT - QR_SIZE / 2, TOP - QR_SIZE - 8, [text], size,
                                         leading=12, align="center"))
 
 
@@ -445,10 +249,12 @@ def _flow_columns(p: _Pages, columns: list[list[Row]], xs: list[float], heading:
         started = True
 
 
-def _flow_rows(p: _Pages, rows: list[Row], continued: Callable[[], list[Row]], signature: Block) -> None:
+def _flow_rows(p: _Pages, rows: list[Row], continued: Callable[[], list[Row]],
+               signature: Callable[[float], Block]) -> None:
     """The family table, then the signature: rows break between pages with the table's headings repeated; the
     headings keep with the first member row, and the last row keeps with the signature."""
-    chain_end = signature.box[3] - signature.box[1] + BLOCK_GAP
+    probe = signature(0.0)
+    chain_end = probe.box[3] - probe.box[1] + BLOCK_GAP
     heads = 2  # rows[0] and rows[1] are the headings
     fresh = p.is_fresh  # no member row on this page yet
     i = 0
@@ -472,29 +278,20 @@ def _flow_rows(p: _Pages, rows: list[Row], continued: Callable[[], list[Row]], s
         else:
             i += 1
         p.add(row.place(LEFT, p.top))
-    if chain_end > p.room():  # only on a page too short for the last row and the signature together
+    if chain_end > p.room():  # only after a last row taller than a page, which was cut
         p.new_page()
-    height = signature.box[3] - signature.box[1]
-    top = p.top - BLOCK_GAP
-    p.add(Block("signature", (signature.box[0], top - height, signature.box[2], top),
-                [_shift(item, top - signature.box[3]) for item in signature.items]))
+    p.add(signature(p.top - BLOCK_GAP))
 
 
-def _shift(item: Item, dy: float) -> Item:
-    if isinstance(item, Text):
-        return Text(item.x, item.y + dy, item.text, item.size, item.width, item.ascent, item.descent, item.colour)
-    raise TypeError(item)
-
-
-def _signature(m: Measure) -> Block:
-    """The guardian's signature, relation and date, with room above the line to write in (placed at top 0)."""
+def _signature(m: Measure, top: float) -> Block:
+    """The guardian's signature, relation and date across the page under ``top``, with room above the line."""
     text = _("监护人签字：____________________　与学生关系：__________　日期：________年____月____日")
     size = 10.0
     while size > 8 and m.width(text, size) > RIGHT - LEFT:  # one line if it can (a longer translation)
         size -= 0.5
     lines = m.wrap(text, RIGHT - LEFT, size)
-    block = _lines_block(m, "signature", LEFT, -8, lines, size, leading=14)
-    return Block("signature", (LEFT, block.box[1], RIGHT, 0), block.items)
+    block = lines_block(m, "signature", LEFT, top - 8, lines, size, leading=14)
+    return Block("signature", (LEFT, block.box[1], RIGHT, top), block.items)
 
 
 def _layout(m: Measure, sheet: PrintedSheet, ctx, size: float) -> list[SheetPage]:
@@ -510,7 +307,7 @@ def _layout(m: Measure, sheet: PrintedSheet, ctx, size: float) -> list[SheetPage
 
     rows = [Row(m, "members.section", [Cell(section, full, LIGHT)], size), _member_heading(m, size)]
     rows += [_member_row(m, sheet, f, size) for f in MEMBER_FIELDS]
-    _flow_rows(p, rows, continued, _signature(m))
+    _flow_rows(p, rows, continued, lambda top: _signature(m, top))
     for page in p.pages:
         page.count = len(p.pages)
         _label(m, page)
@@ -520,7 +317,7 @@ def _layout(m: Measure, sheet: PrintedSheet, ctx, size: float) -> list[SheetPage
 def layout_sheet(sheet: PrintedSheet, ctx, font: str) -> list[SheetPage]:
     """The pages of one student's sheet: one page at the largest table size that fits, down to the floor size;
     otherwise the fewest pages the floor size needs, at the largest size that needs no more."""
-    m = _measure(font)
+    m = measure(font)
     tried = {}
     for size in TABLE_SIZES:
         tried[size] = _layout(m, sheet, ctx, size)
@@ -528,12 +325,3 @@ def layout_sheet(sheet: PrintedSheet, ctx, font: str) -> list[SheetPage]:
             return tried[size]
     fewest = len(tried[TABLE_SIZES[-1]])
     return next(pages for pages in tried.values() if len(pages) == fewest)
-
-
-_measures: dict[str, Measure] = {}
-
-
-def _measure(font: str) -> Measure:
-    if font not in _measures:
-        _measures[font] = Measure(font)
-    return _measures[font]
