@@ -177,7 +177,7 @@ def test_cli_writes_the_class_pdf_and_refuses_more_than_the_limit(app, runner, w
     out = tmp_path / "c.pdf"
     result = runner.invoke(args=["print-sheets", "--school", world.school.code, "--class", "1班", "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert "wrote 3 sheets" in result.output
+    assert "wrote 3 sheets on 3 pages" in result.output
     assert len(_pages(out.read_bytes(), tmp_path)) == 3
     monkeypatch.setattr("confirm.services.sheet_printing.MAX_SHEETS", 4)
     whole = tmp_path / "school.pdf"

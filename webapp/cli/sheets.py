@@ -18,7 +18,7 @@ from flask.cli import with_appcontext
               help="print fresh registration codes for students without a registered parent (old codes stop working)")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True), help="FILE.pdf")
 def print_sheets_command(school_code: str, class_name: str | None, invitation: bool, output: str):
-    """Write the 学籍信息确认表 (one A4 page per student, with its QR code) to a PDF file."""
+    """Write the 学籍信息确认表 (one A4 page per student, two when its values are very long) to a PDF file."""
     from sqlalchemy import select
 
     from confirm.errors import DomainError
@@ -64,4 +64,6 @@ def print_sheets_command(school_code: str, class_name: str | None, invitation: b
     os.replace(part.name, output)
     session.commit()  # codes of an invitation count only once the PDF holding them exists
     codes = sum(1 for s in sheets if s.code)
-    click.echo(f"wrote {pages} sheets to {output}" + (f" ({codes} new registration codes)" if invitation else ""))
+    # A sheet with very long values continues on a second page, so sheets and pages are counted apart.
+    click.echo(f"wrote {len(sheets)} sheets on {pages} pages to {output}"
+               + (f" ({codes} new registration codes)" if invitation else ""))

@@ -47,14 +47,15 @@ def _render_page(school_class, form, status=200):
                            registered=registered, campaign=campaign, max_sheets=MAX_SHEETS), status
 
 
-def _print(school_class, chosen: list[int] | None, invitation: bool, out, font: str) -> int:
-    """Prepare the sheets (and, for invitations, fresh codes) and draw them into ``out``; returns the page count."""
+def _print(school_class, chosen: list[int] | None, invitation: bool, out, font: str) -> tuple[int, int]:
+    """Prepare the sheets (and, for invitations, fresh codes) and draw them into ``out``; returns how many sheets
+    and how many pages (a sheet with very long values takes two)."""
     s = db.session()
     students = class_students(s, school_class, chosen)
     campaign, sheets = prepare_sheets(s, school_class.school_id, students, sheet_key=sheet_key(),
                                       invitation=invitation, code_key=code_key(), actor=actor())
     ctx = SheetContext(school_class.school.name, campaign.name, registration_url())
-    return render_sheets(sheets, out, ctx, font_file=font)
+    return len(sheets), render_sheets(sheets, out, ctx, font_file=font)
 
 
 @bp.get("/classes/<int:class_id>/sheets")
@@ -83,7 +84,7 @@ def print_sheets(class_id: int):
     out = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - closed below or by the response
     try:
         # New registration codes count only once the PDF that holds them is made: one unit of work for both.
-        ok, _pages = attempt(form, lambda: _print(school_class, chosen, form.invitation.data, out, font))
+        ok, counts = attempt(form, lambda: _print(school_class, chosen, form.invitation.data, out, font))
     except BaseException:
         out.close()
         raise
@@ -94,6 +95,7 @@ def print_sheets(class_id: int):
         return _render_page(school_class, form, 400)
     size = out.tell()
     out.seek(0)
+    current_app.logger.info("printed %s sheets on %s pages for class %s", *counts, school_class.id)
     kind = _("邀请版") if form.invitation.data else _("确认表")
     name = f"{school_class.grade}{school_class.name}-{kind}-{date.today():%Y%m%d}.pdf"
     if size <= SPOOL_BYTES:  # still in memory: hand over the bytes and free the file now
