@@ -36,6 +36,7 @@ CORRECTION_STATUS = {
     CorrectionStatus.APPLIED: "已生效",
     CorrectionStatus.PENDING_ADMIN: "待学籍管理员审核",
     CorrectionStatus.REJECTED: "已驳回",
+    CorrectionStatus.WITHDRAWN: "家长已撤回",
 }
 
 

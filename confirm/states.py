@@ -68,6 +68,7 @@ class Stage(StrEnum):
     REGISTERED = "open"  # 已注册未提交 (a parent is linked, nothing submitted)
     SUBMITTED = "submitted"  # 待审核
     RETURNED = "returned"  # 已退回
+    KEY_RETURNED = "key_returned"  # 关键信息被退回: the sheet is approved, a key-data change needs a new proof
     APPROVED = "approved"  # 已通过
 
 
@@ -76,12 +77,20 @@ STAGE_LABELS: dict[Stage, str] = {
     Stage.REGISTERED: N_("已注册未提交"),
     Stage.SUBMITTED: N_("待审核"),
     Stage.RETURNED: N_("已退回"),
+    Stage.KEY_RETURNED: N_("关键信息被退回"),
     Stage.APPROVED: N_("已通过"),
 }
 
 
-def stage_of(state: State | str | None, has_parent: bool) -> Stage:
-    """The stage shown for a student whose confirmation is in ``state``."""
+# Stages in which the family still has something to do, and reminders may be sent.
+REMINDER_STAGES = (Stage.UNREGISTERED, Stage.REGISTERED, Stage.RETURNED, Stage.KEY_RETURNED)
+
+
+def stage_of(state: State | str | None, has_parent: bool, *, key_data_returned: bool = False) -> Stage:
+    """The stage shown for a student whose confirmation is in ``state`` (``key_data_returned``: an approved sheet
+    with a key-data correction the school turned down, waiting for the family)."""
+    if state == State.APPROVED and key_data_returned:
+        return Stage.KEY_RETURNED
     if state and state != State.OPEN:
         return Stage(state)
     return Stage.REGISTERED if has_parent else Stage.UNREGISTERED
@@ -105,7 +114,8 @@ class CorrectionStatus(StrEnum):
     SUBMITTED = "submitted"  # handed in with the signed sheet
     APPLIED = "applied"  # written into the record
     PENDING_ADMIN = "pending_admin"  # key data: the head teacher passed the sheet; the school admin decides
-    REJECTED = "rejected"  # key data turned down by the school admin
+    REJECTED = "rejected"  # key data turned down by the school admin: the family sends a new proof or withdraws it
+    WITHDRAWN = "withdrawn"  # the family withdrew a turned-down key-data correction: the record stays as it was
 
 
 CORRECTION_MOVES: dict[CorrectionStatus, frozenset[CorrectionStatus]] = {
@@ -114,7 +124,8 @@ CORRECTION_MOVES: dict[CorrectionStatus, frozenset[CorrectionStatus]] = {
                                            CorrectionStatus.PENDING_ADMIN}),
     CorrectionStatus.PENDING_ADMIN: frozenset({CorrectionStatus.APPLIED, CorrectionStatus.REJECTED}),
     CorrectionStatus.APPLIED: frozenset(),
-    CorrectionStatus.REJECTED: frozenset(),
+    CorrectionStatus.REJECTED: frozenset({CorrectionStatus.PENDING_ADMIN, CorrectionStatus.WITHDRAWN}),
+    CorrectionStatus.WITHDRAWN: frozenset(),
 }
 
 # A correction in one of these states changed the record during the campaign (applied) or is still to be decided:

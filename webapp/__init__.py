@@ -74,7 +74,9 @@ def register_repeat_guard(app: Flask) -> None:
 
 
 def register_templates(app: Flask) -> None:
+    from confirm.fields import field_for
     from confirm.i18n import Message
+    from confirm.presentation import readable
 
     def msg(value):
         return value.render(gettext) if isinstance(value, Message) else gettext(value)
@@ -82,6 +84,8 @@ def register_templates(app: Flask) -> None:
     app.jinja_env.filters["msg"] = msg
     app.jinja_env.filters["datetime_local"] = lambda value: format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
+    app.jinja_env.globals["field_for"] = field_for  # the field schema, for pages that show one correction
+    app.jinja_env.globals["readable"] = readable
 
 
 def register_errors(app: Flask) -> None:

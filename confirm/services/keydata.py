@@ -23,6 +23,9 @@ from confirm.states import CORRECTION_MOVES, CorrectionStatus, move
 
 PENDING = CorrectionStatus.PENDING_ADMIN.value
 MAX_REASON_LENGTH = 500
+# What the family and the head teacher read beside a key-data correction once the sheet has been passed on.
+OUTCOME_LABELS = {CorrectionStatus.PENDING_ADMIN: N_("待学校审核"), CorrectionStatus.APPLIED: N_("已生效"),
+                  CorrectionStatus.REJECTED: N_("未通过"), CorrectionStatus.WITHDRAWN: N_("已撤回")}
 
 
 def pending_corrections(session: Session, school_id: int) -> list[FieldCorrection]:
@@ -117,3 +120,52 @@ def reject_key_correction(
     session.flush()
     tell_parents(session, student, "key_data_rejected", {
         "student_name": student.name, "field": label, "link": public_url(session, f"/parent/students/{student.id}")})
+
+
+# --- a correction the school turned down: the family sends a new proof, or withdraws it ------------------------
+
+
+def returned_corrections(session: Session, confirmation: Confirmation | None) -> list[FieldCorrection]:
+    """The confirmation's key-data corrections the school turned down and the family has not answered yet."""
+    if confirmation is None:
+        return []
+    return [c for c in confirmation.corrections if c.status == CorrectionStatus.REJECTED]
+
+
+def returned_correction_for(session: Session, confirmation: Confirmation | None,
+                            field_key: str) -> FieldCorrection | None:
+    """The turned-down correction of ``field_key`` (slot 0), if it waits for the family."""
+    return next((c for c in returned_corrections(session, confirmation) if c.field_key == field_key), None)
+
+
+def resubmit_key_correction(session: Session, correction: FieldCorrection, upload, *, store, actor: Actor,
+                            now: datetime | None = None) -> None:
+    """The family sends a new proof for a turned-down correction: it goes back to the school admin's queue."""
+    from confirm.services.proofs import add_proof, proofs_of
+
+    now = now or utcnow()
+    if correction.status != CorrectionStatus.REJECTED:
+        raise InvalidTransition(Message(N_("这项更正已经处理过了")))
+    if any(p.sha256 == upload.sha256 for p in proofs_of(session, correction.confirmation)):
+        raise FieldErrors([("proof", Message(N_("这份材料已经上传过，请上传新的证明材料")))])
+    proof = add_proof(session, correction.confirmation, upload, store=store, actor=actor)
+    correction.status = move(correction.status, CorrectionStatus.PENDING_ADMIN, CORRECTION_MOVES).value
+    correction.decided_at = None
+    correction.decided_by_id = None  # decision_reason stays: the admin sees why it was turned down last time
+    student = correction.confirmation.student
+    audit(session, actor, "key_correction.resubmitted", school_id=student.school_id, target=correction, at=now,
+          detail={"student_id": student.id, "field": correction.field_key, "file_id": proof.id})
+    session.flush()
+
+
+def withdraw_key_correction(session: Session, correction: FieldCorrection, *, actor: Actor,
+                            now: datetime | None = None) -> None:
+    """The family withdraws a turned-down correction: the record keeps its value, nothing waits any more."""
+    now = now or utcnow()
+    if correction.status != CorrectionStatus.REJECTED:
+        raise InvalidTransition(Message(N_("这项更正已经处理过了")))
+    correction.status = move(correction.status, CorrectionStatus.WITHDRAWN, CORRECTION_MOVES).value
+    student = correction.confirmation.student
+    audit(session, actor, "key_correction.withdrawn", school_id=student.school_id, target=correction, at=now,
+          detail={"student_id": student.id, "field": correction.field_key})
+    session.flush()

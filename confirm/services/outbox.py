@@ -29,7 +29,7 @@ from confirm.models import Notification, Student, utcnow
 from confirm.presentation import given_name
 from confirm.services.common import mask_phone
 from confirm.services.stats import students_with_stage
-from confirm.states import MESSAGE_MOVES, MessageKind, MessageStatus, Stage, move
+from confirm.states import MESSAGE_MOVES, REMINDER_STAGES, MessageKind, MessageStatus, Stage, move
 from confirm.unit_of_work import announce
 from confirm.validation import mobile_number
 
@@ -42,7 +42,6 @@ STALE_SENDING = timedelta(minutes=15)  # an attempt older than this was cut shor
 CODE_USEFUL_FOR = timedelta(minutes=10)  # a one-time code is not worth sending once it has expired
 DEFAULT_BACKOFF = 30.0  # seconds before the first retry of a temporary failure; doubled per attempt
 
-_REMINDER_STAGES = (Stage.UNREGISTERED, Stage.REGISTERED, Stage.RETURNED)
 
 
 class SmsError(DomainError):
@@ -159,7 +158,7 @@ def _still_wanted(session: Session, message: Notification, now: datetime) -> Mes
     campaign = active_campaign(session, student.school_id) if student else None
     rows = students_with_stage(session, student.class_id, campaign.id if campaign else None) if student else []
     stage = next((st for s, st in rows if s.id == message.student_id), None)
-    wanted = stage == Stage.UNREGISTERED if message.kind == MessageKind.INVITATION else stage in _REMINDER_STAGES
+    wanted = stage == Stage.UNREGISTERED if message.kind == MessageKind.INVITATION else stage in REMINDER_STAGES
     return None if wanted else Message(N_("学生已进入下一步，不再需要这条短信"))
 
 

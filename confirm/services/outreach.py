@@ -23,14 +23,13 @@ from confirm.services.common import Actor, audit
 from confirm.services.limits import OUTREACH_PER_PHONE, SCHOOL_DAY, peek, spend, used
 from confirm.services.outbox import queue_sms
 from confirm.services.stats import students_with_stage
-from confirm.states import STAGE_LABELS, MessageKind, MessageStatus, Stage
+from confirm.states import REMINDER_STAGES, STAGE_LABELS, MessageKind, MessageStatus, Stage
 from confirm.validation import mobile_number
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)
 DEFAULT_DAILY_BUDGET = 500
 
-REMINDER_STAGES = (Stage.UNREGISTERED, Stage.REGISTERED, Stage.RETURNED)
 
 STATUS_LABELS = {
     MessageStatus.QUEUED: N_("排队中"), MessageStatus.SCHEDULED: N_("已安排"), MessageStatus.SENDING: N_("发送中"),

@@ -14,10 +14,10 @@ from confirm.models import Confirmation, StoredFile
 from confirm.ports import ObjectStore
 from confirm.services.common import Actor, audit
 from confirm.services.files import put_object
-from confirm.states import EDITABLE_STATES, State
+from confirm.states import EDITABLE_STATES, CorrectionStatus, State
 from confirm.storage_keys import new_object_key, thumbnail_key
 
-MAX_PROOFS = 6  # a 户口簿 needs its cover page and the child's page; a few more for the ID card's two sides
+MAX_PROOFS = 10  # a 户口簿 needs its cover page and the child's page; more for the ID card, and a second round
 KIND = "proof"
 
 
@@ -88,7 +88,8 @@ def add_proof(
 ) -> StoredFile:
     """Store a proof document for ``confirmation`` and record it; the same file twice is kept once. If the
     transaction does not commit, the stored objects are deleted again."""
-    if State(confirmation.state) not in EDITABLE_STATES:
+    returned = any(c.status == CorrectionStatus.REJECTED for c in confirmation.corrections)
+    if State(confirmation.state) not in EDITABLE_STATES and not returned:
         raise InvalidTransition(Message(N_("材料已提交，审核完成前不能再上传证明材料")))
     existing = proofs_of(session, confirmation)
     same = next((p for p in existing if p.sha256 == upload.sha256), None)

@@ -13,14 +13,17 @@ from sqlalchemy.orm import Session, joinedload
 
 from confirm.exporting import _as_text, _header_cells, _save
 from confirm.i18n import N_
-from confirm.models import Campaign, Confirmation, Guardianship, School, SchoolClass, Student
-from confirm.states import STAGE_LABELS, Stage, State
+from confirm.models import Campaign, Confirmation, FieldCorrection, Guardianship, School, SchoolClass, Student
+from confirm.states import STAGE_LABELS, CorrectionStatus, Stage, State
 
 
 def stage_expression(campaign_id: int | None):
     """A SQL expression giving each student's Stage, for a query joined as in ``_students_with_stage``."""
     has_parent = exists().where(Guardianship.student_id == Student.id)
+    key_returned = exists().where(FieldCorrection.confirmation_id == Confirmation.id,
+                                  FieldCorrection.status == CorrectionStatus.REJECTED.value)
     return case(
+        (and_(Confirmation.state == State.APPROVED.value, key_returned), literal(Stage.KEY_RETURNED.value)),
         (and_(Confirmation.state.is_not(None), Confirmation.state != State.OPEN.value), Confirmation.state),
         (has_parent, literal(Stage.REGISTERED.value)),
         else_=literal(Stage.UNREGISTERED.value),
@@ -68,7 +71,7 @@ AT_RISK_DAYS = 3
 # Stages in which the family still has to act (register, submit, or submit again after a return). A student in
 # one of these after the deadline is overdue; within AT_RISK_DAYS of it, at risk. 待审核 and 已通过 are never late:
 # the parent has done their part and the rest is the school's.
-BEHIND_STAGES: tuple[Stage, ...] = (Stage.UNREGISTERED, Stage.REGISTERED, Stage.RETURNED)
+BEHIND_STAGES: tuple[Stage, ...] = (Stage.UNREGISTERED, Stage.REGISTERED, Stage.RETURNED, Stage.KEY_RETURNED)
 
 
 @dataclass(frozen=True)

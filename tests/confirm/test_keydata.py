@@ -17,8 +17,7 @@ from tests.fakes import MemoryStore, SentMessages
 
 
 @pytest.fixture
-def env(session, monkeypatch):
-    monkeypatch.setattr("tests.factories.hash_password", lambda p: "not-used")
+def env(session):
     school = make_school(session)
     campaign = make_campaign(session, school)
     teacher = make_staff(session, school)
@@ -157,3 +156,71 @@ def test_verdicts_mark_good_values_and_report_a_mismatched_id_number(session, en
     assert verdicts[(0, "current_address")].is_ok
     assert not verdicts[(0, "birth_date")].is_ok
     assert verdicts[(0, "birth_date")].errors
+
+
+# --- the loop closes: a turned-down correction is answered by the family ---------------------------------------
+
+
+def turned_down(session, env) -> FieldCorrection:
+    confirmation = hand_in(session, env, {(0, "ethnicity"): "06"}, proof=True)
+    review.approve_confirmation(session, confirmation, actor=env["teacher"])
+    correction = confirmation.corrections[0]
+    keydata.reject_key_correction(session, correction, "户口簿上是汉族", actor=env["admin"])
+    session.commit()
+    return correction
+
+
+def stage_now(session, env):
+    from confirm.services.stats import students_with_stage
+
+    return dict((s.id, st) for s, st in students_with_stage(session, env["class"].id, env["campaign"].id))[
+        env["student"].id]
+
+
+def test_a_turned_down_correction_is_a_stage_of_its_own_until_the_family_answers(session, env):
+    from confirm.states import Stage
+
+    correction = turned_down(session, env)
+    assert stage_now(session, env) == Stage.KEY_RETURNED
+    assert keydata.returned_corrections(session, correction.confirmation) == [correction]
+    keydata.withdraw_key_correction(session, correction, actor=env["parent"])
+    session.commit()
+    assert stage_now(session, env) == Stage.APPROVED
+
+
+def test_a_new_proof_sends_the_correction_back_to_the_admin_who_may_approve_it(session, env):
+    correction = turned_down(session, env)
+    keydata.resubmit_key_correction(session, correction, proofs.ProofUpload(b"new proof", "cd" * 32, "image/jpeg"),
+                                    store=MemoryStore(), actor=env["parent"])
+    session.commit()
+    assert correction.status == "pending_admin" and correction.decision_reason == "户口簿上是汉族"  # the last why
+    assert len(proofs.proofs_of(session, correction.confirmation)) == 2
+    assert keydata.pending_corrections(session, env["student"].school_id) == [correction]
+    keydata.approve_key_correction(session, correction, actor=env["admin"])
+    session.commit()
+    assert session.get(Student, env["student"].id).value("ethnicity") == "06"
+    actions = session.scalars(select(AuditEvent.action)).all()
+    assert actions.count("key_correction.resubmitted") == 1 and actions[-1] == "key_correction.applied"
+
+
+def test_the_same_proof_again_is_refused_and_nothing_changes(session, env):
+    correction = turned_down(session, env)
+    with pytest.raises(FieldErrors, match="请上传新的证明材料"):
+        keydata.resubmit_key_correction(session, correction,
+                                        proofs.ProofUpload(b"%PDF-1.4 x %%EOF", "ab" * 32, "application/pdf"),
+                                        store=MemoryStore(), actor=env["parent"])
+    session.rollback()
+    assert session.get(FieldCorrection, correction.id).status == "rejected"
+
+
+def test_a_withdrawn_correction_leaves_the_record_and_cannot_be_answered_twice(session, env):
+    correction = turned_down(session, env)
+    keydata.withdraw_key_correction(session, correction, actor=env["parent"])
+    session.commit()
+    assert correction.status == "withdrawn"
+    assert session.get(Student, env["student"].id).value("ethnicity") == "01"
+    with pytest.raises(InvalidTransition):
+        keydata.withdraw_key_correction(session, correction, actor=env["parent"])
+    with pytest.raises(InvalidTransition):
+        keydata.resubmit_key_correction(session, correction, proofs.ProofUpload(b"x", "ef" * 32, "image/jpeg"),
+                                        store=MemoryStore(), actor=env["parent"])

@@ -203,3 +203,96 @@ def test_parent_registers_corrects_uploads_and_teacher_approves(browser, live_se
         teacher_ctx.close()
 
     assert problems == []
+
+
+def test_a_key_data_correction_the_school_turned_down_is_fixed_by_the_parent_and_approved(
+        browser, db_url, tmp_path, screenshot_dir):
+    """Round one through the services (correction 民族, proof, sheet, teacher, admin turns it down); round two in
+    the browser: the parent reads why, sends a new proof; the admin approves it; the parent sees it applied."""
+    from playwright.sync_api import expect
+
+    from confirm.services import keydata, proofs, records, review
+    from confirm.services.common import Actor
+    from confirm.services.files import record_file
+    from tests.conftest import test_app_config
+    from tests.factories import make_campaign, make_class, make_parent, make_school, make_staff, make_student
+    from tests.servers import serve
+    from webapp import create_app
+
+    app = create_app(test_app_config(db_url, tmp_path, WTF_CSRF_ENABLED=True))
+    with Session(app.extensions["db_engine"], expire_on_commit=False) as s:
+        school = make_school(s)
+        campaign = make_campaign(s, school)
+        admin = make_staff(s, school, role="school_admin", username="admin_e2e")
+        teacher = make_staff(s, school, username="teacher_e2e2")
+        student = make_student(s, make_class(s, school, teacher, name="2班"), ethnicity="03")
+        parent = make_parent(s, student, phone="13912340077")
+        by_parent, store = Actor("parent", parent.id), app.extensions["store"]
+        confirmation = records.ensure_confirmation(s, campaign, student)
+        records.save_corrections(s, confirmation, {(0, "ethnicity"): "06"}, actor=by_parent)
+        proofs.add_proof(s, confirmation, proofs.ProofUpload(b"first-proof", "11" * 32, "image/jpeg"), store=store,
+                         actor=by_parent)
+        sheet = record_file(s, student, kind="sheet", storage_key="sheet/e2e.jpg", sha256="22" * 32,
+                            content_type="image/jpeg", size_bytes=1, width=1, height=1, actor=by_parent)
+        review.submit_confirmation(s, confirmation, sheet, actor=by_parent)
+        review.approve_confirmation(s, confirmation, actor=Actor("staff", teacher.id))
+        keydata.reject_key_correction(s, confirmation.corrections[0], "户口簿照片看不清民族一栏",
+                                      actor=Actor("staff", admin.id))
+        s.commit()
+    problems: list[str] = []
+    proof_path = tmp_path / "hukou.jpg"
+    sheet_image((1200, 900), background=(200, 190, 170)).save(proof_path, "JPEG", quality=85)
+
+    with serve(app) as base:
+        parent_ctx = browser.new_context(**PHONE_CONTEXT)
+        try:
+            page = parent_ctx.new_page()
+            watch_page(page, problems)
+            page.goto(f"{base}/login")
+            page.locator("input[name=login]").fill(parent.phone)
+            page.locator("input[name=password]").fill(PASSWORD)
+            page.get_by_role("button", name="登录").click()
+            expect(page).to_have_url(re.compile(rf"/parent/students/{student.id}$"))
+            expect(page.locator(".status")).to_contain_text("关键信息被退回")
+            returned = page.locator("#returned")
+            expect(returned).to_contain_text("户口簿照片看不清民族一栏")
+            assert_fits_the_screen(page)
+            full_page_screenshot(page, screenshot_dir / "parent-key-data-returned.png")
+            returned.locator("input[name=proof]").set_input_files(str(proof_path))
+            returned.get_by_role("button", name="上传并重新提交审核").click()
+            expect(page.locator(".flash-success")).to_contain_text("新的证明材料已提交")
+            expect(page.locator("#returned")).to_have_count(0)
+        finally:
+            parent_ctx.close()
+
+        admin_ctx = browser.new_context(**DESKTOP_CONTEXT)
+        try:
+            page = admin_ctx.new_page()
+            watch_page(page, problems)
+            page.goto(f"{base}/login")
+            page.locator("input[name=login]").fill(admin.username)
+            page.locator("input[name=password]").fill(PASSWORD)
+            page.get_by_role("button", name="登录").click()
+            page.goto(f"{base}/admin/key-data")
+            item = page.locator("article.keydata-item").filter(has_text=student.name)
+            expect(item).to_contain_text("上次不通过的原因：户口簿照片看不清民族一栏")
+            expect(item.locator("img.proof-thumb")).to_have_count(2)
+            item.get_by_role("button", name="通过，更新学籍").click()
+            expect(page.locator(".flash-success")).to_contain_text(student.name)
+        finally:
+            admin_ctx.close()
+
+        parent_ctx = browser.new_context(**PHONE_CONTEXT)
+        try:
+            page = parent_ctx.new_page()
+            watch_page(page, problems)
+            page.goto(f"{base}/login")
+            page.locator("input[name=login]").fill(parent.phone)
+            page.locator("input[name=password]").fill(PASSWORD)
+            page.get_by_role("button", name="登录").click()
+            expect(page.locator(".status")).to_contain_text("已通过")
+            expect(page.locator("#row-c0-ethnicity .outcome")).to_have_text("已生效")
+        finally:
+            parent_ctx.close()
+    app.extensions["db_engine"].dispose()
+    assert problems == []

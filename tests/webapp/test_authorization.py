@@ -544,6 +544,41 @@ ROUTES: dict[str, Route] = {
     "admin.key_data_reject": Route(frozenset({ADMIN}), ("POST",), obj="student", effect=_key_correction_rejected,
                                    data=lambda s: {"field_key": "name", "reason": "户口簿上的姓名不一致"}),
 }
+
+
+# a key-data correction the school turned down: the family sends a new proof or withdraws it (issue 10)
+def _add_returned_key_corrections(db, world: World, extra: Extra) -> None:
+    """In each family's approved confirmation, a name correction the school admin turned down."""
+    campaigns = {c.school_id: c for c in db.scalars(select(Campaign))}
+    for student in (world.students_a[0], world.students_b[0], extra.other_student):
+        confirmation = ensure_confirmation(db, campaigns[student.school_id], student)
+        confirmation.state, confirmation.sheet_file_id = "approved", extra.files[student.id].id
+        confirmation.corrections.append(FieldCorrection(
+            slot=0, field_key="name", old_value=student.name, new_value=KEY_NAME, is_key_data=True,
+            status="rejected", decision_reason="户口簿看不清", requested_by_kind="parent", requested_by_id=0))
+    db.commit()
+
+
+def _returned_correction_now(status: str):
+    def effect(db, scene: Scene) -> None:
+        db.commit()
+        rows = dict(db.execute(select(Confirmation.student_id, FieldCorrection.status)
+                               .join(Confirmation, Confirmation.id == FieldCorrection.confirmation_id)
+                               .where(FieldCorrection.field_key == "name")).all())
+        assert rows[scene.target("student").id] == status
+        assert {v for k, v in rows.items() if k != scene.target("student").id} == {"rejected"}  # others untouched
+    return effect
+
+
+ROUTES.update({
+    "parent.resubmit_key_data": Route(frozenset({PARENT}), ("POST",), obj="student",
+                                      effect=_returned_correction_now("pending_admin"),
+                                      data=lambda s: {"field_key": "name",
+                                                      "proof": (io.BytesIO(jpeg_bytes((64, 48))), "hukou2.jpg")}),
+    "parent.withdraw_key_data": Route(frozenset({PARENT}), ("POST",), obj="student",
+                                      effect=_returned_correction_now("withdrawn"),
+                                      data=lambda s: {"field_key": "name"}),
+})
 # one mechanism for repeated forms (issue 10): following a first request that is still at work
 ROUTES["repeat.follow"] = Route(PUBLIC, ("GET",), args={"token": "not-a-token"})
 ARG_OF_KIND = {kind: arg for arg, kind in KIND_OF_ARG.items()}
@@ -761,6 +796,8 @@ def _arrange(role: str, endpoint: str, world: World, extra: Extra, db, app, clie
         db.commit()
     if endpoint.startswith("admin.key_data"):  # review queue and key-data approval (issue 6)
         _add_key_corrections(db, world, extra)
+    if endpoint.endswith("_key_data"):  # a turned-down key-data correction (issue 10)
+        _add_returned_key_corrections(db, world, extra)
     if role in LOGINS:
         response = auth.login(LOGINS[role](world), PASSWORD)
         assert response.status_code == 302 and response.headers["Location"] == HOMES[role], role

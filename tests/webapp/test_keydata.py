@@ -72,3 +72,59 @@ def test_head_teacher_cannot_decide_key_data(app, db, world, pending):
     assert response.status_code == 403
     db.expire_all()
     assert db.scalar(select(FieldCorrection.status)) == "pending_admin"
+
+
+@pytest.fixture
+def turned_down(app, db, world, pending):
+    admin = logged_in(app, world.admin.username)
+    student = world.students_a[0]
+    admin.post(f"/admin/key-data/students/{student.id}/reject", data={"field_key": "ethnicity",
+                                                                      "reason": "户口簿上是汉族"})
+    return pending
+
+
+def test_the_teacher_sees_the_turned_down_correction_and_its_reason_on_the_student_and_in_the_class(
+        app, world, turned_down):
+    teacher = logged_in(app, world.teacher.username)
+    student = world.students_a[0]
+    page = teacher.get(f"/teacher/students/{student.id}").get_data(as_text=True)
+    assert "关键信息被退回" in page and "学校退回的原因：户口簿上是汉族" in page
+    listing = teacher.get(f"/teacher/classes/{world.class_a.id}?stage=key_returned").get_data(as_text=True)
+    assert student.name in listing and world.students_a[1].name not in listing
+
+
+def test_the_parent_sends_a_new_proof_and_the_correction_waits_for_the_school_again(app, db, world, turned_down):
+    import io
+
+    from tests.webapp.conftest import jpeg_bytes
+
+    parent = logged_in(app, world.parent.phone)
+    student = world.students_a[0]
+    page = parent.get(f"/parent/students/{student.id}").get_data(as_text=True)
+    assert "需要重新上传证明材料" in page and "户口簿上是汉族" in page
+
+    answer = parent.post(f"/parent/students/{student.id}/key-data/resubmit", content_type="multipart/form-data",
+                         data={"field_key": "ethnicity", "proof": (io.BytesIO(jpeg_bytes((640, 480))), "new.jpg")})
+
+    assert answer.status_code == 302
+    db.expire_all()
+    assert db.get(FieldCorrection, turned_down.id).status == "pending_admin"
+    admin = logged_in(app, world.admin.username)
+    assert "上次不通过的原因：户口簿上是汉族" in admin.get("/admin/key-data").get_data(as_text=True)
+
+
+def test_the_parent_withdraws_the_correction_and_the_record_stays(app, db, world, turned_down):
+    parent = logged_in(app, world.parent.phone)
+    student = world.students_a[0]
+
+    answer = parent.post(f"/parent/students/{student.id}/key-data/withdraw", data={"field_key": "ethnicity"},
+                         follow_redirects=True)
+
+    page = answer.get_data(as_text=True)
+    assert "已撤回这项更正" in page and "需要重新上传证明材料" not in page
+    db.expire_all()
+    assert db.get(FieldCorrection, turned_down.id).status == "withdrawn"
+    assert db.get(Student, student.id).value("ethnicity") == "01"
+    again = parent.post(f"/parent/students/{student.id}/key-data/withdraw", data={"field_key": "ethnicity"},
+                        follow_redirects=True)
+    assert "这项更正已经处理过了" in again.get_data(as_text=True)

@@ -57,8 +57,8 @@ def test_deadline_marks_at_risk_from_three_days_before_and_overdue_after(days, l
 def test_class_page_shows_the_funnel_with_counts_percentages_and_days_left(teacher, world):
     page = teacher.get(f"/teacher/classes/{world.class_a.id}").get_data(as_text=True)
     values = re.findall(r'class="funnel-value"[^>]*>([^<]+)</text>', page)
-    # 未注册, 已注册未提交, 待审核, 已退回, 已通过
-    assert values == ["1 · 33%", "1 · 33%", "0 · 0%", "0 · 0%", "1 · 33%"]
+    # 未注册, 已注册未提交, 待审核, 已退回, 关键信息被退回, 已通过
+    assert values == ["1 · 33%", "1 · 33%", "0 · 0%", "0 · 0%", "0 · 0%", "1 · 33%"]
     assert "距截止日期还有 30 天" in page
     assert _late_names(page) == []  # the deadline is far: nobody is marked yet
 
@@ -131,8 +131,8 @@ def test_school_export_has_every_class_with_figures_and_the_school_total(client,
     by_class = {r[0]: r for r in rows[3:]}
     assert set(by_class) == {"三年级 1班", "三年级 2班", "全校"}
     # 班级, 班主任, then (count, %) per stage, 合计, 完成率%, 未完成, 逾期或有风险
-    assert by_class["三年级 2班"][2:] == (0, 0, 1, 50, 0, 0, 0, 0, 1, 50, 2, 50, 1, 0)
-    assert by_class["全校"][12:] == (5, 20, 4, 0)
+    assert by_class["三年级 2班"][2:] == (0, 0, 1, 50, 0, 0, 0, 0, 0, 0, 1, 50, 2, 50, 1, 0)
+    assert by_class["全校"][14:] == (5, 20, 4, 0)
 
 
 def test_statement_counts_do_not_grow_with_students_or_classes(app):

@@ -96,7 +96,8 @@ def staged_class(app, db, world):
 
 def test_class_page_counts_students_per_stage_and_shows_progress(teacher, world, staged_class):
     page = teacher.get(f"/teacher/classes/{world.class_a.id}").get_data(as_text=True)
-    assert legend(page) == {"unregistered": 1, "open": 1, "submitted": 1, "returned": 1, "approved": 1}
+    assert legend(page) == {"unregistered": 1, "open": 1, "submitted": 1, "returned": 1, "key_returned": 0,
+                            "approved": 1}
     assert "已通过 1 / 5" in page  # the progress bar's accessible label
     assert listed_names(page) == {s.name for s in staged_class.values()}
 

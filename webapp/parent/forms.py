@@ -3,7 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField
+from wtforms import BooleanField, HiddenField
 from wtforms.validators import DataRequired
 
 
@@ -18,3 +18,17 @@ class SubmitSheetForm(FlaskForm):
 class ProofForm(FlaskForm):
     proof = FileField(_l("证明材料（户口簿、身份证的照片或 PDF 文件）"),
                       validators=[FileRequired(_l("请拍照或选择证明材料"))])
+
+
+class ResubmitKeyForm(FlaskForm):
+    """A new proof for a key-data correction the school turned down."""
+
+    field_key = HiddenField(validators=[DataRequired()])
+    proof = FileField(_l("新的证明材料（户口簿、身份证的照片或 PDF 文件）"),
+                      validators=[FileRequired(_l("请拍照或选择新的证明材料"))])
+
+
+class WithdrawKeyForm(FlaskForm):
+    """Withdraw a key-data correction the school turned down (the record keeps its value)."""
+
+    field_key = HiddenField(validators=[DataRequired()])

@@ -7,17 +7,17 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from confirm.i18n import N_, Message
+from confirm.i18n import Message
 from confirm.models import Guardianship, Student
 from confirm.roles import Role
-from confirm.services import proofs, records, review
-from confirm.states import EDITABLE_STATES, STAGE_LABELS, CorrectionStatus, Stage, State
+from confirm.services import keydata, proofs, records, review
+from confirm.states import EDITABLE_STATES, STAGE_LABELS, State, stage_of
 from webapp.adapters import db
 from webapp.adapters.photos import examiner
 from webapp.adapters.storage import store
 from webapp.auth.identity import actor, parent_student_or_404, roles_required
 from webapp.parent import bp
-from webapp.parent.forms import ProofForm, SubmitSheetForm
+from webapp.parent.forms import ProofForm, ResubmitKeyForm, SubmitSheetForm, WithdrawKeyForm
 from webapp.shared.record_view import CorrectionForm, correction_entries, record_blocks
 from webapp.unit_of_work import attempt, render
 
@@ -38,11 +38,6 @@ def _context(student: Student):
     return campaign, confirmation
 
 
-# What the parent reads beside a key-data correction once the head teacher has passed the sheet on.
-KEY_OUTCOMES = {CorrectionStatus.PENDING_ADMIN: N_("待学校审核"), CorrectionStatus.APPLIED: N_("已生效"),
-                CorrectionStatus.REJECTED: N_("未通过")}
-
-
 def _running_context(student: Student):
     """(campaign, confirmation) of a running campaign; without one, back to the record page with a message."""
     campaign, confirmation = _context(student)
@@ -61,8 +56,9 @@ def home():
     stages = {}
     for child in children:
         _campaign, confirmation = _context(child)
-        state = State(confirmation.state) if confirmation else State.OPEN
-        stages[child.id] = STAGE_LABELS[Stage.REGISTERED if state == State.OPEN else Stage(state.value)]
+        stage = stage_of(confirmation.state if confirmation else None, True,
+                         key_data_returned=bool(keydata.returned_corrections(db.session(), confirmation)))
+        stages[child.id] = STAGE_LABELS[stage]
     return render_template("parent/home.html", children=children, stages=stages)
 
 
@@ -105,7 +101,10 @@ def record(student_id: int):
         blocks=record_blocks(student, confirmation),
         form=form,
         editable=editable and campaign is not None,
-        key_outcomes=KEY_OUTCOMES,
+        key_outcomes=keydata.OUTCOME_LABELS,
+        returned=keydata.returned_corrections(s, confirmation),
+        resubmit_form=ResubmitKeyForm(formdata=None),
+        withdraw_form=WithdrawKeyForm(formdata=None),
     )
 
 
@@ -155,3 +154,49 @@ def upload_proof(student_id: int):
     for error in form.proof.errors:
         flash(error, "error")
     return redirect(url_for("parent.submit", student_id=student.id))
+
+
+# --- a key-data correction the school turned down ------------------------------------------------------------------
+
+
+def _returned_correction(student: Student, form):
+    """The turned-down correction the form names, for this parent's child; the record page with a message if none."""
+    _campaign, confirmation = _running_context(student)
+    correction = keydata.returned_correction_for(db.session(), confirmation, form.field_key.data or "")
+    if correction is None:
+        flash(_("这项更正已经处理过了"), "warning")
+        abort(redirect(url_for("parent.record", student_id=student.id)))
+    return correction
+
+
+@bp.post("/students/<int:student_id>/key-data/resubmit")
+@roles_required(Role.PARENT)
+def resubmit_key_data(student_id: int):
+    student = parent_student_or_404(student_id)
+    form = ResubmitKeyForm()
+    if not form.validate_on_submit():
+        for error in form.proof.errors or [_("请拍照或选择新的证明材料")]:
+            flash(error, "error")
+        return redirect(url_for("parent.record", student_id=student.id) + "#returned")
+    correction = _returned_correction(student, form)
+    ok, _result = attempt(form, lambda: keydata.resubmit_key_correction(
+        db.session(), correction, examiner().proof(form.proof.data.read()), store=store(), actor=actor()))
+    if ok:
+        flash(_("新的证明材料已提交，学校审核后更正才会生效"), "success")
+    for error in form.proof.errors:
+        flash(error, "error")
+    return redirect(url_for("parent.record", student_id=student.id) + ("" if ok else "#returned"))
+
+
+@bp.post("/students/<int:student_id>/key-data/withdraw")
+@roles_required(Role.PARENT)
+def withdraw_key_data(student_id: int):
+    student = parent_student_or_404(student_id)
+    form = WithdrawKeyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    correction = _returned_correction(student, form)
+    ok, _result = attempt(form, lambda: keydata.withdraw_key_correction(db.session(), correction, actor=actor()))
+    if ok:
+        flash(_("已撤回这项更正，学籍中的信息保持不变"), "success")
+    return redirect(url_for("parent.record", student_id=student.id))

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from confirm.i18n import N_
 from confirm.models import Guardianship
 from confirm.roles import Role
-from confirm.services import proofs, records, review, review_queue, stats
+from confirm.services import keydata, proofs, records, review, review_queue, stats
 from confirm.services.school import issue_class_codes
 from confirm.states import STAGE_LABELS, Stage, State, stage_of
 from webapp.adapters import db
@@ -99,9 +99,11 @@ def _render_review(student, confirmation, approve_form=None, return_form=None, s
         "teacher/student.html",
         student=student,
         confirmation=confirmation,
-        stage=stage_of(confirmation.state if confirmation else None, has_parent is not None),
+        stage=stage_of(confirmation.state if confirmation else None, has_parent is not None,
+                       key_data_returned=bool(keydata.returned_corrections(db.session(), confirmation))),
         stage_labels=STAGE_LABELS,
         event_labels=EVENT_LABELS,
+        key_outcomes=keydata.OUTCOME_LABELS,
         blocks=record_blocks(student, confirmation),
         approve_form=approve_form or ApproveForm(),
         return_form=return_form or ReturnForm(),
