@@ -198,6 +198,7 @@ def _one_app(tmp_path_factory):
 def app(_one_app, db_url, tmp_path):
     """The app on the test database, local storage in a temp dir and the in-memory SMS outbox."""
     from webapp.adapters import db, sms, storage
+    from webapp.rate_limits import limiter
 
     app, pristine = _one_app
     app.config.clear()
@@ -207,6 +208,7 @@ def app(_one_app, db_url, tmp_path):
     app.extensions["db_sessionmaker"].configure(bind=engine)
     storage.init_app(app)
     sms.init_app(app)
+    limiter.reset()  # counts in this process's memory: each test starts with none
     yield app
     engine.dispose()
 

@@ -9,7 +9,7 @@ from flask import Flask
 from flask_babel import format_datetime, get_locale, gettext
 from flask_login import current_user
 
-from webapp import adapters
+from webapp import adapters, rate_limits
 from webapp.config import from_environment
 from webapp.extensions import babel, csrf, login_manager, select_locale
 
@@ -51,6 +51,7 @@ def register_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     adapters.init_app(app)
+    rate_limits.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(ROOT / "translations"))

@@ -94,3 +94,24 @@ def test_parent_cannot_upload_a_proof_for_another_familys_child(app, db, world):
     parent = logged_in(app, world.parent.phone)
     assert _upload(parent, world.students_b[0].id, PDF, "x.pdf").status_code == 404
     assert db.scalar(select(StoredFile.id)) is None
+
+
+def test_the_21st_upload_in_a_minute_is_refused_with_a_clear_message(app, world, db):
+    import io
+
+    from tests.factories import PASSWORD
+    from tests.webapp.conftest import jpeg_bytes
+
+    parent = app.test_client()
+    parent.post("/login", data={"login": world.parent.phone, "password": PASSWORD})
+    url = f"/parent/students/{world.students_a[0].id}/proofs"
+    photo = jpeg_bytes((320, 240))
+    answers = [parent.post(url, data={"proof": (io.BytesIO(photo), "p.jpg")}, content_type="multipart/form-data")
+               for _ in range(21)]
+
+    assert {a.status_code for a in answers[:20]} == {302}
+    assert answers[20].status_code == 429 and "上传太频繁，请稍后再试" in answers[20].get_data(as_text=True)
+    other = app.test_client()  # another family at the same moment is not held up
+    other.post("/login", data={"login": world.other_parent.phone, "password": PASSWORD})
+    assert other.post(f"/parent/students/{world.students_b[0].id}/proofs", content_type="multipart/form-data",
+                      data={"proof": (io.BytesIO(photo), "p.jpg")}).status_code == 302

@@ -317,3 +317,39 @@ def test_a_double_tap_on_reset_password_resets_once_and_both_show_the_same_passw
     assert shown[0].group(1) == shown[1].group(1)
     assert db.scalar(select(func.count()).select_from(AuditEvent).where(
         AuditEvent.action == "parent_password.reset", AuditEvent.target_id == parent.id)) == 1
+
+
+@pytest.fixture(scope="module")
+def server_with_redis(module_database, tmp_path_factory):
+    import os
+
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("TEST_REDIS_URL is not set; under CI=true the shared upload limits must be tested")
+        pytest.skip("TEST_REDIS_URL is not set (scripts/test.sh sets it when Redis answers)")
+    import redis
+
+    redis.Redis.from_url(url).flushdb()  # the test database of Redis: no counts left from an earlier run
+    workdir = tmp_path_factory.mktemp("gunicorn-redis")
+    with gunicorn(module_database, workdir, PROXY_COUNT="1", REDIS_URL=url) as base:
+        yield base
+
+
+def test_uploads_past_the_limit_are_refused_however_the_workers_share_them(server_with_redis, db, school, address):
+    url = server_with_redis
+    student = make_student(db, make_class(db, school))
+    parent = make_parent(db, student, phone="13712340008")
+    db.commit()
+    b = logged_in(url, address, parent.phone)
+    path = f"/parent/students/{student.id}/submit"
+    form = {k: v for k, v in tokens(b, path).items() if k == "csrf_token"}
+    photo = jpeg_bytes((320, 240))
+
+    answers = at_once([lambda: b.post(url + f"/parent/students/{student.id}/proofs", data=form,
+                                      files={"proof": ("p.jpg", io.BytesIO(photo))}, allow_redirects=False)
+                       for _ in range(25)])
+
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [302] * 20 + [429] * 5, statuses
+    assert all("上传太频繁" in a.text for a in answers if a.status_code == 429)

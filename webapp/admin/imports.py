@@ -25,6 +25,7 @@ from confirm.presentation import readable
 from confirm.services.records import active_campaign
 from confirm.states import ConflictChoice, CorrectionStatus, ImportStatus
 from webapp.adapters import db
+from webapp.rate_limits import STAFF_UPLOADS, upload_limits
 from webapp.adapters.storage import store
 from webapp.admin import bp
 from webapp.admin.forms import ConfirmForm, ImportForm
@@ -45,6 +46,7 @@ def _run_or_404(run_id: int) -> ImportRun:
 
 
 @bp.route("/students/import", methods=["GET", "POST"])
+@upload_limits(STAFF_UPLOADS)
 def import_page():
     form = ImportForm()
     s = db.session()

@@ -13,6 +13,7 @@ from confirm.roles import Role
 from confirm.services import keydata, proofs, records, review
 from confirm.states import EDITABLE_STATES, STAGE_LABELS, State, stage_of
 from webapp.adapters import db
+from webapp.rate_limits import PARENT_UPLOADS, upload_limits
 from webapp.adapters.photos import examiner
 from webapp.adapters.storage import store
 from webapp.auth.identity import actor, parent_student_or_404, roles_required
@@ -109,6 +110,7 @@ def record(student_id: int):
 
 
 @bp.route("/students/<int:student_id>/submit", methods=["GET", "POST"])
+@upload_limits(PARENT_UPLOADS)
 @roles_required(Role.PARENT)
 def submit(student_id: int):
     student = parent_student_or_404(student_id)
@@ -136,6 +138,7 @@ def submit(student_id: int):
 
 
 @bp.post("/students/<int:student_id>/proofs")
+@upload_limits(PARENT_UPLOADS)
 @roles_required(Role.PARENT)
 def upload_proof(student_id: int):
     student = parent_student_or_404(student_id)
@@ -170,6 +173,7 @@ def _returned_correction(student: Student, form):
 
 
 @bp.post("/students/<int:student_id>/key-data/resubmit")
+@upload_limits(PARENT_UPLOADS)
 @roles_required(Role.PARENT)
 def resubmit_key_data(student_id: int):
     student = parent_student_or_404(student_id)

@@ -13,6 +13,7 @@ from confirm.services.paper import GateRefused
 from confirm.states import BATCH_WAITING
 from uploads.intake import IntakeError, sanitize_image
 from webapp.adapters import db
+from webapp.rate_limits import STAFF_UPLOADS, upload_limits
 from webapp.adapters.photos import examiner
 from webapp.adapters.queue import enqueue
 from webapp.adapters.storage import store
@@ -36,6 +37,7 @@ def _campaign_or_redirect(school_class: SchoolClass):
 
 
 @bp.route("/classes/<int:class_id>/upload", methods=["GET", "POST"])
+@upload_limits(STAFF_UPLOADS)
 @roles_required(*STAFF)
 def upload_on_behalf(class_id: int):
     school_class = staff_class_or_404(class_id)
@@ -102,6 +104,7 @@ def _wants_json() -> bool:
 
 
 @bp.route("/classes/<int:class_id>/batches", methods=["GET", "POST"])
+@upload_limits(STAFF_UPLOADS)
 @roles_required(*STAFF)
 def batch_new(class_id: int):
     school_class = staff_class_or_404(class_id)
@@ -134,6 +137,7 @@ def _started_batch(school_class: SchoolClass, campaign, files) -> tuple[BatchUpl
 
 
 @bp.post("/batches/<int:batch_id>/items")
+@upload_limits(STAFF_UPLOADS)
 @roles_required(*STAFF)
 def batch_add(batch_id: int):
     batch, _school_class = _batch_or_404(batch_id)
