@@ -25,11 +25,11 @@ from confirm.presentation import readable
 from confirm.services.records import active_campaign
 from confirm.states import ConflictChoice, CorrectionStatus, ImportStatus
 from webapp.adapters import db
-from webapp.rate_limits import STAFF_UPLOADS, upload_limits
 from webapp.adapters.storage import store
 from webapp.admin import bp
 from webapp.admin.forms import ConfirmForm, ImportForm
 from webapp.auth.identity import actor
+from webapp.rate_limits import STAFF_UPLOADS, upload_limits
 from webapp.shared.downloads import xlsx_download
 from webapp.unit_of_work import attempt
 

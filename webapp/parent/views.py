@@ -13,12 +13,12 @@ from confirm.roles import Role
 from confirm.services import keydata, proofs, records, review
 from confirm.states import EDITABLE_STATES, STAGE_LABELS, State, stage_of
 from webapp.adapters import db
-from webapp.rate_limits import PARENT_UPLOADS, upload_limits
 from webapp.adapters.photos import examiner
 from webapp.adapters.storage import store
 from webapp.auth.identity import actor, parent_student_or_404, roles_required
 from webapp.parent import bp
 from webapp.parent.forms import ProofForm, ResubmitKeyForm, SubmitSheetForm, WithdrawKeyForm
+from webapp.rate_limits import PARENT_UPLOADS, upload_limits
 from webapp.shared.record_view import CorrectionForm, correction_entries, record_blocks
 from webapp.unit_of_work import attempt, render
 

@@ -13,12 +13,12 @@ from confirm.services.paper import GateRefused
 from confirm.states import BATCH_WAITING
 from uploads.intake import IntakeError, sanitize_image
 from webapp.adapters import db
-from webapp.rate_limits import STAFF_UPLOADS, upload_limits
 from webapp.adapters.photos import examiner
 from webapp.adapters.queue import enqueue
 from webapp.adapters.storage import store
 from webapp.auth.identity import STAFF, actor, roles_required, staff_can_see_class, staff_class_or_404
 from webapp.jobs.batch import process_batch_item
+from webapp.rate_limits import STAFF_UPLOADS, upload_limits
 from webapp.teacher import bp
 from webapp.teacher.forms import AssignForm, BatchAddForm, BatchForm, LookupForm, OnBehalfForm
 from webapp.unit_of_work import apply_errors, attempt, render
