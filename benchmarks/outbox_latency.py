@@ -16,6 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -78,6 +79,11 @@ def healthz_ms(url: str, n: int = 50) -> float:
 
 
 def reminder(tmp: Path, fake, label: str, **overrides) -> None:
+    import webapp.teacher.outreach as outreach_views
+    from confirm.services.outreach import LOCAL_TZ
+
+    noon = datetime.now(LOCAL_TZ).replace(hour=12, minute=0, second=0, microsecond=0)  # outside quiet hours
+    outreach_views.clock = lambda: noon.astimezone(UTC)
     app = fresh_app(tmp, label, fake, **overrides)
     with app.extensions["db_sessionmaker"]() as s:
         school = make_school(s)

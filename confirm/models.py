@@ -111,6 +111,8 @@ class StaffUser(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # set for a new account and after the admin's reset: the user chooses a password before anything else
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     school: Mapped[School] = relationship()
 
@@ -410,6 +412,30 @@ class SmsChallenge(Base):
     expires_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     used_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A browser's server-side session: the cookie holds only its id, whose hash is the key here.
+
+    Deleting the row (logout) or changing the account's nonce (password change or reset, sign-out everywhere,
+    deactivation) ends the session at once, whatever copies of the cookie exist. ``expires_at`` is the earlier of
+    the idle limit after ``last_seen_at`` and the absolute limit after ``created_at``.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the session id, hex
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    account_kind: Mapped[str | None] = mapped_column(String(10))  # parent / staff; None: not signed in
+    account_id: Mapped[int | None] = mapped_column(Integer)
+    account_nonce: Mapped[str | None] = mapped_column(String(32))  # the account's nonce when it signed in
+    device: Mapped[str] = mapped_column(String(120), default="")  # e.g. 微信 · Android
+    ip: Mapped[str | None] = mapped_column(String(45))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+    __table_args__ = (Index("ix_web_sessions_account", "account_kind", "account_id"),)
 
 
 class AuditEvent(Base):

@@ -57,6 +57,11 @@ def new_digits(length: int) -> str:
     return str(secrets.randbelow(9 * 10 ** (length - 1)) + 10 ** (length - 1))
 
 
+def new_temporary_password() -> str:
+    """A temporary password (10 characters, no look-alikes), sent by SMS and replaced at the next sign-in."""
+    return "".join(secrets.choice("23456789abcdefghjkmnpqrstuvwxyz") for _ in range(10))
+
+
 def new_nonce() -> str:
     """A random session nonce; changing it ends every session of the account."""
     return secrets.token_hex(16)

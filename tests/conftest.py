@@ -208,6 +208,7 @@ def app(_one_app, db_url, tmp_path):
     app.extensions["db_sessionmaker"].configure(bind=engine)
     storage.init_app(app)
     sms.init_app(app)
+    limiter.init_app(app)  # the limiter is one per process: take back its storage from an app a test made itself
     limiter.reset()  # counts in this process's memory: each test starts with none
     yield app
     engine.dispose()

@@ -50,7 +50,11 @@ def register_logging(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from webapp.adapters import sessions
+    from webapp.auth.identity import session_account
+
     adapters.init_app(app)
+    sessions.init_app(app, session_account)  # before CSRF: a request without its session stops first
     rate_limits.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -52,6 +52,10 @@ def register_error_handlers(app: Flask) -> None:
         return page(429, _("操作太频繁"), e.description if isinstance(e.description, str) and e.description
                     else _("请稍后再试"))
 
+    @app.errorhandler(503)
+    def unavailable(_e):
+        return page(503, _("暂时无法访问"), _("请稍后再试。您已保存的内容不会丢失。"))
+
     @app.errorhandler(500)
     def server_error(_e):
         return page(500, _("服务器出错了"), _("请稍后再试。如果一直出现，请联系班主任。"))

@@ -160,8 +160,13 @@ def _still_at_work(row: RepeatGuard) -> bool:
 
 def _replay(answer: dict[str, Any]) -> Response:
     if answer["session"] is not None:
+        signs_in = answer["session"].get("_user_id") != session.get("_user_id")
         session.clear()
         session.update(answer["session"])
+        if signs_in:  # the first answer signed in (or stepped up): this browser's copy gets an id of its own
+            from webapp.adapters import sessions
+
+            sessions.rotate(keep_age=True)
     for category, message in answer["flashes"]:
         flash(message, category)
     if answer["body"] is None:

@@ -77,3 +77,25 @@ def authenticate(
     account.last_login_at = now
     audit(session, who, "login.succeeded", school_id=school_id, at=now)
     return account
+
+
+def check_password_again(session: Session, account: ParentAccount | StaffUser, password: str, *, key: bytes,
+                         ip: str | None = None, field: str = "password", now: datetime | None = None) -> None:
+    """The signed-in user types the current password again (before a sensitive step). Tries count with the
+    account's sign-in tries from this address, so a stolen session cannot guess it either.
+
+    Raises LoginThrottled past the limit and a RecordedRefusal on ``field`` when it is wrong.
+    """
+    now = now or utcnow()
+    kind = "parent" if isinstance(account, ParentAccount) else "staff"
+    here = spend(session, LOGIN_FROM_ADDRESS, f"{kind}:{account.id}", ip or "", key=key, now=now)
+    who = Actor(kind, account.id, ip)
+    school_id = getattr(account, "school_id", None)
+    if not here.is_within:
+        audit(session, who, "reauth.refused_throttled", school_id=school_id, at=now)
+        raise LoginThrottled(Message(N_("密码输错次数过多，请 %(minutes)s 分钟后再试"),
+                                     {"minutes": max(1, round(here.wait_seconds(now) / 60))}))
+    if not verify_password(account.password_hash, password):
+        audit(session, who, "reauth.failed", school_id=school_id, at=now)
+        raise RecordedRefusal([(field, Message(N_("当前密码不正确")))])
+    audit(session, who, "reauth.succeeded", school_id=school_id, at=now)

@@ -5,7 +5,6 @@ The teacher's actions need step-up verification first (checked by the web layer)
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,16 +13,17 @@ from sqlalchemy.orm import Session
 
 from confirm.errors import FieldErrors, RecordedRefusal
 from confirm.i18n import N_, Message
-from confirm.models import Guardianship, ParentAccount, Student, utcnow
-from confirm.security import hash_password, new_nonce
+from confirm.models import Guardianship, ParentAccount, StaffUser, Student, utcnow
+from confirm.security import hash_password, new_temporary_password, verify_password
 from confirm.services.common import Actor, audit, mask_phone
+from confirm.services.login import check_password_again
 from confirm.services.outbox import queue_sms
 from confirm.services.registration import check_new_password, clean_mobile, existing_account, issue_code
+from confirm.services.sessions import end_all_sessions, kind_of
 from confirm.services.sms_codes import send_challenge, verify_challenge
 from confirm.states import MessageKind
 
 PASSWORD_RESET = "pwreset"
-TEMP_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ def reset_registration_code(session: Session, student: Student, *, reason: str, 
         audit(session, actor, "guardianship.removed", school_id=student.school_id, target=student, at=now,
               detail={"parent_id": parent.id, "platform_no": parent.platform_no, "reason": reason})
         session.delete(link)
+        end_all_sessions(parent)  # whoever was signed in as that family is out at once
         queue_sms(session, phone=parent.phone, template="code_reset", params={"student_name": student.name},
                   kind=MessageKind.NOTICE, school_id=student.school_id, student_id=student.id, parent_id=parent.id,
                   now=now)
@@ -62,14 +63,10 @@ def reset_registration_code(session: Session, student: Student, *, reason: str, 
     return CodeReset(code, unlinked)
 
 
-def _temporary_password() -> str:
-    return "".join(secrets.choice(TEMP_ALPHABET) for _ in range(10))
-
-
-def _set_password(account: ParentAccount, password: str, *, must_change: bool) -> None:
+def _set_password(account: ParentAccount | StaffUser, password: str, *, must_change: bool) -> None:
     account.password_hash = hash_password(password)
     account.must_change_password = must_change
-    account.session_nonce = new_nonce()  # every session of the account ends
+    end_all_sessions(account)
 
 
 def reset_parent_password(session: Session, *, platform_no: str, phone: str, class_ids: list[int],
@@ -107,7 +104,7 @@ def reset_parent_password(session: Session, *, platform_no: str, phone: str, cla
               detail={"reason": "account also linked to students of other classes"})
         raise RecordedRefusal([("", Message(N_("这个家长账号还关联了其他班级的学生，请让家长用“忘记密码”自行重置，"
                                                "或请学籍管理员处理")))])
-    password = _temporary_password()
+    password = new_temporary_password()
     _set_password(account, password, must_change=True)
     audit(session, actor, "parent_password.reset", school_id=student.school_id, target=account, at=now,
           detail={"student_id": student.id, "phone": mask_phone(account.phone)})
@@ -142,10 +139,22 @@ def complete_password_reset(session: Session, *, challenge_id: int | None, sms_c
     return account
 
 
-def change_password(session: Session, account: ParentAccount, *, password: str, password_confirm: str,
-                    ip: str | None = None, now: datetime | None = None) -> None:
-    """Replace a temporary password with the parent's own (other sessions end)."""
+def change_password(session: Session, account: ParentAccount | StaffUser, *, current: str | None, password: str,
+                    password_confirm: str, key: bytes, ip: str | None = None, now: datetime | None = None) -> None:
+    """The user's own new password, also in place of a temporary one; every session of the account ends.
+
+    ``current`` (the password in use) is checked unless it is None — the web layer passes None only when the user
+    signed in or typed it moments ago. The new password must differ from the one in use (a temporary password
+    cannot be kept).
+    """
+    now = now or utcnow()
+    if current is not None:
+        check_password_again(session, account, current, key=key, ip=ip, field="current_password", now=now)
     check_new_password(password, password_confirm)
+    if verify_password(account.password_hash, password):
+        raise FieldErrors([("password", Message(N_("新密码不能与现在的密码相同")))])
     _set_password(account, password, must_change=False)
-    audit(session, Actor("parent", account.id, ip), "parent.password_changed", target=account, at=now)
+    kind = kind_of(account)
+    audit(session, Actor(kind, account.id, ip), f"{kind}.password_changed", target=account, at=now,
+          school_id=getattr(account, "school_id", None))
     session.flush()

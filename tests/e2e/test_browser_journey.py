@@ -7,6 +7,7 @@ parent's record page and the teacher's review page go to $SCREENSHOT_DIR (``make
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from PIL import ImageDraw
@@ -83,6 +84,14 @@ def full_page_screenshot(page, path) -> None:
         page.set_viewport_size(viewport)
 
 
+def newest_sms(outbox: list, within: float = 10.0) -> tuple[str, str]:
+    """The newest SMS, waiting for it: the code goes out right after the response, which the page may beat."""
+    deadline = time.monotonic() + within
+    while not outbox and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return outbox[-1]
+
+
 def test_parent_registers_corrects_uploads_and_teacher_approves(browser, live_server, tmp_path, screenshot_dir):
     from playwright.sync_api import expect
 
@@ -110,7 +119,7 @@ def test_parent_registers_corrects_uploads_and_teacher_approves(browser, live_se
 
         expect(page).to_have_url(re.compile(r"/register/verify$"))
         expect(page.get_by_text("验证码已发送到")).to_be_visible()
-        phone, text = live_server.outbox[-1]
+        phone, text = newest_sms(live_server.outbox)
         assert phone == PHONE
         sms_code = re.search(r"\b(\d{6})\b", text).group(1)
         page.locator("input[name=sms_code]").fill(sms_code)

@@ -313,6 +313,24 @@ def _no_stepup_without_a_phone(db, scene: Scene) -> None:
     assert "stepup.verified" not in set(db.scalars(select(AuditEvent.action)))
 
 
+def _no_temporary_password_without_a_phone(db, scene: Scene) -> None:
+    from confirm.models import Notification
+
+    db.commit()
+    teacher = db.get(StaffUser, scene.world.teacher.id)
+    db.refresh(teacher)
+    assert not teacher.must_change_password and db.scalar(select(Notification.id)) is None  # no phone on record
+
+
+def _teacher_active(active: bool):
+    def effect(db, scene: Scene) -> None:
+        db.commit()
+        states = dict(db.execute(select(StaffUser.id, StaffUser.is_active)).all())
+        assert states[scene.world.teacher.id] is active and states[scene.extra.other_teacher.id] is True
+
+    return effect
+
+
 def _refused_until_stepup(db, scene: Scene) -> None:
     from confirm.models import AuditEvent
 
@@ -329,14 +347,48 @@ def _flags_resolved(db, scene: Scene) -> None:
     assert db.scalar(select(MisuseFlag.id).where(MisuseFlag.resolved_at.is_(None))) is None
 
 
-def _password_changed(db, scene: Scene) -> None:
+def _own_account(db, scene: Scene):
+    """The signed-in role's own account, as it is now in the database."""
     from confirm.models import ParentAccount
-    from confirm.security import verify_password
 
     db.commit()
-    account = db.get(ParentAccount, scene.world.parent.id)
+    w = scene.world
+    account = (db.get(ParentAccount, w.parent.id) if scene.role == PARENT
+               else db.get(StaffUser, (w.teacher if scene.role == TEACHER else w.admin).id))
     db.refresh(account)
+    return account
+
+
+def _password_changed(db, scene: Scene) -> None:
+    from confirm.security import verify_password
+
+    account = _own_account(db, scene)
     assert verify_password(account.password_hash, "brand-new-pass-7") and not account.must_change_password
+
+
+def _audited(action: str):
+    def effect(db, scene: Scene) -> None:
+        from confirm.models import AuditEvent
+
+        account = _own_account(db, scene)
+        assert db.scalar(select(AuditEvent.id).where(AuditEvent.action == action,
+                                                     AuditEvent.actor_id == account.id)) is not None
+
+    return effect
+
+
+def _still_signed_in(db, scene: Scene) -> None:
+    from confirm.models import WebSession
+
+    account = _own_account(db, scene)
+    assert db.scalar(select(WebSession.id).where(WebSession.account_id == account.id,
+                                                 WebSession.account_nonce == account.session_nonce)) is not None
+
+
+def _signed_out_elsewhere(db, scene: Scene) -> None:
+    account = _own_account(db, scene)
+    before = {PARENT: scene.world.parent, TEACHER: scene.world.teacher, ADMIN: scene.world.admin}[scene.role]
+    assert account.session_nonce != before.session_nonce
 
 
 def _parent_of_target_class(scene: Scene) -> dict:
@@ -471,6 +523,21 @@ ROUTES: dict[str, Route] = {
                                    foreign_request=lambda s: {"staff_id": str(s.extra.other_teacher.id),
                                                               "phone": "13712345678"},
                                    refused=(302, 400)),
+    # staff accounts (issue 12): the list with last sign-ins, a temporary password by SMS, deactivation
+    "admin.staff_page": Route(frozenset({ADMIN}), ("GET",),
+                              shows=lambda s, _o: ["教职工账号", s.world.teacher.username]),
+    "admin.reset_staff_password": Route(frozenset({ADMIN}), ("POST",), effect=_no_temporary_password_without_a_phone,
+                                        data=lambda s: {"staff_id": str(s.world.teacher.id)},
+                                        foreign_request=lambda s: {"staff_id": str(s.extra.other_teacher.id)},
+                                        refused=(302, 400)),
+    "admin.deactivate_staff": Route(frozenset({ADMIN}), ("POST",), effect=_teacher_active(False),
+                                    data=lambda s: {"staff_id": str(s.world.teacher.id)},
+                                    foreign_request=lambda s: {"staff_id": str(s.extra.other_teacher.id)},
+                                    refused=(302, 400)),
+    "admin.reactivate_staff": Route(frozenset({ADMIN}), ("POST",), effect=_teacher_active(True),
+                                    data=lambda s: {"staff_id": str(s.world.teacher.id)},
+                                    foreign_request=lambda s: {"staff_id": str(s.extra.other_teacher.id)},
+                                    refused=(302, 400)),
     "admin.assign_teacher": Route(frozenset({ADMIN}), ("POST",), obj="class", effect=_teacher_assigned,
                                   data=lambda s: {"head_teacher_id": str(s.world.teacher.id)},
                                   # the own class given the other school's head teacher: error message, no change
@@ -517,9 +584,18 @@ ROUTES: dict[str, Route] = {
     # account help (issue 5): step-up SMS verification, resets, the parents directory, misuse flags, passwords
     "auth.forgot_password": Route(PUBLIC, ("GET", "POST")),
     "auth.forgot_password_verify": Route(PUBLIC, ("GET", "POST")),
-    "auth.change_password": Route(frozenset({PARENT}), ("GET", "POST"), effect=_password_changed,
+    # every user's own account (issue 12): password, the password again before a sensitive step, sessions
+    "auth.change_password": Route(frozenset(ROLES), ("GET", "POST"), effect=_password_changed,
                                   data=lambda s: dict.fromkeys(("password", "password_confirm"), "brand-new-pass-7"),
                                   shows=lambda s, _o: ["设置新密码"]),
+    "auth.reauthenticate": Route(frozenset(ROLES), ("GET", "POST"), data=lambda s: {"password": PASSWORD},
+                                 effect=_audited("reauth.succeeded"), shows=lambda s, _o: ["请再次输入密码"]),
+    "auth.signed_in_sessions": Route(frozenset(ROLES), ("GET",), shows=lambda s, _o: ["登录设备", "本机"]),
+    # (a session that is not the user's: nothing ends, this one stays)
+    "auth.end_session": Route(frozenset(ROLES), ("POST",), data=lambda s: {"session_id": "0" * 64},
+                              effect=_still_signed_in),
+    "auth.sign_out_everywhere_else": Route(frozenset(ROLES), ("POST",), data=lambda s: {},
+                                           effect=_signed_out_elsewhere),
     "teacher.stepup": Route(STAFF, ("GET", "POST"), data=lambda s: {"sms_code": "123456"}, post_status=200,
                             effect=_no_stepup_without_a_phone, shows=lambda s, _o: ["短信验证"]),
     "teacher.stepup_send": Route(STAFF, ("POST",), data=lambda s: {}, effect=_no_stepup_without_a_phone),
@@ -811,11 +887,15 @@ def _request(client, method: str, url: str, data: dict | None = None, **kwargs):
     return client.post(url, data=data or {}, **kwargs)
 
 
+# The browsers' own sessions (a flash such as 请先登录 is kept there): not data anyone changed.
+NOT_DATA = {"web_sessions"}
+
+
 def _snapshot(db, app) -> tuple[dict[str, list[str]], list[str]]:
-    """Every row of every table, and every key in the object store."""
+    """Every row of every table but the browsers' sessions, and every key in the object store."""
     db.commit()
     tables = {}
-    for name in sorted(inspect(db.get_bind()).get_table_names()):
+    for name in sorted(set(inspect(db.get_bind()).get_table_names()) - NOT_DATA):
         tables[name] = sorted(repr(tuple(row)) for row in db.execute(text(f'SELECT * FROM "{name}"')))
     root = getattr(app.extensions["store"], "root", None)
     keys = sorted(str(p.relative_to(root)) for p in Path(root).rglob("*") if p.is_file()) if root else []

@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import statistics
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from confirm.models import Notification, utcnow
 from confirm.services.outbox import queue_sms
+from confirm.services.outreach import LOCAL_TZ
 from confirm.states import MessageKind
 from tests.conftest import test_app_config
 from tests.factories import PASSWORD, make_campaign, make_class, make_parent, make_school, make_staff, make_student
@@ -62,7 +63,9 @@ def settled(app, expected: int, timeout: float = 20) -> list[Notification]:
 
 @pytest.mark.parametrize("redis", ["none", "down"])
 def test_a_reminder_to_45_phones_answers_within_a_second_though_the_provider_refuses_each(db_url, tmp_path,
-                                                                                         twilio, redis):
+                                                                                         twilio, redis, monkeypatch):
+    noon = datetime.now(LOCAL_TZ).replace(hour=12, minute=0, second=0, microsecond=0)  # not in quiet hours
+    monkeypatch.setattr("webapp.teacher.outreach.clock", lambda: noon.astimezone(UTC))
     twilio.always = (429, message_error(429, 20429, "Too Many Requests"))
     extra = {"REDIS_URL": f"redis://127.0.0.1:{_closed_port()}/0"} if redis == "down" else {}
     app = twilio_app(db_url, tmp_path, twilio, **extra)

@@ -50,6 +50,11 @@ def session() -> Session:
 
 
 def _close_session(_exc: BaseException | None) -> None:
+    end_request_session()
+
+
+def end_request_session() -> None:
+    """Close the request's session now (as teardown would): what was not committed is rolled back and undone."""
     db_session = g.pop("db_session", None)
     if db_session is not None:
         db_session.close()  # anything not committed is rolled back here

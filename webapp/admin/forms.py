@@ -3,7 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DateField, PasswordField, SelectField, StringField
+from wtforms import DateField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 
@@ -32,3 +32,9 @@ class ImportForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """Only the CSRF token."""
+
+
+class StaffActionForm(FlaskForm):
+    """One staff account of the school, named by id (reset its password, deactivate or reactivate it)."""
+
+    staff_id = IntegerField(validators=[DataRequired()])

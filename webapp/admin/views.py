@@ -19,6 +19,7 @@ from confirm.states import STAGE_LABELS, Stage
 from webapp.adapters import db
 from webapp.admin import bp
 from webapp.admin.forms import CampaignForm, ClassForm, StaffForm
+from webapp.auth.fresh import require_recent_auth
 from webapp.auth.identity import actor
 from webapp.shared.downloads import xlsx_download
 from webapp.unit_of_work import attempt
@@ -160,6 +161,7 @@ def sheet_qr_setting():
 
 
 @bp.post("/staff/phone")
+@require_recent_auth(lambda: url_for("admin.home"))
 def set_staff_phone():
     ok, staff = attempt(None, lambda: staff_accounts.set_staff_phone(
         db.session(), _school(), request.form.get("staff_id", type=int), request.form.get("phone", ""),

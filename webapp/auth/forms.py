@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
+from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 
@@ -41,5 +41,19 @@ class ForgotPasswordVerifyForm(FlaskForm):
 
 
 class ChangePasswordForm(FlaskForm):
+    # asked for unless the password was typed in the last few minutes (then the field is not shown)
+    current_password = PasswordField(_l("现在的密码"), validators=[Length(max=128)])
     password = PasswordField(_l("新密码"), validators=[DataRequired(_l("请输入新密码")), Length(max=128)])
     password_confirm = PasswordField(_l("再次输入新密码"), validators=[Length(max=128)])
+
+
+class ConfirmPasswordForm(FlaskForm):
+    password = PasswordField(_l("现在的密码"), validators=[DataRequired(_l("请输入密码")), Length(max=128)])
+
+
+class EndSessionForm(FlaskForm):
+    session_id = HiddenField(validators=[DataRequired(), Length(max=64)])
+
+
+class SignOutElsewhereForm(FlaskForm):
+    """Only the CSRF token."""

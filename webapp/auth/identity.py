@@ -59,6 +59,15 @@ def load_identity(session_id: str) -> Identity | None:
     return Identity(account)
 
 
+def session_account(data: dict) -> tuple[str, int, str] | None:
+    """(kind, id, nonce) of the account a session's data is signed in as, or None."""
+    try:
+        kind, raw_id, nonce = data["_user_id"].split(":")
+        return kind, int(raw_id), nonce
+    except (KeyError, AttributeError, ValueError):
+        return None
+
+
 def actor(ip: str | None = None) -> Actor:
     """The current user as the domain's Actor."""
     from flask import request
@@ -139,15 +148,16 @@ def staff_classes() -> list[SchoolClass]:
     return list(db.session().scalars(query.order_by(SchoolClass.grade, SchoolClass.name)))
 
 
-# What a parent with a temporary password may still open before choosing a new one.
+# What a user with a temporary password may still open before choosing a new one.
 _ALLOWED_BEFORE_PASSWORD_CHANGE = {"auth.change_password", "auth.logout", "auth.set_language", "static"}
 
 
 def password_change_gate():
-    """Before every request: a parent who must change the password (after a reset) may do nothing else first."""
+    """Before every request: a user who must choose a password (a new staff account, or after a reset) may do
+    nothing else first."""
     from flask import redirect, request, url_for
 
-    if (current_user.is_authenticated and current_user.kind == "parent" and current_user.account.must_change_password
+    if (current_user.is_authenticated and current_user.account.must_change_password
             and request.endpoint not in _ALLOWED_BEFORE_PASSWORD_CHANGE):
         return redirect(url_for("auth.change_password"))
     return None

@@ -11,11 +11,10 @@ from confirm.roles import Role
 from confirm.services import login as accounts_login
 from confirm.services import registration, resets, sms_codes
 from confirm.services.common import mask_phone
-from webapp.adapters import db
+from webapp.adapters import db, sessions
 from webapp.adapters.keys import code_key, invite_key
 from webapp.auth import bp
 from webapp.auth.forms import (
-    ChangePasswordForm,
     ForgotPasswordForm,
     ForgotPasswordVerifyForm,
     InvitedRegisterForm,
@@ -23,7 +22,8 @@ from webapp.auth.forms import (
     RegisterStartForm,
     RegisterVerifyForm,
 )
-from webapp.auth.identity import Identity, password_change_gate, roles_required
+from webapp.auth.fresh import mark_authenticated
+from webapp.auth.identity import Identity, password_change_gate
 from webapp.extensions import LOCALES
 from webapp.shared.links import safe_next
 from webapp.unit_of_work import attempt
@@ -39,11 +39,15 @@ def home_for(identity: Identity) -> str:
     return url_for("teacher.home")
 
 
-def _start_session(account) -> Identity:
-    """Log ``account`` in on a fresh session (no pre-login session data survives)."""
+def start_session(account, *, password_typed: bool = True) -> Identity:
+    """Sign ``account`` in on a fresh session with a new id (no pre-login session data survives); the password
+    typed for it counts as recent for sensitive steps."""
     session.clear()
     identity = Identity(account)
     login_user(identity)
+    sessions.rotate()
+    if password_typed:
+        mark_authenticated()
     return identity
 
 
@@ -63,7 +67,7 @@ def login():
         if ok and account is None:
             form.password.errors.append(_("账号或密码不正确"))
         elif ok:
-            identity = _start_session(account)
+            identity = start_session(account)
             return redirect(safe_next(request.args.get("next")) or home_for(identity))
     return render_template("auth/login.html", form=form)
 
@@ -152,7 +156,7 @@ def register_verify():
         ))
         if ok:
             account, student, created = outcome
-            _start_session(account)
+            start_session(account)
             if created:
                 flash(_("注册成功！您的平台号是 %(no)s，请牢记。登录时可以使用平台号或手机号。",
                         no=account.platform_no), "success")
@@ -208,19 +212,3 @@ def forgot_password_verify():
             return redirect(url_for("auth.login"))
     return render_template("auth/forgot_password.html", form=form, step="verify",
                            phone=session.get("pwreset_phone", ""))
-
-
-@bp.route("/account/password", methods=["GET", "POST"])
-@roles_required(Role.PARENT)
-def change_password():
-    form = ChangePasswordForm()
-    if form.validate_on_submit():
-        ok, _result = attempt(form, lambda: resets.change_password(
-            db.session(), current_user.account, password=form.password.data,
-            password_confirm=form.password_confirm.data, ip=request.remote_addr))
-        if ok:
-            identity = _start_session(current_user.account)  # the nonce changed: carry on in a fresh session
-            flash(_("新密码已设置"), "success")
-            return redirect(home_for(identity))
-    return render_template("auth/change_password.html", form=form,
-                           forced=current_user.account.must_change_password)

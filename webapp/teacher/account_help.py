@@ -9,11 +9,12 @@ from flask_babel import gettext as _
 from confirm.services import resets
 from webapp.adapters import db
 from webapp.adapters.keys import code_key
+from webapp.auth.fresh import stepup_is_fresh
 from webapp.auth.identity import STAFF, actor, roles_required, staff_class_or_404, staff_student_or_404
 from webapp.shared.links import registration_url
 from webapp.teacher import bp
 from webapp.teacher.forms import ResetCodeForm, ResetPasswordForm
-from webapp.teacher.stepup import stepup_is_fresh, to_stepup
+from webapp.teacher.stepup import to_stepup
 from webapp.unit_of_work import attempt
 
 

@@ -7,10 +7,11 @@ from flask import abort, render_template, request, url_for
 from confirm.services import directory as parents
 from confirm.services.common import mask_phone
 from webapp.adapters import db
+from webapp.auth.fresh import stepup_is_fresh
 from webapp.auth.identity import STAFF, actor, roles_required, staff_class_or_404
 from webapp.teacher import bp
 from webapp.teacher.forms import RevealForm
-from webapp.teacher.stepup import stepup_is_fresh, to_stepup
+from webapp.teacher.stepup import to_stepup
 from webapp.unit_of_work import attempt
 
 

@@ -1,10 +1,8 @@
-"""Step-up verification for head teachers: a fresh SMS code to the teacher's own phone unlocks sensitive actions
-(reset a code or a password, reveal a phone) for 10 minutes in this browser session only (the expiry is kept in
-the Flask session, which a new login clears)."""
+"""Step-up verification for staff: a fresh SMS code to the user's own phone unlocks sensitive actions (reset a code
+or a password, reveal a phone) for 10 minutes in this browser session only (kept in the server-side session, whose
+id changes at the step-up; a new login starts without it)."""
 
 from __future__ import annotations
-
-import time
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -13,21 +11,14 @@ from flask_login import current_user
 from confirm.models import StaffUser
 from confirm.services import stepup
 from confirm.services.common import mask_phone
-from webapp.adapters import db
+from webapp.adapters import db, sessions
 from webapp.adapters.keys import code_key
+from webapp.auth.fresh import mark_stepped_up, stepup_is_fresh
 from webapp.auth.identity import STAFF, actor, roles_required
 from webapp.shared.links import safe_next
 from webapp.teacher import bp
 from webapp.teacher.forms import StepupSendForm, StepupVerifyForm
 from webapp.unit_of_work import attempt
-
-_STEPUP = "stepup"
-
-
-def stepup_is_fresh() -> bool:
-    """True while this session's step-up verification of the current teacher is still valid."""
-    state = session.get(_STEPUP) or {}
-    return state.get("staff") == current_user.id and state.get("until", 0) > time.time()
 
 
 def to_stepup(next_path: str):
@@ -47,7 +38,8 @@ def stepup_page():
             db.session(), staff, challenge_id, form.sms_code.data, key=code_key(), actor=actor()))
         if ok:
             session.pop("stepup_challenge", None)
-            session[_STEPUP] = {"staff": staff.id, "until": until.timestamp()}
+            sessions.rotate(keep_age=True)
+            mark_stepped_up(staff.id, until)
             flash(_("验证成功，10 分钟内可以进行敏感操作"), "success")
             return redirect(safe_next(request.args.get("next"), within="/teacher/") or url_for("teacher.home"))
     return render_template("teacher/stepup.html", form=form, send_form=StepupSendForm(), staff=staff,
