@@ -353,3 +353,24 @@ def test_uploads_past_the_limit_are_refused_however_the_workers_share_them(serve
     statuses = sorted(a.status_code for a in answers)
     assert statuses == [302] * 20 + [429] * 5, statuses
     assert all("上传太频繁" in a.text for a in answers if a.status_code == 429)
+
+
+# --- sessions ------------------------------------------------------------------------------------------------------
+
+
+def test_a_session_holds_on_every_worker_and_ends_on_every_worker_at_logout(server, db, school, address):
+    url, _workdir = server
+    student = make_student(db, make_class(db, school))
+    parent = make_parent(db, student, phone="13712340021")
+    db.commit()
+    b = logged_in(url, address, parent.phone)
+    copied = browser(url, address)
+    copied.cookies.update(b.cookies)  # a copy of the cookie, taken before logout
+    page = f"{url}/parent/students/{student.id}"
+
+    before = at_once([lambda: copied.get(page, allow_redirects=False) for _ in range(8)])  # both workers answer
+    b.post(url + "/logout", data=tokens(b, f"/parent/students/{student.id}"), allow_redirects=False)
+    after = at_once([lambda: copied.get(page, allow_redirects=False) for _ in range(8)])
+
+    assert [r.status_code for r in before] == [200] * 8
+    assert all(r.status_code == 302 and "/login" in r.headers["Location"] for r in after)
