@@ -23,7 +23,7 @@ from webapp.auth.forms import (
     RegisterStartForm,
     RegisterVerifyForm,
 )
-from webapp.auth.identity import Identity, password_change_gate, roles_required
+from webapp.auth.identity import Identity, password_change_gate, remember_password_state, roles_required
 from webapp.extensions import LOCALES
 from webapp.shared.links import safe_next
 from webapp.unit_of_work import attempt
@@ -44,6 +44,7 @@ def _start_session(account) -> Identity:
     session.clear()
     identity = Identity(account)
     login_user(identity)
+    remember_password_state(account)
     return identity
 
 
