@@ -18,6 +18,7 @@ from sqlalchemy import exc
 from uploads.storage import StorageMisconfigured, StorageUnavailable
 from webapp.adapters.breaker import ServiceUnavailable
 from webapp.adapters.db import is_database_outage
+from webapp.extensions import login_manager
 
 log = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -49,6 +50,8 @@ def _is_upload() -> bool:
 
 def page(status: int, title: str, message: str, *, hint: str | None = None, headers: dict | None = None):
     """The app's own error page: drawn from the request alone, never from the database."""
+    if "_login_user" not in g:  # Flask-Login would load the account to offer ``current_user`` to the template
+        g._login_user = login_manager.anonymous_user()
     body = render_template("errors/error.html", status=status, title=title, message=message, hint=hint,
                            request_id=request_id(), bare=True)
     return body, status, headers or {}

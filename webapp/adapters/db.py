@@ -11,7 +11,7 @@ page.
 from __future__ import annotations
 
 from flask import Flask, current_app, g
-from sqlalchemy import create_engine, event, exc
+from sqlalchemy import create_engine, event, exc, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,14 +54,15 @@ def make_engine(url: str, *, statement_timeout: float = 2.5, breaker: Breaker | 
             cursor.close()
 
         return engine
-    options = ""
+    connect_args = {"connect_timeout": CONNECT_TIMEOUT, "tcp_user_timeout": 3000, "keepalives": 1,
+                    "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 2}
     if statement_timeout:
         ms = int(statement_timeout * 1000)
-        options = f"-c statement_timeout={ms} -c lock_timeout={ms}"
-    engine = create_engine(
-        url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=POOL_TIMEOUT,
-        connect_args={"connect_timeout": CONNECT_TIMEOUT, "options": options, "tcp_user_timeout": 3000,
-                      "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 2})
+        given = make_url(url).query.get("options", "")  # e.g. a search_path: kept, the timeouts added
+        connect_args["options"] = " ".join(filter(None, [*([given] if isinstance(given, str) else given),
+                                                         f"-c statement_timeout={ms} -c lock_timeout={ms}"]))
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=POOL_TIMEOUT,
+                           connect_args=connect_args)
     if breaker is not None:
         watch(engine, breaker)
     return engine
