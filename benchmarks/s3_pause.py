@@ -181,8 +181,9 @@ def main() -> None:
             for kind in ("login", "record"):
                 mine = [p for p in pages if phase(p[0]) == name and p[2] == kind]
                 statuses = dict(Counter(p[3] for p in mine))
-                print(f"  {kind:>6} pages {name:>6}: {len(mine):3d}, "
-                      f"p95 {percentile([p[1] for p in mine], 0.95):.3f} s, slowest {max((p[1] for p in mine), default=float('nan')):.3f} s, by status {statuses}")
+                times = [p[1] for p in mine]
+                print(f"  {kind:>6} pages {name:>6}: {len(mine):3d}, p95 {percentile(times, 0.95):.3f} s, "
+                      f"slowest {max(times, default=float('nan')):.3f} s, by status {statuses}")
         summary = " | ".join(line for line in sweep.stdout.splitlines() if not line.startswith("  "))
         print(f"sweep-storage after recovery (exit {sweep.returncode}): {summary}")
         with Session(engine) as s:
