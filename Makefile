@@ -5,7 +5,7 @@ PYTHON ?= python3
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup translations lint extract-messages screenshots
+.PHONY: run serve test setup translations lint extract-messages screenshots
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ run: setup
 	$(BIN)/flask --app webapp demo
 	@echo "→ open http://$(HOST):$(PORT)/"
 	$(BIN)/flask --app webapp run --host $(HOST) --port $(PORT)
+
+## Serve the app as production does: gunicorn with the project's gunicorn.conf.py (configure it via the environment).
+serve: setup
+	$(BIN)/gunicorn -c gunicorn.conf.py
 
 ## Run the whole test suite on SQLite, then on PostgreSQL.
 test: setup

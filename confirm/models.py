@@ -43,6 +43,7 @@ from confirm.states import (
     State,
     allowed_values,
 )
+from confirm.storage_keys import PendingState
 
 
 def utcnow() -> datetime:
@@ -650,3 +651,20 @@ class RepeatGuard(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
     __table_args__ = (CheckConstraint(f"state in ({allowed_values(RepeatState)})", name="state_known"),)
+
+
+class PendingObject(Base):
+    """The key of an object written before the row that refers to it is committed.
+
+    Recorded — and committed in a transaction of its own — before the object is written; deleted in the transaction
+    that records the row. So a crash at any point leaves either the row, or this record: the storage sweep removes
+    an object whose upload was abandoned at once, and one still "writing" only once it is older than a safe age.
+    """
+
+    __tablename__ = "pending_objects"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[str] = mapped_column(String(12), default=PendingState.WRITING.value)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (CheckConstraint(f"state in ({allowed_values(PendingState)})", name="state_known"),)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import UTC, datetime
+from enum import StrEnum
 
 # <kind>/<school id>/<yyyy>/<mm>/<32 hex>.<ext>[.<ext>…] — e.g. sheet/3/2026/09/…​.jpg and its .thumb.jpg
 GENERATED_KEY = re.compile(r"[a-z]+/\d+/\d{4}/\d{2}/[0-9a-f]{32}(?:\.[a-z0-9]+){1,3}")
@@ -24,3 +25,10 @@ def is_generated_key(key: str) -> bool:
 def thumbnail_key(key: str) -> str:
     """Where the thumbnail of the photo stored under ``key`` goes."""
     return key.removesuffix(".jpg") + ".thumb.jpg"
+
+
+class PendingState(StrEnum):
+    """Where an object without its row stands (``pending_objects``)."""
+
+    WRITING = "writing"  # recorded before the write; its row commits soon, or the upload died
+    ABANDONED = "abandoned"  # its upload failed (or its delete did): no row will ever refer to it

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -23,6 +24,25 @@ _AFTER_COMMIT = "after_commit"
 _ON_ROLLBACK = "on_rollback"
 _OUTBOX = "outbox"
 DELIVER = "deliver"  # session.info key of the callable that takes committed message ids
+LEDGER = "pending_ledger"  # session.info key of the PendingLedger: object keys recorded apart from the transaction
+
+
+class PendingLedger(Protocol):
+    """Records object keys in transactions of their own (``pending_objects``), installed by the app's sessions."""
+
+    def hold(self, session: Session, key: str) -> None:
+        """Record ``key`` as being written, committed before the object is (see ``confirm.models.PendingObject``)."""
+
+    def abandon(self, key: str) -> None:
+        """Mark ``key`` as an object no row will refer to: the sweep removes it whatever its age."""
+
+    def release(self, key: str) -> None:
+        """Forget ``key``: its object is gone."""
+
+
+def ledger(session: Session) -> PendingLedger | None:
+    """The session's ledger of pending object keys (none in plain domain tests: nothing is recorded then)."""
+    return session.info.get(LEDGER)
 
 
 def after_commit(session: Session, fn: Callable[[], None]) -> None:

@@ -40,9 +40,11 @@ def serve(app: Flask) -> Iterator[str]:
 
 
 @contextmanager
-def gunicorn(database_url: str, workdir: Path, *, workers: int = 2, **settings: str) -> Iterator[str]:
-    """The app as production runs it: gunicorn with ``workers`` processes (2 threads each) on a free loopback port,
-    configured through the environment like a deployment; yields the base URL. Its log is ``workdir/gunicorn.log``."""
+def gunicorn(database_url: str, workdir: Path, *, workers: int = 2, threads: int = 2, **settings: str
+             ) -> Iterator[str]:
+    """The app as production runs it: gunicorn with the project's gunicorn.conf.py, ``workers`` processes of
+    ``threads`` threads on a free loopback port, configured through the environment like a deployment; yields the
+    base URL. Its log is ``workdir/gunicorn.log``."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -52,8 +54,8 @@ def gunicorn(database_url: str, workdir: Path, *, workers: int = 2, **settings: 
                 "SMS_BACKEND": "console", "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", **settings})
     log = (workdir / "gunicorn.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", "2", "--bind",
-         f"127.0.0.1:{port}", "--graceful-timeout", "2", "webapp:create_app()"],
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--workers", str(workers),
+         "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "2", "webapp:create_app()"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -8,6 +8,7 @@ authorized streaming view (local directory).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from confirm.storage_keys import is_generated_key, new_object_key  # noqa: F401 
 
 MAX_PRESIGN_SECONDS = 300
 PART_SUFFIX = ".part"  # LocalStore writes here first, then renames
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -91,19 +93,48 @@ class LocalStore:
         return None
 
 
+class StorageUnavailable(RuntimeError):
+    """The object store did not do what was asked within its deadline (down, paused, refusing, answering 5xx)."""
+
+    def __init__(self, message: str, *, operation: str = ""):
+        super().__init__(message)
+        self.operation = operation
+
+
+class StorageMisconfigured(StorageUnavailable):
+    """The object store refused the app itself (wrong credentials, no such bucket, a policy): an operator's task;
+    never retried."""
+
+
 def _error_code(exc) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _http_status(exc) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
+# Refusals no retry can change: the app's credentials, the bucket, or a policy are wrong.
+_CONFIGURATION_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "NoSuchBucket",
+                        "AllAccessDisabled", "AccountProblem", "InvalidBucketName", "PermanentRedirect",
+                        "AuthorizationHeaderMalformed", "ExpiredToken", "InvalidToken"}
+_NOT_FOUND_CODES = ("NoSuchKey", "404", "NotFound")
 
 
 class S3Store:
     """Private objects in an S3 bucket (AWS, MinIO, SeaweedFS…), read through presigned URLs.
 
-    The boto3 client has bounded timeouts (3 s to connect, 10 s per read) and boto3's ``standard`` retry mode
-    (3 attempts in all, with backoff), so a storage outage fails a request within seconds instead of hanging a worker.
+    Every call has a deadline that fits a page's budget (3 s): 1 s to connect, 1.5 s for each read, and at most
+    ``CALL_SECONDS`` for the call with its retries. An attempt is retried only when it failed fast — a refused
+    connection, a 5xx or a throttle — and only if a whole new attempt still fits the call's deadline; a timeout is
+    not retried (the next would wait as long). A refusal of the app itself (403, no such bucket) raises
+    StorageMisconfigured at once and is logged for the operator; everything else that goes wrong raises
+    StorageUnavailable. boto3's own retries are off: it would sleep and retry timeouts past the deadline.
     """
 
-    CONNECT_TIMEOUT = 3
-    READ_TIMEOUT = 10
+    CONNECT_TIMEOUT = 1.0
+    READ_TIMEOUT = 1.5
+    CALL_SECONDS = 3.0
     MAX_ATTEMPTS = 3
 
     def __init__(
@@ -133,7 +164,7 @@ class S3Store:
             config=Config(
                 connect_timeout=self.CONNECT_TIMEOUT,
                 read_timeout=self.READ_TIMEOUT,
-                retries={"mode": "standard", "total_max_attempts": self.MAX_ATTEMPTS},
+                retries={"mode": "standard", "total_max_attempts": 1},  # ours, below: inside the deadline
                 s3={"addressing_style": "path" if path_style else "auto"},
                 signature_version="s3v4",
             ),
@@ -145,53 +176,118 @@ class S3Store:
     def _key(self, key: str) -> str:
         return self.prefix + key
 
+    def _call(self, operation: str, **params):
+        """``client.<operation>(**params)`` within the call's deadline; see the class's docstring."""
+        import time
+
+        from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
+
+        started = time.monotonic()
+        attempt_seconds = self.CONNECT_TIMEOUT + self.READ_TIMEOUT
+        for attempt in range(1, self.MAX_ATTEMPTS + 1):
+            try:
+                return getattr(self.client, operation)(**params)
+            except ClientError as exc:
+                code, status = _error_code(exc), _http_status(exc)
+                if code in _NOT_FOUND_CODES or (status == 404 and code != "NoSuchBucket"):
+                    raise  # the object is not there: an answer, not a failure
+                if code in _CONFIGURATION_CODES or status in (301, 400, 401, 403):
+                    log.error("S3 refused %s on bucket %r: %s (HTTP %s) %s. This is a configuration error — check "
+                              "the bucket name, S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY and the bucket policy; "
+                              "not retried", operation, self.bucket, code, status,
+                              exc.response.get("Error", {}).get("Message", ""))
+                    raise StorageMisconfigured(f"S3 {operation}: {code or status}", operation=operation) from exc
+                failure: Exception = exc
+                retryable = status >= 500 or status == 429 or code in ("SlowDown", "Throttling", "RequestTimeout")
+            except (ConnectTimeoutError, ReadTimeoutError) as exc:
+                failure, retryable = exc, False  # another attempt would wait just as long
+            except BotoCoreError as exc:  # refused, reset, closed: a new connection may work
+                failure, retryable = exc, True
+            elapsed = time.monotonic() - started
+            if not retryable or attempt == self.MAX_ATTEMPTS or elapsed + attempt_seconds > self.CALL_SECONDS:
+                log.warning("S3 %s failed after %s attempt(s) in %.1f s: %s", operation, attempt, elapsed,
+                            _describe(failure))
+                raise StorageUnavailable(f"S3 {operation}: {_describe(failure)}", operation=operation) from failure
+            log.info("S3 %s: attempt %s failed (%s); trying again", operation, attempt, _describe(failure))
+        raise AssertionError("unreachable")
+
     def put(self, key: str, data: bytes, content_type: str) -> None:
         # No ACL header: objects stay private (the bucket's default), which every S3 flavour accepts.
-        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type)
+        self._call("put_object", Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type)
 
     def get(self, key: str) -> bytes:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+            body = self._call("get_object", Bucket=self.bucket, Key=self._key(key))["Body"]
+            return body.read()
         except ClientError as exc:
-            if _error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+            if _error_code(exc) in _NOT_FOUND_CODES or _http_status(exc) == 404:
                 raise KeyError(key) from None
             raise
+        except BotoCoreError as exc:  # the body stopped coming (read timeout while streaming)
+            raise StorageUnavailable(f"S3 get_object: {_describe(exc)}", operation="get_object") from exc
 
     def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        self._call("delete_object", Bucket=self.bucket, Key=self._key(key))
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError
 
         try:
-            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            self._call("head_object", Bucket=self.bucket, Key=self._key(key))
             return True
         except ClientError as exc:
-            if _error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+            if _error_code(exc) in _NOT_FOUND_CODES or _http_status(exc) == 404:
                 return False
             raise
 
     def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Every stored object whose key (below this store's prefix) starts with ``prefix``, in key order."""
-        paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+        token = None
+        while True:
+            params = {"Bucket": self.bucket, "Prefix": self._key(prefix)}
+            if token:
+                params["ContinuationToken"] = token
+            page = self._call("list_objects_v2", **params)
             for item in page.get("Contents", ()):
                 key = item["Key"][len(self.prefix):]
                 yield ObjectInfo(key, item.get("Size", 0), item["LastModified"].astimezone(UTC))
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
 
     def check(self) -> None:
-        """Raise when the bucket cannot be reached (missing bucket, wrong credentials, endpoint down)."""
-        self.client.head_bucket(Bucket=self.bucket)
+        """Raise when the bucket cannot be reached: StorageMisconfigured for a missing bucket or refused
+        credentials, StorageUnavailable when the endpoint does not answer in time."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._call("head_bucket", Bucket=self.bucket)
+        except ClientError as exc:  # HeadBucket has no body: a missing bucket is a bare 404
+            if _http_status(exc) == 404:
+                log.error("S3 bucket %r does not exist at %s: create it, or correct STORAGE_URL", self.bucket,
+                          self.client.meta.endpoint_url)
+                raise StorageMisconfigured(f"S3 bucket {self.bucket!r} does not exist", operation="head_bucket") \
+                    from exc
+            raise
 
     def presigned_url(self, key: str, expires: int = MAX_PRESIGN_SECONDS) -> str | None:
-        """A GET URL valid for at most five minutes."""
+        """A GET URL valid for at most five minutes (signed here: no request to S3)."""
         return self.client.generate_presigned_url(
             "get_object",
             Params={"Bucket": self.bucket, "Key": self._key(key)},
             ExpiresIn=max(1, min(expires, MAX_PRESIGN_SECONDS)),
         )
+
+
+def _describe(exc: Exception) -> str:
+    """An error in one line, for the log (S3's own message never carries personal data; keys are random)."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        return f"{_error_code(exc) or 'HTTP'} {_http_status(exc)}"
+    return type(exc).__name__
 
 
 def store_from_url(url: str, *, options: dict | None = None, base_dir: str | os.PathLike = ".") -> LocalStore | S3Store:

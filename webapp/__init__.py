@@ -7,7 +7,6 @@ from pathlib import Path
 
 from flask import Flask
 from flask_babel import format_datetime, get_locale, gettext
-from flask_login import current_user
 
 from webapp import adapters, rate_limits
 from webapp.config import from_environment
@@ -44,9 +43,17 @@ def register_proxy(app: Flask) -> None:
 
 
 def register_logging(app: Flask) -> None:
+    """INFO to stderr, each line with the request's id (the one the error pages show)."""
+    from webapp.errors import RequestIdFilter
+
     if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s")
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        logging.getLogger("botocore").setLevel(logging.WARNING)
+        for handler in logging.getLogger().handlers:
+            if not any(isinstance(f, RequestIdFilter) for f in handler.filters):
+                handler.addFilter(RequestIdFilter())
 
 
 def register_extensions(app: Flask) -> None:
@@ -102,6 +109,8 @@ def register_errors(app: Flask) -> None:
 def register_security_headers(app: Flask) -> None:
     from urllib.parse import urlsplit
 
+    from webapp.auth.identity import is_signed_in
+
     endpoint = app.config.get("S3_ENDPOINT_URL")
     if endpoint:
         s3_origin = " {0.scheme}://{0.netloc}".format(urlsplit(endpoint))
@@ -120,7 +129,9 @@ def register_security_headers(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Content-Security-Policy", csp)
-        if current_user.is_authenticated:  # pages with personal data are never kept by browsers or proxies
+        # Pages with personal data are never kept by browsers or proxies. Asked of the session cookie, not of the
+        # account: this runs after every answer, also the error page while the database is down.
+        if is_signed_in():
             response.headers.setdefault("Cache-Control", "private, no-store")
         return response
 

@@ -84,6 +84,12 @@ def from_environment(instance_path: str) -> dict:
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "REDIS_CONNECT_TIMEOUT": float(os.environ.get("REDIS_CONNECT_TIMEOUT", "0.5")),
         "REDIS_TIMEOUT": float(os.environ.get("REDIS_TIMEOUT", "1")),
+        # The longest one SQL statement (or a wait for a lock) may take, in seconds, inside a page's 3 s budget;
+        # 0: no limit (e.g. for one heavy command run by hand).
+        "DATABASE_STATEMENT_TIMEOUT": float(os.environ.get("DATABASE_STATEMENT_TIMEOUT", "2.5")),
+        # After two failures in a row a service (storage, database, Redis, Twilio) is not asked again for this many
+        # seconds: the requests meanwhile get the app's own answer at once; then one request tries it again.
+        "BREAKER_COOL_OFF": float(os.environ.get("BREAKER_COOL_OFF_SECONDS", "5")),
         # The longest a background job may run before the worker stops it (seconds).
         "JOB_TIMEOUT": int(os.environ.get("JOB_TIMEOUT", "600")),
         # Reminders and invitations: at most this many SMS per school per day (Asia/Shanghai), and the wait before

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -54,6 +55,7 @@ PATIENCE = timedelta(seconds=60)  # a first request still running after this is 
 MAX_BODY = 4 * 1024 * 1024  # a larger answer (a big PDF) is not kept: its repeat says "already submitted"
 KEPT_HEADERS = ("Location", "Content-Type", "Content-Disposition", "Cache-Control", "Content-Security-Policy")
 _OWNER = "_repeat_owner"
+log = logging.getLogger(__name__)
 
 bp = Blueprint("repeat", __name__)
 
@@ -182,14 +184,23 @@ def _keep_answer(response: Response) -> Response:
     if guard is None:
         return response
     key, token = guard
-    with current_app.extensions["db_sessionmaker"]() as s:
-        row = s.get(RepeatGuard, key)
-        if row is not None and response.status_code >= 500 and row.state == RepeatState.RUNNING:
-            s.delete(row)  # nothing was saved: the same form may simply be sent again
-        elif row is not None:
-            row.state = move(row.state, RepeatState.ANSWERED, REPEAT_MOVES).value
-            row.answer = _seal(token, _answer_of(response))
-        s.commit()
+    try:
+        with current_app.extensions["db_sessionmaker"]() as s:
+            row = s.get(RepeatGuard, key)
+            if row is not None and response.status_code >= 500 and row.state == RepeatState.RUNNING:
+                s.delete(row)  # nothing was saved: the same form may simply be sent again
+            elif row is not None:
+                row.state = move(row.state, RepeatState.ANSWERED, REPEAT_MOVES).value
+                row.answer = _seal(token, _answer_of(response))
+            s.commit()
+    except Exception as exc:
+        from webapp.adapters.db import is_database_outage
+
+        if not is_database_outage(exc):
+            raise
+        # The database went away after the claim: the answer goes out all the same; a repeat of this token finds
+        # the claim still running (and, after PATIENCE, taken for dead) or already committed.
+        log.warning("repeat guard: could not keep the answer (%s)", type(exc).__name__)
     return response
 
 

@@ -3,6 +3,10 @@ user (onto the form's fields, or as a message at the top of the page).
 
 Views never commit themselves. After the commit, what the use case queued runs (see ``confirm.unit_of_work``):
 messages go to the sender, stored objects that are no longer needed are deleted.
+
+The one other thing committed here is the ledger of pending object keys (``SessionLedger``): an upload's key is
+committed, in a short transaction of its own, before its object is written, so that a crash between the write and
+the request's commit leaves a record the storage sweep can act on.
 """
 
 from __future__ import annotations
@@ -10,11 +14,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import flash
+from flask import Flask, flash
 from flask_babel import gettext
+from sqlalchemy import delete
+from sqlalchemy.orm import Session, sessionmaker
 
 from confirm.errors import DomainError, FieldErrors, RecordedRefusal
 from confirm.i18n import Message
+from confirm.models import PendingObject, utcnow
+from confirm.storage_keys import PendingState
+from confirm.unit_of_work import LEDGER
 from webapp.adapters import db
 
 T = TypeVar("T")
@@ -55,3 +64,46 @@ def attempt(form, call: Callable[[], T]) -> tuple[bool, T | None]:
         return False, None
     session.commit()
     return True, result
+
+
+class SessionLedger:
+    """``confirm.unit_of_work.PendingLedger`` on the app's database: each record in a transaction of its own."""
+
+    def __init__(self, sessions: sessionmaker):
+        self.sessions = sessions
+
+    def hold(self, session: Session, key: str) -> None:
+        if _holds_sqlite_write_lock(session):
+            # SQLite has one writer, and this transaction is it: a transaction of our own would wait for it. The
+            # record then goes with the transaction (development only; PostgreSQL always takes the path below).
+            session.add(PendingObject(key=key, state=PendingState.WRITING.value, created_at=utcnow()))
+            return
+        with self.sessions() as s:
+            s.add(PendingObject(key=key, state=PendingState.WRITING.value, created_at=utcnow()))
+            s.commit()
+
+    def abandon(self, key: str) -> None:
+        with self.sessions() as s:
+            row = s.get(PendingObject, key)
+            if row is None:
+                s.add(PendingObject(key=key, state=PendingState.ABANDONED.value, created_at=utcnow()))
+            else:
+                row.state = PendingState.ABANDONED.value
+            s.commit()
+
+    def release(self, key: str) -> None:
+        with self.sessions() as s:
+            s.execute(delete(PendingObject).where(PendingObject.key == key))
+            s.commit()
+
+
+def _holds_sqlite_write_lock(session: Session) -> bool:
+    if session.get_bind().dialect.name != "sqlite" or not session.in_transaction():
+        return False
+    return bool(getattr(session.connection().connection.dbapi_connection, "in_transaction", False))
+
+
+def init_app(app: Flask) -> None:
+    """Give the app's sessions their ledger of pending object keys."""
+    sessions = app.extensions["db_sessionmaker"]
+    sessions.configure(info={**sessions.kw.get("info", {}), LEDGER: SessionLedger(sessions)})

@@ -1,6 +1,7 @@
 /* Sheet photo upload: shrink the photo in the phone (long edge ~2000 px, JPEG 0.85) before sending it,
-   show progress, and offer a retry on a broken connection (the retry sends the form's same one-time token, so a
-   photo that did arrive is not filed twice). Without JavaScript the plain form still works,
+   show progress, and offer a retry on a broken connection or when the server could not take the photo (its own
+   error page's message is shown in place and the chosen photo stays in the form; the retry sends the form's same
+   one-time token, so a photo that did arrive is not filed twice). Without JavaScript the plain form still works,
    and when the browser cannot decode the photo (e.g. HEIC on Android) the original file is sent. */
 (function () {
   "use strict";
@@ -54,6 +55,7 @@
     };
     xhr.onload = function () {
       if (xhr.status === 0) { failed(); return; }
+      if (xhr.status >= 500) { refused(xhr.responseText); return; }
       // Show the page the server answered with (after its redirect) as it is: loading it again would lose the
       // one-time message ("提交成功") that this response already carries.
       if (xhr.responseURL && window.history && window.history.replaceState) {
@@ -69,6 +71,24 @@
 
   function failed() {
     say(form.getAttribute("data-failed"));
+    if (retry) { retry.hidden = false; }
+    if (button) { button.disabled = false; }
+  }
+
+  // The server could not take the photo (a service it needs is down): say so here, keep the chosen photo in the
+  // form and offer the retry, instead of replacing the page and losing the photo.
+  function refused(html) {
+    var message = form.getAttribute("data-failed");
+    if (window.DOMParser) {
+      var page = new DOMParser().parseFromString(html || "", "text/html");
+      var parts = ["[data-error-message]", "[data-error-hint]", "[data-error-id]"].map(function (selector) {
+        var node = page.querySelector(selector);
+        return node ? node.textContent.trim() : "";
+      }).filter(Boolean);
+      if (parts.length) { message = parts.join(" "); }
+    }
+    say(message);
+    if (text) { text.setAttribute("role", "alert"); }
     if (retry) { retry.hidden = false; }
     if (button) { button.disabled = false; }
   }

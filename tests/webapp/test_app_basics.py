@@ -53,7 +53,8 @@ def test_readyz_is_503_when_the_storage_service_is_down(client, app):
     app.extensions["store"] = UnreachableStore()
     response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.get_json() == {"status": "unavailable", "checks": {"database": "ok", "storage": "unavailable"}}
+    assert response.get_json() == {"status": "unavailable", "checks": {"database": "ok", "storage": "unavailable"},
+                                   "down": ["storage"]}
 
 
 def test_readyz_is_503_when_the_storage_directory_cannot_be_created(client, app, tmp_path):

@@ -145,7 +145,7 @@ def test_a_forged_session_id_gets_the_login_page_without_an_error(client):
     assert page.status_code == 200 and "登录" in page.get_data(as_text=True)
 
 
-def test_a_session_store_that_is_down_answers_please_retry_and_sets_no_cookie(app, client, world, auth, monkeypatch):
+def test_a_session_store_that_is_down_answers_try_again_later_and_sets_no_cookie(app, client, world, auth, monkeypatch):
     from webapp.adapters.sessions import DatabaseSessions
 
     auth.login(world.parent.platform_no, PASSWORD)
@@ -157,7 +157,7 @@ def test_a_session_store_that_is_down_answers_please_retry_and_sets_no_cookie(ap
     response = client.get("/parent/")
 
     assert response.status_code == 503
-    assert "请稍后再试" in response.get_data(as_text=True)
+    assert "请几分钟后再试" in response.get_data(as_text=True)  # the database's page: the store is the database
     assert "Set-Cookie" not in response.headers  # nothing falls back to a cookie session
 
 

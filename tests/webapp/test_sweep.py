@@ -1,5 +1,6 @@
-"""`flask --app webapp sweep-storage [--dry-run]` on both backends: objects without a row older than an hour
-go, objects rows refer to stay, rows whose object is missing are reported."""
+"""`flask --app webapp sweep-storage [--dry-run] [--min-age …]` on both backends: objects without a row older than
+an hour go (those of failed uploads at once), objects rows refer to stay — stored files, thumbnails, batch photos
+still to be filed, kept import files — and rows whose object is missing are reported."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from confirm.models import ImportRun, StoredFile
+from confirm.models import ImportRun, PendingObject, StoredFile
 from confirm.services import storage_sweep
 from confirm.services.common import SYSTEM
 from confirm.services.files import record_file
@@ -201,3 +202,110 @@ def test_a_failing_delete_is_reported_and_the_sweep_goes_on(db, world, store, ap
     assert report.removed == [second]
     assert report.failed == [(first, "OSError: disk on fire")]
     assert keys(store) == {first}
+
+
+# --- every kind of reference, and the pending-upload records ------------------------------------------------
+
+
+def add_batch_item(db, world, key: str | None, status: str = "no_qr"):
+    from confirm.models import BatchItem, BatchUpload
+
+    batch = BatchUpload(school_id=world.school.id, class_id=world.class_a.id, campaign_id=world.campaign.id,
+                        created_by_id=world.teacher.id, total=1)
+    db.add(batch)
+    db.flush()
+    item = BatchItem(batch_id=batch.id, position=1, filename="IMG_1.jpg", upload_key=key, status=status)
+    db.add(item)
+    db.commit()
+    return item
+
+
+def pending(db, key: str, state: str, age: timedelta = timedelta(0)):
+    db.add(PendingObject(key=key, state=state, created_at=datetime.now(UTC) - age))
+    db.commit()
+
+
+def pending_keys(db) -> dict[str, str]:
+    db.expire_all()
+    return dict(db.execute(select(PendingObject.key, PendingObject.state)).all())
+
+
+@pytest.mark.parametrize("status", ["no_qr", "refused", "pending"])
+def test_a_batch_photo_waiting_to_be_filed_survives_a_sweep_with_min_age_0(runner, db, world, store, status):
+    waiting = put_object(store, "batch", data=b"raw photo")
+    add_batch_item(db, world, waiting, status=status)  # waiting for the teacher, or for a worker that is down
+    orphan = put_object(store)
+
+    result = runner.invoke(args=["sweep-storage", "--min-age", "0"])
+
+    assert result.exit_code == 0, result.output
+    assert keys(store) == {waiting}
+    assert "database rows refer to 1 keys" in result.output and orphan in result.output
+    assert "older than 0 s" in result.output
+
+
+def test_a_batch_photo_whose_object_is_gone_is_reported(runner, db, world, store):
+    item = add_batch_item(db, world, new_object_key("batch", world.school.id, "bin"))
+    result = runner.invoke(args=["sweep-storage"])
+    assert result.exit_code == 1
+    assert f"batch_items id={item.id} key={item.upload_key}" in result.output
+
+
+def test_an_abandoned_upload_is_removed_at_once_and_one_in_flight_is_kept(runner, db, world, store):
+    abandoned = put_object(store)  # its put timed out, then landed when S3 came back
+    pending(db, abandoned, "abandoned")
+    in_flight = put_object(store)  # its request is about to commit its row
+    pending(db, in_flight, "writing")
+    never_written = new_object_key("sheet", world.school.id)
+    pending(db, never_written, "abandoned")
+
+    result = runner.invoke(args=["sweep-storage"])
+
+    assert result.exit_code == 0, result.output
+    assert keys(store) == {in_flight}
+    assert "removed 1 objects of uploads that failed" in result.output and abandoned in result.output
+    assert "(1 of them uploads in progress)" in result.output
+    assert pending_keys(db) == {in_flight: "writing"}
+
+
+def test_an_upload_whose_worker_was_killed_is_removed_once_old_enough(runner, app, db, world, store, later):
+    from webapp.unit_of_work import SessionLedger
+
+    key = new_object_key("sheet", world.school.id)
+    with app.app_context():
+        from webapp.adapters import db as webdb
+
+        SessionLedger(app.extensions["db_sessionmaker"]).hold(webdb.session(), key)  # then the put, then: killed
+    store.put(key, b"\xff\xd8photo", "image/jpeg")
+    assert pending_keys(db) == {key: "writing"}
+
+    result = runner.invoke(args=["sweep-storage"])
+
+    assert result.exit_code == 0, result.output
+    assert keys(store) == set() and pending_keys(db) == {}
+    assert "cleared 1 pending-upload records" in result.output
+
+
+def test_a_delete_that_fails_after_a_commit_marks_the_object_for_the_sweep(app, db, world, store):
+    from confirm.services.files import delete_after_commit
+
+    key = put_object(store)
+    with app.app_context():
+        from webapp.adapters import db as webdb
+
+        session = webdb.session()
+
+        class Refusing:
+            def delete(self, _key):
+                raise OSError("S3 is paused")
+
+        delete_after_commit(session, Refusing(), key)
+        session.commit()
+    assert pending_keys(db) == {key: "abandoned"}
+
+
+@pytest.mark.parametrize(("given", "seconds"), [("0", 0), ("90s", 90), ("30m", 1800), ("2h", 7200), ("45", 2700)])
+def test_min_age_takes_seconds_minutes_and_hours(given, seconds):
+    from webapp.cli.storage import Duration
+
+    assert Duration().convert(given, None, None) == timedelta(seconds=seconds)

@@ -90,6 +90,26 @@ def test_unreachable_twilio_is_temporary():
     assert caught.value.permanent is False
 
 
+def test_twilio_failing_twice_is_not_asked_again_until_its_breaker_cools_off(fake, twilio):
+    fake.always = (503, message_error(503, 20503, "Service Unavailable"))
+    for _ in range(2):
+        with pytest.raises(SmsError):
+            twilio.send("13812345678", "text")
+    asked = len(fake.requests)
+    with pytest.raises(SmsError) as caught:
+        twilio.send("13812345678", "text")
+    assert caught.value.permanent is False and "稍后自动重试" in str(caught.value.message)
+    assert len(fake.requests) == asked  # failed fast: the message waits for its retry, nobody waits for Twilio
+
+
+def test_refusals_of_one_message_do_not_open_the_breaker(fake, twilio):
+    fake.always = (400, message_error(400, 21211, "Invalid 'To' Phone Number"))
+    for _ in range(3):
+        with pytest.raises(SmsError):
+            twilio.send("13812345678", "text")
+    assert len([r for r in fake.requests if r.method == "POST"]) == 3 and not twilio.breaker.is_open
+
+
 def test_twilio_backend_needs_its_credentials_from_configuration():
     with pytest.raises(RuntimeError, match="TWILIO_AUTH_TOKEN"):
         notifier_from_config({"SMS_BACKEND": "twilio", "TWILIO_ACCOUNT_SID": SID, "TWILIO_FROM": FROM})

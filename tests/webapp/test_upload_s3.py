@@ -72,7 +72,7 @@ def submit(client, student, photo: bytes, name="IMG_0001.jpg"):
 
 def test_uploaded_sheet_is_in_the_bucket_with_its_hash_and_served_through_a_presigned_url(
         app, db, world, bucket, s3_server):
-    assert isinstance(app.extensions["store"], S3Store)
+    assert isinstance(app.extensions["store"].backend, S3Store)
     parent = login(app, world.parent.phone)
     student = world.students_a[0]
 

@@ -22,3 +22,6 @@ def init_app(app: Flask) -> None:
     sms.init_app(app)
     queue.init_app(app)
     outbox.init_app(app)
+    from webapp import unit_of_work
+
+    unit_of_work.init_app(app)  # the ledger of pending object keys on the app's sessions

@@ -1,18 +1,48 @@
-"""The database: one engine per app, one session per request, committed once by the view."""
+"""The database: one engine per app, one session per request, committed once by the view.
+
+PostgreSQL is reached with deadlines that fit a page's budget (3 s): 2 s to connect (libpq's smallest), 2 s to wait
+for a pooled connection, a statement timeout (DATABASE_STATEMENT_TIMEOUT, 2.5 s) and a lock timeout, and TCP timeouts
+so that a database host that vanished mid-query is noticed in seconds, not minutes. A breaker (see
+``webapp.adapters.breaker``) opens after connections fail twice in a row: new connections are then refused at once
+(DatabaseUnavailable) until a trial succeeds, so a database outage answers every page right away with the app's own
+page.
+"""
 
 from __future__ import annotations
 
 from flask import Flask, current_app, g
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, exc, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from confirm.services.outbox import PUBLIC_BASE_URL
 from confirm.unit_of_work import discard
+from webapp.adapters.breaker import Breaker, ServiceUnavailable
+
+SERVICE = "database"
+CONNECT_TIMEOUT = 2  # seconds; libpq does not wait less than 2
+POOL_TIMEOUT = 2  # seconds to wait for a free pooled connection
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets foreign keys, WAL and a busy timeout."""
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database's breaker is open: no connection is tried."""
+
+    def __init__(self, message: str = ""):
+        super().__init__(SERVICE, message)
+
+
+def is_database_outage(error: BaseException) -> bool:
+    """True for errors that mean the database cannot be reached (not a bug in a query)."""
+    if isinstance(error, DatabaseUnavailable | exc.TimeoutError | exc.InterfaceError):
+        return True
+    if isinstance(error, exc.DBAPIError):
+        return bool(error.connection_invalidated) or isinstance(error, exc.OperationalError)
+    return False
+
+
+def make_engine(url: str, *, statement_timeout: float = 2.5, breaker: Breaker | None = None) -> Engine:
+    """An engine for ``url``; SQLite gets foreign keys, WAL and a busy timeout; PostgreSQL gets the deadlines above
+    and, with ``breaker``, fails fast while the database is known to be down."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 15})
 
@@ -24,12 +54,46 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    connect_args = {"connect_timeout": CONNECT_TIMEOUT, "tcp_user_timeout": 3000, "keepalives": 1,
+                    "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 2}
+    if statement_timeout:
+        ms = int(statement_timeout * 1000)
+        given = make_url(url).query.get("options", "")  # e.g. a search_path: kept, the timeouts added
+        connect_args["options"] = " ".join(filter(None, [*([given] if isinstance(given, str) else given),
+                                                         f"-c statement_timeout={ms} -c lock_timeout={ms}"]))
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=POOL_TIMEOUT,
+                           connect_args=connect_args)
+    if breaker is not None:
+        watch(engine, breaker)
+    return engine
+
+
+def watch(engine: Engine, breaker: Breaker) -> None:
+    """Count failed connections against ``breaker`` and refuse new ones at once while it is open."""
+
+    @event.listens_for(engine, "do_connect")
+    def _fail_fast(_dialect, _record, _cargs, _cparams):
+        if not breaker.allow():
+            raise DatabaseUnavailable("database: circuit open (failing fast)")
+
+    @event.listens_for(engine, "connect")
+    def _connected(_dbapi_connection, _record):
+        breaker.succeeded()
+
+    @event.listens_for(engine, "handle_error")
+    def _count(context):
+        if context.is_pre_ping:  # a dead pooled connection found before use: the pool simply reconnects
+            return
+        if context.is_disconnect or context.connection is None:  # lost, or could not connect at all
+            breaker.failed()
 
 
 def init_app(app: Flask) -> None:
     """Create the engine and close each request's session at teardown."""
-    engine = make_engine(app.config["DATABASE_URL"])
+    breaker = Breaker(SERVICE, cool_off=app.config["BREAKER_COOL_OFF"])
+    app.extensions["db_breaker"] = breaker
+    engine = make_engine(app.config["DATABASE_URL"], statement_timeout=app.config["DATABASE_STATEMENT_TIMEOUT"],
+                         breaker=breaker)
     app.extensions["db_engine"] = engine
     # Links in messages start with the public address (confirm.services.outbox.public_url).
     info = {PUBLIC_BASE_URL: app.config.get("PUBLIC_BASE_URL", "")}

@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 from flask import Flask, Response, current_app, g, has_request_context
 
+from webapp.adapters.breaker import Breaker
+
 log = logging.getLogger(__name__)
 QUEUE_NAME = "confirm"
 _AFTER_RESPONSE = "jobs_after_response"
@@ -21,6 +23,7 @@ _AFTER_RESPONSE = "jobs_after_response"
 def init_app(app: Flask) -> None:
     """Connect the queue named by REDIS_URL (none: jobs run right after the response)."""
     app.extensions["job_queue"] = None
+    app.extensions["queue_breaker"] = Breaker("queue", cool_off=app.config["BREAKER_COOL_OFF"])
     url = app.config.get("REDIS_URL")
     if url:
         from redis import Redis
@@ -38,11 +41,14 @@ def enqueue(func: Callable, *args) -> str:
     """Queue ``func(*args)``: "queued" for the worker; "later" to run after this request's response; "ran" when
     there is no request to wait for (a command or a job) and it ran here and now."""
     queue = current_app.extensions.get("job_queue")
-    if queue is not None:
+    breaker: Breaker = current_app.extensions["queue_breaker"]
+    if queue is not None and breaker.allow():  # with Redis known to be down, not even a connect is tried
         try:
             queue.enqueue(func, *args)
+            breaker.succeeded()
             return "queued"
         except Exception as exc:  # Redis down: do the work here rather than lose it
+            breaker.failed()
             log.warning("job queue unavailable (%s); running %s here", type(exc).__name__, func.__name__)
     if has_request_context():
         g.setdefault(_AFTER_RESPONSE, []).append((func, args))

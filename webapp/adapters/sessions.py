@@ -16,13 +16,14 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from flask import Flask, abort, current_app, g, request, session
+from flask import Flask, current_app, g, request, session
 from flask_session.base import ServerSideSession, ServerSideSessionInterface
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from confirm.models import WebSession, utcnow
+from webapp.adapters.breaker import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,17 @@ RETIRED_FOR = timedelta(seconds=30)
 AccountOf = Callable[[dict], "tuple[str, int, str] | None"]
 
 
-class UnavailableSession(ServerSideSession):
-    """The session of a request whose store could not be read: empty, never saved."""
+class UnsavedSession(ServerSideSession):
+    """An empty session that is never stored: for the probes and static files, which must not need the database."""
+
+
+class UnavailableSession(UnsavedSession):
+    """The session of a request whose store could not be read: empty, never saved, answered with a 503 page."""
+
+
+# Requests that never read or write a session (the probes answer while the database is down; static files are
+# fetched many times per page).
+WITHOUT_SESSION = ("/healthz", "/readyz", "/static/")
 
 
 class DatabaseSessions(ServerSideSessionInterface):
@@ -63,22 +73,24 @@ class DatabaseSessions(ServerSideSessionInterface):
     # -- Flask's hooks
 
     def open_session(self, app: Flask, request) -> ServerSideSession:
+        if request.path.startswith(WITHOUT_SESSION):
+            return UnsavedSession(sid=None)
         try:
             return super().open_session(app, request)
-        except SQLAlchemyError:
-            log.exception("session store unavailable")
+        except (SQLAlchemyError, ServiceUnavailable) as error:  # the store is the database: its outage
+            log.error("session store unavailable: %s", type(error).__name__)
             return UnavailableSession(sid=None)
 
     def save_session(self, app: Flask, session: ServerSideSession, response) -> None:
-        if isinstance(session, UnavailableSession):
+        if isinstance(session, UnsavedSession):
             return
         from webapp.adapters import db
 
         db.end_request_session()  # the response is built: release the request's transaction before writing here
         try:
             super().save_session(app, session, response)
-        except SQLAlchemyError:  # the page is answered; the next request will find the store again or say so
-            log.exception("session not saved")
+        except (SQLAlchemyError, ServiceUnavailable) as error:  # the page is answered; the next request says so
+            log.error("session not saved: %s", type(error).__name__)
 
     def should_set_storage(self, app: Flask, session: ServerSideSession) -> bool:
         if session.modified:
@@ -181,7 +193,7 @@ def rotate(*, keep_age: bool = False) -> None:
 def refuse_when_unavailable():
     """Before every request: a request whose session store could not be read gets the 503 page."""
     if isinstance(session, UnavailableSession):
-        abort(503)
+        raise ServiceUnavailable("database", "the session store could not be read")
 
 
 def init_app(app: Flask, account_of: AccountOf) -> None:

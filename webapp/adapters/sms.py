@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from confirm.i18n import N_, Message
 from confirm.services.common import mask_phone
 from confirm.services.outbox import SmsError
+from webapp.adapters.breaker import Breaker
 
 log = logging.getLogger("webapp.sms")
 
@@ -63,12 +64,13 @@ class TwilioNotifier:
     """
 
     def __init__(self, account_sid: str, auth_token: str, from_number: str, http_client=None, timeout: float = 5,
-                 api_url: str | None = None):
+                 api_url: str | None = None, breaker: Breaker | None = None):
         from twilio.rest import Client
 
         client = http_client or _http_client(timeout, api_url)
         self.client = Client(account_sid, auth_token, http_client=client)
         self.from_number = from_number
+        self.breaker = breaker or Breaker("twilio")
 
     @staticmethod
     def _to(phone: str) -> str:
@@ -88,16 +90,25 @@ class TwilioNotifier:
         from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 
         to = self._to(phone)
+        if not self.breaker.allow():  # Twilio failed just now: the message waits for its retry, nobody waits here
+            raise SmsError(Message(N_("短信服务暂时连不上，稍后自动重试")), permanent=False)
         try:
             message = self.client.messages.create(to=to, from_=self.from_number, body=text)
         except (TwilioRestException, TwilioServiceException) as exc:
+            if int(getattr(exc, "status", 0) or 0) >= 500:
+                self.breaker.failed()
+            else:
+                self.breaker.succeeded()  # Twilio answered: a refusal of this message, not an outage
             raise _rest_error(exc) from exc
         except requests.ConnectionError as exc:  # nothing reached Twilio: safe to try again
+            self.breaker.failed()
             if isinstance(exc, requests.exceptions.ConnectTimeout) or not isinstance(exc, requests.Timeout):
                 raise SmsError(Message(N_("无法连接短信服务")), permanent=False) from exc
             raise SmsError(Message(N_("短信服务响应超时，可能已发出，为避免重复未自动重试")), permanent=True) from exc
         except requests.Timeout as exc:
+            self.breaker.failed()
             raise SmsError(Message(N_("短信服务响应超时，可能已发出，为避免重复未自动重试")), permanent=True) from exc
+        self.breaker.succeeded()
         log.info("SMS to %s accepted by Twilio as %s", mask_phone(phone), message.sid)
         return message.sid
 
@@ -144,7 +155,8 @@ def notifier_from_config(config: dict):
         if missing:
             raise RuntimeError(f"SMS_BACKEND=twilio needs {', '.join(missing)}")
         return TwilioNotifier(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"], config["TWILIO_FROM"],
-                              timeout=float(config.get("TWILIO_TIMEOUT", 5)), api_url=config.get("TWILIO_API_URL"))
+                              timeout=float(config.get("TWILIO_TIMEOUT", 5)), api_url=config.get("TWILIO_API_URL"),
+                              breaker=Breaker("twilio", cool_off=float(config.get("BREAKER_COOL_OFF", 5))))
     raise RuntimeError(f"unknown SMS_BACKEND {backend!r} (use console, memory or twilio)")
 
 

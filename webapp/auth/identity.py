@@ -149,15 +149,37 @@ def staff_classes() -> list[SchoolClass]:
 
 
 # What a user with a temporary password may still open before choosing a new one.
-_ALLOWED_BEFORE_PASSWORD_CHANGE = {"auth.change_password", "auth.logout", "auth.set_language", "static"}
+_ALLOWED_BEFORE_PASSWORD_CHANGE = {"auth.change_password", "auth.logout", "auth.set_language", "static",
+                                   "health.healthz", "health.readyz"}
+MUST_CHANGE_PASSWORD = "must_change_password"  # session key, set at sign-in
+
+
+def is_signed_in() -> bool:
+    """True when the session cookie names an account (asks the cookie, not the database)."""
+    from flask import session
+
+    return bool(session.get("_user_id"))
+
+
+def remember_password_state(account: ParentAccount | StaffUser) -> None:
+    """At sign-in: keep in the session whether the account must choose a new password first. Setting a password
+    (or an admin's reset) ends every session of the account, so the mark cannot go stale."""
+    from flask import session
+
+    if getattr(account, "must_change_password", False):
+        session[MUST_CHANGE_PASSWORD] = True
+    else:
+        session.pop(MUST_CHANGE_PASSWORD, None)
 
 
 def password_change_gate():
     """Before every request: a user who must choose a password (a new staff account, or after a reset) may do
-    nothing else first."""
-    from flask import redirect, request, url_for
+    nothing else first. Reads the session only — loading the account on every request would make every page, the
+    probes and the error page need the database."""
+    from flask import redirect, request, session, url_for
 
-    if (current_user.is_authenticated and current_user.account.must_change_password
-            and request.endpoint not in _ALLOWED_BEFORE_PASSWORD_CHANGE):
+    if request.endpoint in _ALLOWED_BEFORE_PASSWORD_CHANGE or not session.get(MUST_CHANGE_PASSWORD):
+        return None
+    if is_signed_in():
         return redirect(url_for("auth.change_password"))
     return None

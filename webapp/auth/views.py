@@ -23,7 +23,7 @@ from webapp.auth.forms import (
     RegisterVerifyForm,
 )
 from webapp.auth.fresh import mark_authenticated
-from webapp.auth.identity import Identity, password_change_gate
+from webapp.auth.identity import Identity, password_change_gate, remember_password_state
 from webapp.extensions import LOCALES
 from webapp.shared.links import safe_next
 from webapp.unit_of_work import attempt
@@ -45,6 +45,7 @@ def start_session(account, *, password_typed: bool = True) -> Identity:
     session.clear()
     identity = Identity(account)
     login_user(identity)
+    remember_password_state(account)
     sessions.rotate()
     if password_typed:
         mark_authenticated()

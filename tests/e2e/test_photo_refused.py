@@ -1,0 +1,82 @@
+"""In a real browser: when the photo service is down, the sheet upload says so in place — the server's own
+message, the chosen photo still in the form — and the retry sends it once the service is back."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from confirm.models import StoredFile
+from tests.conftest import test_app_config
+from tests.e2e.test_browser_journey import PHONE_CONTEXT, sheet_photo
+from tests.factories import PASSWORD, make_campaign, make_class, make_parent, make_school, make_staff, make_student
+from tests.servers import serve
+from uploads.storage import StorageUnavailable
+from webapp import create_app
+
+pytestmark = pytest.mark.browser
+
+
+class Switchable:
+    """The real store, whose writes fail while ``down`` (as S3 paused)."""
+
+    def __init__(self, backend):
+        self.backend, self.down = backend, True
+
+    def put(self, key, data, content_type):
+        if self.down:
+            raise StorageUnavailable("S3 put_object: ReadTimeoutError", operation="put_object")
+        self.backend.put(key, data, content_type)
+
+    def __getattr__(self, name):
+        return getattr(self.backend, name)
+
+
+def test_a_refused_upload_keeps_the_photo_and_shows_the_servers_message_in_place(browser, db_url, tmp_path):
+    from playwright.sync_api import expect
+
+    app = create_app(test_app_config(db_url, tmp_path, WTF_CSRF_ENABLED=True, BREAKER_COOL_OFF=0))
+    store = Switchable(app.extensions["store"].backend)
+    app.extensions["store"].backend = store
+    with Session(app.extensions["db_engine"], expire_on_commit=False) as s:
+        school = make_school(s)
+        make_campaign(s, school)
+        student = make_student(s, make_class(s, school, make_staff(s, school)))
+        parent = make_parent(s, student)
+        s.commit()
+        student_id, phone = student.id, parent.phone
+    photo = sheet_photo(tmp_path / "IMG_0001.jpg")
+
+    with serve(app) as base:
+        context = browser.new_context(**PHONE_CONTEXT)
+        try:
+            page = context.new_page()
+            page.goto(f"{base}/login")
+            page.locator("input[name=login]").fill(phone)
+            page.locator("input[name=password]").fill(PASSWORD)
+            page.get_by_role("button", name="登录").click()
+            page.goto(f"{base}/parent/students/{student_id}/submit")
+            page.locator("input[name=sheet]").set_input_files(str(photo))
+            page.locator("input[name=confirmed]").check()
+            page.get_by_role("button", name="提交").click()
+
+            message = page.locator("[data-progress-text]")
+            expect(message).to_contain_text("照片服务暂时不可用，您的照片没有保存")
+            expect(message).to_contain_text("错误编号")
+            expect(page).to_have_url(re.compile(rf"/parent/students/{student_id}/submit$"))
+            assert page.locator("input[name=sheet]").evaluate("input => input.files.length") == 1
+            retry = page.get_by_role("button", name="重试")
+            expect(retry).to_be_visible()
+
+            store.down = False
+            retry.click()
+            expect(page).to_have_url(re.compile(rf"/parent/students/{student_id}$"))
+            expect(page.locator(".flash-success")).to_contain_text("提交成功")
+        finally:
+            context.close()
+    with Session(app.extensions["db_engine"]) as s:
+        assert s.scalar(select(func.count()).select_from(StoredFile)) == 1
+    app.extensions["db_engine"].dispose()
