@@ -14,6 +14,7 @@ from confirm.errors import DomainError, FieldErrors, RecordedRefusal
 from confirm.i18n import N_, Message
 from confirm.invitations import InvalidInvitation, parse_invitation_token
 from confirm.models import Campaign, Guardianship, ParentAccount, RegistrationCode, Student, utcnow
+from confirm.passwords import check_new_password, facts_of_account
 from confirm.security import (
     hash_password,
     keyed_hash,
@@ -30,7 +31,6 @@ from confirm.validation import mobile_number, normalize_text
 
 PURPOSE = "register"
 CHINA = ZoneInfo("Asia/Shanghai")  # campaign deadlines are dates in China time
-MIN_PASSWORD_LENGTH = 8
 
 
 @dataclass(frozen=True)
@@ -167,23 +167,13 @@ def existing_account(session: Session, phone: str) -> ParentAccount | None:
     return session.scalar(select(ParentAccount).where(ParentAccount.phone == phone))
 
 
-def check_new_password(password: str, confirm: str) -> None:
-    """Raise FieldErrors unless the password is long enough and typed twice the same."""
-    errors = []
-    if len(password) < MIN_PASSWORD_LENGTH:
-        errors.append(("password", Message(N_("密码至少 %(n)s 位"), {"n": MIN_PASSWORD_LENGTH})))
-    elif password.isdigit() and len(set(password)) <= 2:
-        errors.append(("password", Message(N_("密码过于简单，请换一个"))))
-    if password != confirm:
-        errors.append(("password_confirm", Message(N_("两次输入的密码不一致"))))
-    if errors:
-        raise FieldErrors(errors)
-
-
 def _new_account(session: Session, phone: str, password: str, now: datetime) -> tuple[ParentAccount, bool]:
     """A new account for ``phone`` — or, when a parallel registration made one a moment ago (the unique phone says
     so), that one: the child joins it as it would have had the request come a second later."""
-    account = ParentAccount(phone=phone, platform_no=unique_number(session, ParentAccount.platform_no, 8),
+    platform_no = unique_number(session, ParentAccount.platform_no, 8)
+    while platform_no in password:  # the policy keeps the platform number out of the password; the parent cannot
+        platform_no = unique_number(session, ParentAccount.platform_no, 8)  # know it yet, so pick another
+    account = ParentAccount(phone=phone, platform_no=platform_no,
                             password_hash=hash_password(password), session_nonce=new_nonce(), created_at=now)
     try:
         with session.begin_nested():
@@ -213,8 +203,10 @@ def complete_registration(
     now = now or utcnow()
     challenge = verify_challenge(session, challenge_id, sms_code, purpose=PURPOSE, key=key, now=now)
     account = existing_account(session, challenge.phone)
+    student = session.get_one(Student, challenge.payload["student_id"])
     if account is None:
-        check_new_password(password, password_confirm)
+        check_new_password(password, password_confirm,
+                           facts_of_account(None, phone=challenge.phone, students=[student]))
     code_id = challenge.payload.get("registration_code_id")  # None: registration through an invitation link
     # Claim the code atomically: two parents racing with one code cannot both win.
     claimed = code_id is None or session.execute(
@@ -236,7 +228,6 @@ def complete_registration(
         session.execute(
             update(RegistrationCode).where(RegistrationCode.id == code_id).values(used_by_parent_id=account.id)
         )
-    student = session.get_one(Student, challenge.payload["student_id"])
     link = session.scalar(
         select(Guardianship).where(Guardianship.parent_id == account.id, Guardianship.student_id == student.id)
     )

@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 from confirm.errors import FieldErrors, RecordedRefusal
 from confirm.i18n import N_, Message
 from confirm.models import Guardianship, ParentAccount, StaffUser, Student, utcnow
+from confirm.passwords import check_new_password, facts_of_account
 from confirm.security import hash_password, new_temporary_password, verify_password
 from confirm.services.common import Actor, audit, mask_phone
 from confirm.services.login import check_password_again
 from confirm.services.outbox import queue_sms
-from confirm.services.registration import check_new_password, clean_mobile, existing_account, issue_code
+from confirm.services.registration import clean_mobile, existing_account, issue_code
 from confirm.services.sessions import end_all_sessions, kind_of
 from confirm.services.sms_codes import send_challenge, verify_challenge
 from confirm.states import MessageKind
@@ -128,11 +129,12 @@ def complete_password_reset(session: Session, *, challenge_id: int | None, sms_c
                             now: datetime | None = None) -> ParentAccount:
     """Set a new password after the SMS code to the bound phone is entered; ends every other session."""
     now = now or utcnow()
-    check_new_password(password, password_confirm)
+    check_new_password(password, password_confirm)  # before a code try is spent; the account's facts come next
     challenge = verify_challenge(session, challenge_id, sms_code, purpose=PASSWORD_RESET, key=key, now=now)
     account = session.get(ParentAccount, challenge.payload.get("parent_id") or 0)
     if account is None:  # no code was ever sent for a phone without an account, so this is not reached by guessing
         raise FieldErrors([("sms_code", Message(N_("验证码已失效，请重新获取")))])
+    check_new_password(password, None, facts_of_account(account))  # refused: the rollback keeps the code usable
     _set_password(account, password, must_change=False)
     audit(session, Actor("parent", account.id, ip), "parent.password_reset_self", target=account, at=now)
     session.flush()
@@ -150,7 +152,7 @@ def change_password(session: Session, account: ParentAccount | StaffUser, *, cur
     now = now or utcnow()
     if current is not None:
         check_password_again(session, account, current, key=key, ip=ip, field="current_password", now=now)
-    check_new_password(password, password_confirm)
+    check_new_password(password, password_confirm, facts_of_account(account))
     if verify_password(account.password_hash, password):
         raise FieldErrors([("password", Message(N_("新密码不能与现在的密码相同")))])
     _set_password(account, password, must_change=False)

@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 from confirm.errors import FieldErrors
 from confirm.i18n import N_, Message
 from confirm.models import School, StaffUser
+from confirm.passwords import facts_of, password_problem
 from confirm.roles import STAFF_ROLES, Role
 from confirm.security import hash_password, new_nonce, new_temporary_password
 from confirm.services.common import Actor, audit, mask_phone
 from confirm.services.outbox import queue_sms
-from confirm.services.registration import MIN_PASSWORD_LENGTH
 from confirm.services.sessions import end_all_sessions
 from confirm.states import MessageKind
 
@@ -51,8 +51,9 @@ def create_staff(
         errors.append(("display_name", Message(N_("请填写姓名"))))
     if role not in STAFF_ROLES:
         errors.append(("role", Message(N_("角色无效"))))
-    if len(password) < MIN_PASSWORD_LENGTH:
-        errors.append(("password", Message(N_("密码至少 %(n)s 位"), {"n": MIN_PASSWORD_LENGTH})))
+    problem = password_problem(password, facts_of(phones=[phone], numbers=[username]))
+    if problem is not None:
+        errors.append(("password", problem))
     if errors:
         raise FieldErrors(errors)
     user = StaffUser(
