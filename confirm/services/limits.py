@@ -32,19 +32,26 @@ class Limit:
     per: timedelta
 
 
-# Sign-in: a login name (platform number, phone or username, whether or not it has an account) from one address,
-# and from all addresses together in a short window — so a burst slows the guesser without locking the owner out
-# from elsewhere for more than a minute.
+# Sign-in: a login name (platform number, phone or username, whether or not it has an account) from one address;
+# the failed tries of any names from one address (a school's Wi-Fi or a carrier's NAT carries many families, so it
+# is generous, and a right password gives its count back); and a login name from all addresses together in a short
+# window, counted only for tries an address was still allowed — so one address's burst never locks the owner out
+# from elsewhere, and many addresses together do so for a minute at a time.
 LOGIN_FROM_ADDRESS = Limit("login-address", 5, timedelta(minutes=15))
+LOGIN_ADDRESS_ALL = Limit("login-address-all", 50, timedelta(minutes=15))
 LOGIN_ANYWHERE = Limit("login-anywhere", 10, timedelta(minutes=1))
 # Registration: tries of one registration code (a wrong child's name counts), and of any code from one address or
 # from everywhere (unknown codes count too).
 CODE_TRIES = Limit("code-tries", 5, timedelta(hours=1))
 CODES_FROM_ADDRESS = Limit("codes-address", 30, timedelta(minutes=10))
 CODES_ANYWHERE = Limit("codes-anywhere", 600, timedelta(minutes=10))
-# SMS codes: to one phone, one a minute and ten a day; per requester; and per staff user for step-up.
+# SMS codes: to one phone, one a minute and ten a day, in a pool per purpose (what strangers ask for a phone never
+# uses up the owner's own step-up); per requester — the address and the browser session — counted first, so a
+# requester past its limit spends nothing of the phone's; and per subject (a staff user, a registration code).
 SMS_TO_PHONE = Limit("sms-phone", 1, timedelta(seconds=60))
 SMS_TO_PHONE_DAILY = Limit("sms-phone-day", 10, timedelta(days=1))
+SMS_FROM_ADDRESS = Limit("sms-address", 100, timedelta(hours=1))  # a parents' meeting on the school's Wi-Fi
+SMS_FROM_SESSION = Limit("sms-session", 5, timedelta(hours=1))
 SMS_PER_SUBJECT_DAILY = Limit("sms-subject-day", 10, timedelta(days=1))
 # Reminders and invitations: one per phone per 24 hours; a school's messages per day (the key names the day; the
 # budget itself is configured).

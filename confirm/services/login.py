@@ -1,10 +1,12 @@
 """Logging in: parents by platform number or phone, staff by username.
 
 Every try is counted before the password is looked at (``confirm.services.limits``): five per login name from one
-address in 15 minutes, ten per login name from anywhere in a minute — a right password counts too (parallel guesses
-sent beside it must not get a fresh count). Past either, the answer is the same whether or
-not the name has an account, and it costs the same — nothing is verified. The owner, from another address, can sign
-in again within a minute however many tries an attacker makes elsewhere.
+address in 15 minutes, fifty failed tries of any names from one address in 15 minutes, ten per login name from
+anywhere in a minute — a right password counts too, except against the address's fifty (parallel guesses sent
+beside it must not get a fresh count). Past any, the answer is the same whether or not the name has an account, and
+it costs the same — nothing is verified. The owner, from another address, signs in at once however many tries one
+attacker's address makes (its refused tries are not counted from everywhere), and within a minute of a burst from
+many addresses.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from confirm.models import ParentAccount, StaffUser, utcnow
 from confirm.security import verify_password
 from confirm.services import misuse
 from confirm.services.common import Actor, audit
-from confirm.services.limits import LOGIN_ANYWHERE, LOGIN_FROM_ADDRESS, spend
+from confirm.services.limits import LOGIN_ADDRESS_ALL, LOGIN_ANYWHERE, LOGIN_FROM_ADDRESS, spend
 from confirm.validation import normalize_text
 
 
@@ -57,23 +59,31 @@ def authenticate(
     kind = "parent" if name.isdigit() else "staff"
     # An account's tries count together however it is named (phone or platform number); any other name by itself.
     counted = f"{kind}:{account.id}" if account is not None else f"name:{name.lower()}"
-    here = spend(session, LOGIN_FROM_ADDRESS, counted, ip or "", key=key, now=now)
-    anywhere = spend(session, LOGIN_ANYWHERE, counted, key=key, now=now)
+    # Each limit is counted only while the ones before it allow the try: an address past its limits adds nothing
+    # to the name's count from everywhere, so it cannot lock the owner out elsewhere.
+    spent = []
+    for limit, parts in ((LOGIN_FROM_ADDRESS, (counted, ip or "")), (LOGIN_ADDRESS_ALL, (ip or "",)),
+                         (LOGIN_ANYWHERE, (counted,))):
+        spent.append(spend(session, limit, *parts, key=key, now=now))
+        if not spent[-1].is_within:
+            break
     who = Actor(kind, account.id if account else None, ip)
     school_id = getattr(account, "school_id", None)
-    if not (here.is_within and anywhere.is_within):
+    refused = spent[-1] if not spent[-1].is_within else None
+    if refused is not None:
         audit(session, who, "login.refused_throttled", school_id=school_id, at=now,
-              detail={"scope": "address" if not here.is_within else "everywhere"})
+              detail={"scope": refused.limit.name})
+        here = spent[0]
         if isinstance(account, ParentAccount) and here.count == here.limit.most + 1:
             misuse.flag_login_burst(session, account, failures=here.count - 1, now=now)
-        wait = max(here.wait_seconds(now) if not here.is_within else 0,
-                   anywhere.wait_seconds(now) if not anywhere.is_within else 0)
+        # The same words and the same figure whether or not the name has an account.
         raise LoginThrottled(Message(N_("登录尝试次数过多，请 %(minutes)s 分钟后再试，或用“忘记密码”重设密码"),
-                                     {"minutes": max(1, round(wait / 60))}))
+                                     {"minutes": max(1, round(refused.wait_seconds(now) / 60))}))
     is_right = verify_password(account.password_hash if account else None, password)  # always costs the same
     if not is_right or account is None:
         audit(session, who, "login.failed", school_id=school_id, at=now)
         return None
+    spend(session, LOGIN_ADDRESS_ALL, ip or "", key=key, now=now, amount=-1)  # only failures count per address
     account.last_login_at = now
     audit(session, who, "login.succeeded", school_id=school_id, at=now)
     return account

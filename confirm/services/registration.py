@@ -26,7 +26,7 @@ from confirm.services import misuse
 from confirm.services.common import Actor, audit, unique_number
 from confirm.services.limits import CODE_TRIES, CODES_ANYWHERE, CODES_FROM_ADDRESS, spend
 from confirm.services.records import active_campaign
-from confirm.services.sms_codes import send_challenge, verify_challenge
+from confirm.services.sms_codes import Requester, send_challenge, verify_challenge
 from confirm.validation import mobile_number, normalize_text
 
 PURPOSE = "register"
@@ -76,7 +76,8 @@ def issue_code(session: Session, student: Student, *, key: bytes, actor: Actor, 
 
 
 def start_registration(
-    session: Session, data: RegistrationStart, *, key: bytes, ip: str | None = None, now: datetime | None = None
+    session: Session, data: RegistrationStart, *, key: bytes, ip: str | None = None, now: datetime | None = None,
+    requester: Requester | None = None,
 ):
     """Check the code and the child's name, then send an SMS code to the phone. Returns the challenge.
 
@@ -120,6 +121,7 @@ def start_registration(
         now=now,
         subject=misuse.code_subject(reg),
         school_id=reg.student.school_id,
+        requester=requester,
     )
 
 
@@ -141,7 +143,7 @@ def invited_student(session: Session, token: str, *, key: bytes, now: datetime |
 
 
 def start_invited_registration(session: Session, token: str, phone: str, *, invite_key: bytes, key: bytes,
-                               now: datetime | None = None):
+                               now: datetime | None = None, requester: Requester | None = None):
     """Registration from an invitation link: the phone must be a family member's phone on the student's record."""
     now = now or utcnow()
     student = invited_student(session, token, key=invite_key, now=now)
@@ -159,6 +161,7 @@ def start_invited_registration(session: Session, token: str, phone: str, *, invi
         now=now,
         subject=f"invite:{student.id}",
         school_id=student.school_id,
+        requester=requester,
     )
 
 

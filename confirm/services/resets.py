@@ -21,7 +21,7 @@ from confirm.services.login import check_password_again
 from confirm.services.outbox import queue_sms
 from confirm.services.registration import clean_mobile, existing_account, issue_code
 from confirm.services.sessions import end_all_sessions, kind_of
-from confirm.services.sms_codes import send_challenge, verify_challenge
+from confirm.services.sms_codes import Requester, send_challenge, verify_challenge
 from confirm.states import MessageKind
 
 PASSWORD_RESET = "pwreset"
@@ -115,13 +115,14 @@ def reset_parent_password(session: Session, *, platform_no: str, phone: str, cla
     return password
 
 
-def start_password_reset(session: Session, phone: str, *, key: bytes, now: datetime | None = None):
+def start_password_reset(session: Session, phone: str, *, key: bytes, now: datetime | None = None,
+                         requester: Requester | None = None):
     """Send a reset code to ``phone`` when it has an account; the answer is the same when it has none."""
     phone = clean_mobile(phone)
     account = existing_account(session, phone)
     return send_challenge(session, phone=phone, purpose=PASSWORD_RESET,
                           payload={"parent_id": account.id if account else None}, key=key,
-                          now=now, deliver=account is not None)
+                          now=now, deliver=account is not None, requester=requester)
 
 
 def complete_password_reset(session: Session, *, challenge_id: int | None, sms_code: str, password: str,

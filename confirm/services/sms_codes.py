@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from confirm.errors import DomainError, FieldErrors, RecordedRefusal
+from confirm.errors import FieldErrors, RecordedRefusal
 from confirm.i18n import N_, Message
 from confirm.models import SmsChallenge, utcnow
 from confirm.security import constant_time_equal, keyed_hash, new_sms_code
-from confirm.services.limits import SMS_PER_SUBJECT_DAILY, SMS_TO_PHONE, SMS_TO_PHONE_DAILY, spend
+from confirm.services.limits import (
+    SMS_FROM_ADDRESS,
+    SMS_FROM_SESSION,
+    SMS_PER_SUBJECT_DAILY,
+    SMS_TO_PHONE,
+    SMS_TO_PHONE_DAILY,
+    spend,
+)
 from confirm.services.outbox import queue_sms
 from confirm.states import MessageKind
 
@@ -20,6 +28,14 @@ CODE_TTL = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
 PARENT_TEMPLATE, STAFF_TEMPLATE = "code_parent", "code_staff"
 STAFF_PURPOSES = frozenset({"stepup"})  # codes that staff receive: worded for a teacher, not a parent
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who asks for a code without being signed in: the client address and the browser session's id."""
+
+    address: str | None = None
+    session: str | None = None
 
 
 def send_challenge(
@@ -33,25 +49,33 @@ def send_challenge(
     subject: str | None = None,
     deliver: bool = True,
     school_id: int | None = None,
+    requester: Requester | None = None,
 ) -> SmsChallenge:
     """Create a code for ``phone`` and queue it in the outbox (it is sent once the transaction commits).
 
-    ``subject`` (e.g. ``staff:12``) adds a daily limit per actor on top of the per-phone one; with
+    ``requester`` (anonymous steps) is limited per address and per session before anything of the phone's is
+    spent; ``subject`` (e.g. ``staff:12``) adds a daily limit per actor on top of the per-phone one; with
     ``deliver=False`` the challenge and its message row are recorded all the same (so limits, answers and the time
     they take stay the same) but the message is never sent.
     """
     now = now or utcnow()
-    # Counted atomically (parallel requests queue on the counter): of ten taps at once, one code goes out. Staff
-    # step-up codes count in a pool of their own, so strangers asking codes for a teacher's phone never use it up.
-    pool = "staff" if purpose in STAFF_PURPOSES else "public"
+    if requester is not None:
+        for limit, part in ((SMS_FROM_ADDRESS, requester.address), (SMS_FROM_SESSION, requester.session)):
+            if part and not spend(session, limit, part, key=key, now=now).is_within:
+                raise RecordedRefusal([("", Message(N_("获取验证码的次数过多，请 1 小时后再试")))])
+    # Counted atomically (parallel requests queue on the counter): of ten taps at once, one code goes out. Each
+    # purpose has its own pool, so strangers asking reset codes for a teacher's phone never use up the teacher's
+    # step-up codes (asked for when signed in), nor a parent's registration codes. Refusals are committed
+    # (RecordedRefusal): a requester's refused asks count against it.
+    pool = purpose
     minute = spend(session, SMS_TO_PHONE, pool, phone, key=key, now=now)
     if not minute.is_within:
-        raise DomainError(Message(N_("验证码发送过于频繁，请 %(seconds)s 秒后再试"),
-                                  {"seconds": minute.wait_seconds(now)}))
+        raise RecordedRefusal([("", Message(N_("验证码发送过于频繁，请 %(seconds)s 秒后再试"),
+                                            {"seconds": minute.wait_seconds(now)}))])
     if not spend(session, SMS_TO_PHONE_DAILY, pool, phone, key=key, now=now).is_within:
-        raise DomainError(Message(N_("该手机号今天获取验证码的次数已达上限，请明天再试或联系班主任")))
+        raise RecordedRefusal([("", Message(N_("该手机号今天获取验证码的次数已达上限，请明天再试或联系班主任")))])
     if subject is not None and not spend(session, SMS_PER_SUBJECT_DAILY, subject, key=key, now=now).is_within:
-        raise DomainError(Message(N_("今天获取验证码的次数已达上限，请明天再试")))
+        raise RecordedRefusal([("", Message(N_("今天获取验证码的次数已达上限，请明天再试")))])
     code = new_sms_code()
     challenge = SmsChallenge(
         phone=phone,
@@ -119,10 +143,12 @@ def verify_challenge(
 
 def resend_challenge(
     session: Session, challenge_id: int | None, *, purpose: str, key: bytes, now: datetime | None = None,
+    requester: Requester | None = None,
 ) -> SmsChallenge:
     """A new code for the same phone and the same pending step (the same limits apply as for the first one)."""
     old = session.get(SmsChallenge, challenge_id) if challenge_id else None
     if old is None or old.purpose != purpose or old.used_at is not None:
         raise FieldErrors([("", Message(N_("这一步已经失效，请从头开始")))])
     return send_challenge(session, phone=old.phone, purpose=purpose, payload=dict(old.payload or {}), key=key,
-                          now=now, subject=old.subject, school_id=(old.payload or {}).get("school_id"))
+                          now=now, subject=old.subject, school_id=(old.payload or {}).get("school_id"),
+                          requester=requester)

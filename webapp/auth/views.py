@@ -11,6 +11,7 @@ from confirm.roles import Role
 from confirm.services import login as accounts_login
 from confirm.services import registration, resets, sms_codes
 from confirm.services.common import mask_phone
+from confirm.services.sms_codes import Requester
 from webapp.adapters import db, sessions
 from webapp.adapters.keys import code_key, invite_key
 from webapp.auth import bp
@@ -28,6 +29,11 @@ from webapp.extensions import LOCALES
 from webapp.shared.links import safe_next
 from webapp.unit_of_work import attempt
 from webapp.unit_of_work import render as render_message
+
+
+def requester() -> Requester:
+    """Who asks for an SMS code on an anonymous step: the client address and this browser's session id."""
+    return Requester(request.remote_addr, getattr(session, "sid", None))
 
 
 def home_for(identity: Identity) -> str:
@@ -89,7 +95,7 @@ def register():
     if form.validate_on_submit():
         data = registration.RegistrationStart(form.code.data, form.student_name.data, form.phone.data)
         ok, started = attempt(form, lambda: _started(registration.start_registration(
-            db.session(), data, key=code_key(), ip=request.remote_addr)))
+            db.session(), data, key=code_key(), ip=request.remote_addr, requester=requester())))
         if ok:
             return _to_register_verify(*started)
     return render_template("auth/register.html", form=form)
@@ -112,7 +118,8 @@ def _to_register_verify(challenge, has_account: bool):
 def register_resend():
     """"没收到验证码": a new SMS code for the same phone and child, without starting over."""
     ok, challenge = attempt(None, lambda: sms_codes.resend_challenge(
-        db.session(), session.get("reg_challenge"), purpose=registration.PURPOSE, key=code_key()))
+        db.session(), session.get("reg_challenge"), purpose=registration.PURPOSE, key=code_key(),
+        requester=requester()))
     if not ok:
         if not session.get("reg_challenge"):
             return redirect(url_for("auth.register"))
@@ -133,7 +140,7 @@ def _register_invited(token: str):
     form = InvitedRegisterForm()
     if form.validate_on_submit():
         ok, started = attempt(form, lambda: _started(registration.start_invited_registration(
-            s, token, form.phone.data, invite_key=invite_key(), key=code_key())))
+            s, token, form.phone.data, invite_key=invite_key(), key=code_key(), requester=requester())))
         if ok:
             return _to_register_verify(*started)
     return render_template("auth/register_invited.html", form=form, student=student)
@@ -189,7 +196,7 @@ def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         ok, challenge = attempt(form, lambda: resets.start_password_reset(db.session(), form.phone.data,
-                                                                           key=code_key()))
+                                                                           key=code_key(), requester=requester()))
         if ok:
             session["pwreset_challenge"] = challenge.id
             session["pwreset_phone"] = mask_phone(challenge.phone)
