@@ -144,24 +144,26 @@ def invited_student(session: Session, token: str, *, key: bytes, now: datetime |
 
 def start_invited_registration(session: Session, token: str, phone: str, *, invite_key: bytes, key: bytes,
                                now: datetime | None = None, requester: Requester | None = None):
-    """Registration from an invitation link: the phone must be a family member's phone on the student's record."""
+    """Registration from an invitation link: the code goes out only when the phone is a family member's phone on the
+    student's record — and the answer, its limits and its work are the same when it is not (a link must not tell
+    which phones are on a child's record)."""
     now = now or utcnow()
     student = invited_student(session, token, key=invite_key, now=now)
     phone = clean_mobile(phone)
-    if phone not in {m.value("phone") for m in student.members}:
-        raise FieldErrors([("phone", Message(N_(
-            "这个手机号不是学籍中登记的家庭成员手机号。请使用登记的手机号，或向班主任索取注册码注册")))])
+    on_record = phone in {m.value("phone") for m in student.members}
     return send_challenge(
         session,
         phone=phone,
         purpose=PURPOSE,
         payload={"registration_code_id": None, "student_id": student.id, "invitation": True,
-                 "school_id": student.school_id},
+                 "school_id": student.school_id, "on_record": on_record},
         key=key,
         now=now,
         subject=f"invite:{student.id}",
         school_id=student.school_id,
         requester=requester,
+        deliver=on_record,
+        withheld_because=Message(N_("不是学籍中登记的家庭成员手机号，未发送")),
     )
 
 
@@ -205,6 +207,8 @@ def complete_registration(
     """
     now = now or utcnow()
     challenge = verify_challenge(session, challenge_id, sms_code, purpose=PURPOSE, key=key, now=now)
+    if challenge.payload.get("on_record") is False:  # its code was never sent: no guess may register that phone
+        raise FieldErrors([("sms_code", Message(N_("验证码已失效，请重新获取")))])
     account = existing_account(session, challenge.phone)
     student = session.get_one(Student, challenge.payload["student_id"])
     if account is None:

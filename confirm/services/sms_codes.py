@@ -28,6 +28,7 @@ CODE_TTL = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
 PARENT_TEMPLATE, STAFF_TEMPLATE = "code_parent", "code_staff"
 STAFF_PURPOSES = frozenset({"stepup"})  # codes that staff receive: worded for a teacher, not a parent
+NO_ACCOUNT = Message(N_("该手机号没有账号，未发送"))  # why a code was recorded but not sent
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,14 @@ def send_challenge(
     deliver: bool = True,
     school_id: int | None = None,
     requester: Requester | None = None,
+    withheld_because: Message = NO_ACCOUNT,
 ) -> SmsChallenge:
     """Create a code for ``phone`` and queue it in the outbox (it is sent once the transaction commits).
 
     ``requester`` (anonymous steps) is limited per address and per session before anything of the phone's is
     spent; ``subject`` (e.g. ``staff:12``) adds a daily limit per actor on top of the per-phone one; with
     ``deliver=False`` the challenge and its message row are recorded all the same (so limits, answers and the time
-    they take stay the same) but the message is never sent.
+    they take stay the same) but the message is never sent (the row says ``withheld_because``).
     """
     now = now or utcnow()
     if requester is not None:
@@ -90,7 +92,7 @@ def send_challenge(
     session.flush()
     queue_sms(session, phone=phone, template=STAFF_TEMPLATE if purpose in STAFF_PURPOSES else PARENT_TEMPLATE,
               kind=MessageKind.CODE, secret=code, school_id=school_id, now=now,
-              unsent_because=None if deliver else Message(N_("该手机号没有账号，未发送")))
+              unsent_because=None if deliver else withheld_because)
     return challenge
 
 

@@ -94,23 +94,19 @@ def register():
     form = RegisterStartForm()
     if form.validate_on_submit():
         data = registration.RegistrationStart(form.code.data, form.student_name.data, form.phone.data)
-        ok, started = attempt(form, lambda: _started(registration.start_registration(
-            db.session(), data, key=code_key(), ip=request.remote_addr, requester=requester())))
+        ok, challenge = attempt(form, lambda: registration.start_registration(
+            db.session(), data, key=code_key(), ip=request.remote_addr, requester=requester()))
         if ok:
-            return _to_register_verify(*started)
+            return _to_register_verify(challenge)
     return render_template("auth/register.html", form=form)
 
 
-def _started(challenge):
-    """The SMS code sent, and whether its phone already has an account (for the next step's wording)."""
-    return challenge, registration.existing_account(db.session(), challenge.phone) is not None
-
-
-def _to_register_verify(challenge, has_account: bool):
-    """Go to the step where the SMS code is entered."""
+def _to_register_verify(challenge, *, invited: bool = False):
+    """Go to the step where the SMS code is entered. Whether the phone has an account (or, from an invitation, is on
+    the record) is not said: the next page is the same either way."""
     session["reg_challenge"] = challenge.id
     session["reg_phone"] = mask_phone(challenge.phone)
-    session["reg_has_account"] = has_account
+    session["reg_invited"] = invited
     return redirect(url_for("auth.register_verify"))
 
 
@@ -139,10 +135,10 @@ def _register_invited(token: str):
         return redirect(url_for("auth.register"))
     form = InvitedRegisterForm()
     if form.validate_on_submit():
-        ok, started = attempt(form, lambda: _started(registration.start_invited_registration(
-            s, token, form.phone.data, invite_key=invite_key(), key=code_key(), requester=requester())))
+        ok, challenge = attempt(form, lambda: registration.start_invited_registration(
+            s, token, form.phone.data, invite_key=invite_key(), key=code_key(), requester=requester()))
         if ok:
-            return _to_register_verify(*started)
+            return _to_register_verify(challenge, invited=True)
     return render_template("auth/register_invited.html", form=form, student=student)
 
 
@@ -175,7 +171,7 @@ def register_verify():
         "auth/register_verify.html",
         form=form,
         phone=session.get("reg_phone", ""),
-        has_account=session.get("reg_has_account", False),
+        invited=session.get("reg_invited", False),
     )
 
 
