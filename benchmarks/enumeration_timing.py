@@ -185,7 +185,8 @@ def run(app, pairs: int) -> None:
         def register(n: int, phone: str):
             name, code = registering[n]
             return timed(lambda h: browser().post(f"{base}/register", allow_redirects=False, headers=h,
-                                                  data={"code": code, "student_name": name, "phone": phone}))
+                                                  data={"code": code, "student_name": name, "phone": phone,
+                                                        "consent": "y"}))
 
         probe_pairs("registration step 2", lambda n: register(2 * n, parent_phones[n]),
                     lambda n: register(2 * n + 1, next(strangers)), sends=True)
@@ -193,7 +194,7 @@ def run(app, pairs: int) -> None:
         def invite(n: int, on_record: bool):
             phone = f"1391234{n:04d}" if on_record else next(strangers)
             return timed(lambda h: browser().post(f"{base}/register", params={"invite": tokens[n]}, headers=h,
-                                                  data={"phone": phone}, allow_redirects=False))
+                                                  data={"phone": phone, "consent": "y"}, allow_redirects=False))
 
         probe_pairs("invitation phone check", lambda n: invite(2 * n, True), lambda n: invite(2 * n + 1, False),
                     sends=True)

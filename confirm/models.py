@@ -239,6 +239,10 @@ class ParentAccount(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The guardian's consent to the privacy notice (confirm.privacy): when it was given, to which version of the text
+    # (renewed at each child's registration; empty for accounts made before consent was asked).
+    privacy_consented_at: Mapped[datetime | None]
+    privacy_notice_version: Mapped[str | None] = mapped_column(String(20))
 
     guardianships: Mapped[list[Guardianship]] = relationship(back_populates="parent")
 

@@ -40,11 +40,19 @@ class RegistrationStart:
     code: str
     student_name: str
     phone: str
+    consent_version: str | None = None  # the privacy notice the guardian agreed to (None: not ticked)
 
 
 def code_hash(key: bytes, code: str) -> str:
     """The stored form of a registration code."""
     return keyed_hash(key, "regcode:" + normalize_registration_code(code))
+
+
+def consent_given(version: str | None, now: datetime) -> dict[str, str]:
+    """The guardian's consent, kept with the pending registration; FieldErrors on ``consent`` without it."""
+    if not version:
+        raise FieldErrors([("consent", Message(N_("请阅读《个人信息保护说明》，并勾选同意后再继续")))])
+    return {"version": version, "at": now.isoformat()}
 
 
 def clean_mobile(raw: str) -> str:
@@ -85,6 +93,7 @@ def start_registration(
     per code (a wrong child's name counts) — and the counts are kept (RecordedRefusal) when the try is refused.
     """
     now = now or utcnow()
+    consent = consent_given(data.consent_version, now)
     phone = clean_mobile(data.phone)
     busy = Message(N_("尝试次数过多，请 %(minutes)s 分钟后再试"))
     for spent in (spend(session, CODES_FROM_ADDRESS, ip or "", key=key, now=now),
@@ -116,7 +125,8 @@ def start_registration(
         session,
         phone=phone,
         purpose=PURPOSE,
-        payload={"registration_code_id": reg.id, "student_id": reg.student_id, "school_id": reg.student.school_id},
+        payload={"registration_code_id": reg.id, "student_id": reg.student_id, "school_id": reg.student.school_id,
+                 "consent": consent},
         key=key,
         now=now,
         subject=misuse.code_subject(reg),
@@ -143,12 +153,14 @@ def invited_student(session: Session, token: str, *, key: bytes, now: datetime |
 
 
 def start_invited_registration(session: Session, token: str, phone: str, *, invite_key: bytes, key: bytes,
-                               now: datetime | None = None, requester: Requester | None = None):
+                               consent_version: str | None = None, now: datetime | None = None,
+                               requester: Requester | None = None):
     """Registration from an invitation link: the code goes out only when the phone is a family member's phone on the
     student's record — and the answer, its limits and its work are the same when it is not (a link must not tell
     which phones are on a child's record)."""
     now = now or utcnow()
     student = invited_student(session, token, key=invite_key, now=now)
+    consent = consent_given(consent_version, now)
     phone = clean_mobile(phone)
     on_record = phone in {m.value("phone") for m in student.members}
     return send_challenge(
@@ -156,7 +168,7 @@ def start_invited_registration(session: Session, token: str, phone: str, *, invi
         phone=phone,
         purpose=PURPOSE,
         payload={"registration_code_id": None, "student_id": student.id, "invitation": True,
-                 "school_id": student.school_id, "on_record": on_record},
+                 "school_id": student.school_id, "on_record": on_record, "consent": consent},
         key=key,
         now=now,
         subject=f"invite:{student.id}",
@@ -209,6 +221,9 @@ def complete_registration(
     challenge = verify_challenge(session, challenge_id, sms_code, purpose=PURPOSE, key=key, now=now)
     if challenge.payload.get("on_record") is False:  # its code was never sent: no guess may register that phone
         raise FieldErrors([("sms_code", Message(N_("验证码已失效，请重新获取")))])
+    consent = challenge.payload.get("consent")
+    if not consent:  # a registration started before consent was asked (a code sent moments before an upgrade)
+        raise FieldErrors([("", Message(N_("这一步已经失效，请从头开始")))])
     account = existing_account(session, challenge.phone)
     student = session.get_one(Student, challenge.payload["student_id"])
     if account is None:
@@ -235,6 +250,8 @@ def complete_registration(
         session.execute(
             update(RegistrationCode).where(RegistrationCode.id == code_id).values(used_by_parent_id=account.id)
         )
+    account.privacy_notice_version = consent["version"]
+    account.privacy_consented_at = datetime.fromisoformat(consent["at"])
     link = session.scalar(
         select(Guardianship).where(Guardianship.parent_id == account.id, Guardianship.student_id == student.id)
     )
@@ -248,7 +265,7 @@ def complete_registration(
         school_id=student.school_id,
         target=student,
         at=now,
-        detail={"via": "invitation"} if code_id is None else None,
+        detail={"privacy_notice": consent["version"], **({"via": "invitation"} if code_id is None else {})},
     )
     session.flush()
     misuse.check_phone_spread(session, account, now=now)

@@ -32,6 +32,7 @@ from confirm.models import (
     Student,
     utcnow,
 )
+from confirm.privacy import NOTICE_VERSION
 from confirm.security import new_nonce
 from confirm.services import login as login_service
 from confirm.services import records, review, stats
@@ -409,7 +410,7 @@ def newcomer(session, env) -> Student:
 
 
 def start(session, code: str, student: Student, phone: str, key: bytes, notifier: SentMessages):
-    challenge = start_registration(session, RegistrationStart(code, student.name, phone), key=key)
+    challenge = start_registration(session, RegistrationStart(code, student.name, phone, NOTICE_VERSION), key=key)
     session.commit()
     return challenge
 
@@ -431,7 +432,7 @@ def test_issuing_a_new_code_revokes_the_previous_one(session, env, newcomer, key
     assert [r.revoked_at is not None for r in rows] == [True, False]
     notifier = SentMessages(session)
     with pytest.raises(FieldErrors, match="注册码或学生姓名不正确"):
-        start_registration(session, RegistrationStart(first, newcomer.name, "13912345678"), key=key)
+        start_registration(session, RegistrationStart(first, newcomer.name, "13912345678", NOTICE_VERSION), key=key)
     assert start(session, second, newcomer, "13912345678", key, notifier) is not None
     assert actions(session).count("registration_code.issued") == 2
 
@@ -439,7 +440,7 @@ def test_issuing_a_new_code_revokes_the_previous_one(session, env, newcomer, key
 def test_code_with_another_students_name_is_refused_with_the_same_message(session, env, newcomer, key):
     code = issue_code(session, newcomer, key=key, actor=env.by_teacher)
     with pytest.raises(FieldErrors, match="注册码或学生姓名不正确"):
-        start_registration(session, RegistrationStart(code, env.student.name, "13912345678"), key=key)
+        start_registration(session, RegistrationStart(code, env.student.name, "13912345678", NOTICE_VERSION), key=key)
 
 
 def test_registration_creates_the_account_links_the_child_and_uses_up_the_code(session, env, newcomer, key):
@@ -483,7 +484,7 @@ def test_a_code_can_be_claimed_only_once(session, env, newcomer, key):
     assert session.scalar(
         select(func.count()).select_from(Guardianship).where(Guardianship.student_id == newcomer.id)) == 1
     with pytest.raises(FieldErrors, match="该注册码已被使用"):
-        start_registration(session, RegistrationStart(code, newcomer.name, "13600000000"), key=key)
+        start_registration(session, RegistrationStart(code, newcomer.name, "13600000000", NOTICE_VERSION), key=key)
 
 
 def test_wrong_sms_code_is_a_recorded_refusal(session, env, newcomer, key):

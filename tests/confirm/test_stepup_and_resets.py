@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from confirm.errors import DomainError, FieldErrors, RecordedRefusal
 from confirm.models import AuditEvent, Guardianship, MisuseFlag, utcnow
+from confirm.privacy import NOTICE_VERSION
 from confirm.security import verify_password
 from confirm.services import login as login_service
 from confirm.services import misuse, resets, stepup
@@ -96,7 +97,8 @@ def test_resetting_a_code_unlinks_its_parent_and_the_old_code_stops_working(sess
     _, teacher, _, _, student, _ = env
     notifier = SentMessages(session)
     old = issue_code(session, student, key=key, actor=SYSTEM)
-    challenge = start_registration(session, RegistrationStart(old, student.name, "13600000001"), key=key)
+    challenge = start_registration(session, RegistrationStart(old, student.name, "13600000001", NOTICE_VERSION),
+                                   key=key)
     session.commit()
     account, *_ = complete_registration(session, challenge_id=challenge.id, sms_code=_code(notifier),
                                         password="a-good-pass-1", password_confirm="a-good-pass-1", key=key)
@@ -111,7 +113,7 @@ def test_resetting_a_code_unlinks_its_parent_and_the_old_code_stops_working(sess
     session.commit()
     assert notifier.sent[sent_before_commit:][0][0] == "13600000001"  # told only once the reset is saved
     with pytest.raises(FieldErrors):
-        start_registration(session, RegistrationStart(old, student.name, "13600000009"), key=key)
+        start_registration(session, RegistrationStart(old, student.name, "13600000009", NOTICE_VERSION), key=key)
     event = session.scalar(select(AuditEvent).where(AuditEvent.action == "registration_code.reset"))
     assert (event.actor_id, event.target_id) == (teacher.id, student.id)
     assert event.detail["reason"] == "家长说注册码被别人用了"
@@ -162,13 +164,14 @@ def test_a_valid_code_with_wrong_names_is_locked_after_five_tries_and_flagged(se
     code = issue_code(session, student, key=key, actor=SYSTEM)
     for _ in range(CODE_TRIES.most):
         with pytest.raises(RecordedRefusal, match="不正确"):
-            start_registration(session, RegistrationStart(code, "错的名字", "13600000006"), key=key)
+            start_registration(session, RegistrationStart(code, "错的名字", "13600000006", NOTICE_VERSION), key=key)
     with pytest.raises(RecordedRefusal, match="锁定"):  # even with the right name now
-        start_registration(session, RegistrationStart(code, student.name, "13600000006"), key=key)
+        start_registration(session, RegistrationStart(code, student.name, "13600000006", NOTICE_VERSION), key=key)
     flag = session.scalar(select(MisuseFlag))
     assert (flag.kind, flag.detail["class_ids"]) == (misuse.CODE_FAILURES, [student.class_id])
     later = utcnow() + timedelta(minutes=61)
-    assert start_registration(session, RegistrationStart(code, student.name, "13600000006"), key=key, now=later)
+    assert start_registration(session, RegistrationStart(code, student.name, "13600000006", NOTICE_VERSION), key=key,
+                              now=later)
 
 
 def test_a_code_tried_from_three_phones_is_flagged(session, env, key):
@@ -176,7 +179,7 @@ def test_a_code_tried_from_three_phones_is_flagged(session, env, key):
     code = issue_code(session, student, key=key, actor=SYSTEM)
     start = utcnow()
     for n in range(3):
-        start_registration(session, RegistrationStart(code, student.name, f"1360000010{n}"), key=key,
+        start_registration(session, RegistrationStart(code, student.name, f"1360000010{n}", NOTICE_VERSION), key=key,
                            now=start + timedelta(minutes=n))
     flag = session.scalar(select(MisuseFlag))
     assert flag.kind == misuse.CODE_MANY_PHONES and len(flag.detail["phones"]) == 3

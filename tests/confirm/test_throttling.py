@@ -10,6 +10,7 @@ import pytest
 
 from confirm.errors import FieldErrors, RecordedRefusal
 from confirm.models import utcnow
+from confirm.privacy import NOTICE_VERSION
 from confirm.services import login as login_service
 from confirm.services import resets, stepup
 from confirm.services.common import Actor
@@ -129,7 +130,8 @@ def test_one_browser_session_gets_a_few_codes_an_hour_whatever_its_addresses(ses
 
 
 def _try(session, code, name, *, ip, now):
-    return start_registration(session, RegistrationStart(code, name, "13600000002"), key=b"k", ip=ip, now=now)
+    return start_registration(session, RegistrationStart(code, name, "13600000002", NOTICE_VERSION), key=b"k", ip=ip,
+                              now=now)
 
 
 def test_unknown_registration_codes_from_one_address_are_counted_and_pause_it(session, env):

@@ -115,6 +115,7 @@ def test_parent_registers_corrects_uploads_and_teacher_approves(browser, live_se
         page.locator("input[name=code]").fill(live_server.registration_code)
         page.locator("input[name=student_name]").fill(live_server.student_name)
         page.locator("input[name=phone]").fill(PHONE)
+        page.locator("input[name=consent]").check()  # the guardian agrees to the privacy notice
         page.get_by_role("button", name="获取短信验证码").click()
 
         expect(page).to_have_url(re.compile(r"/register/verify$"))

@@ -154,11 +154,11 @@ def test_invitation_link_registers_a_family_member_phone_without_a_code(app, cli
     token = _invite(app, world, student)
     page = client.get("/register", query_string={"invite": token}).get_data(as_text=True)
     assert student.name in page and world.class_a.title in page and world.school.name in page
-    wrong = client.post("/register", query_string={"invite": token}, data={"phone": "13812340000"})
+    wrong = client.post("/register", query_string={"invite": token}, data={"consent": "y", "phone": "13812340000"})
     assert wrong.headers["Location"] == "/register/verify" and outbox == []  # the same answer, and nothing sent
     assert "如果 138****0000 是学籍中登记的家庭成员手机号" in client.get("/register/verify").get_data(as_text=True)
     member_phone = student.member(1).value("phone")
-    started = client.post("/register", query_string={"invite": token}, data={"phone": member_phone})
+    started = client.post("/register", query_string={"invite": token}, data={"consent": "y", "phone": member_phone})
     assert started.headers["Location"] == "/register/verify" and outbox[-1][0] == member_phone
     done = client.post("/register/verify", data={"sms_code": sms_code(outbox), "password": "invited-pass-1",
                                                   "password_confirm": "invited-pass-1"})

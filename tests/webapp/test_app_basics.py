@@ -203,7 +203,8 @@ def test_demo_command_is_idempotent_and_prints_accounts_and_codes(runner, db):
 def test_a_code_printed_by_the_demo_registers_a_parent(runner, client, outbox):
     result = runner.invoke(args=["demo"])
     code, name = printed_codes(result.output)[0]
-    started = client.post("/register", data={"code": code, "student_name": name, "phone": "13912345678"})
+    started = client.post("/register", data={"consent": "y", "code": code, "student_name": name,
+                                             "phone": "13912345678"})
     assert started.status_code == 302
     finished = client.post("/register/verify", data={"sms_code": sms_code(outbox), "password": "secret-pass-1",
                                                       "password_confirm": "secret-pass-1"})

@@ -48,7 +48,7 @@ def test_the_second_registration_step_does_not_say_whether_the_phone_has_an_acco
     for label, student, phone in (("known", world.students_a[1], world.parent.phone),
                                   ("unknown", world.students_a[2], "13822220001")):  # both 138****0001
         client = app.test_client()
-        started = client.post("/register", data={"code": issue(student), "student_name": student.name,
+        started = client.post("/register", data={"consent": "y", "code": issue(student), "student_name": student.name,
                                                   "phone": phone})
         seen[label] = answers(started), same_page(client.get(started.headers["Location"]).get_data(as_text=True))
     assert seen["known"] == seen["unknown"]
@@ -63,7 +63,7 @@ def test_an_invitation_does_not_say_whether_a_typed_phone_is_on_the_record(app, 
     seen = {}
     for label, phone in (("on record", on_record), ("stranger", stranger)):
         client = app.test_client()
-        started = client.post("/register", query_string={"invite": token}, data={"phone": phone})
+        started = client.post("/register", query_string={"invite": token}, data={"consent": "y", "phone": phone})
         seen[label] = answers(started), same_page(client.get(started.headers["Location"]).get_data(as_text=True))
     assert seen["on record"] == seen["stranger"]
     assert [phone for phone, _ in outbox] == [on_record]
@@ -76,7 +76,7 @@ def test_a_code_never_sent_to_a_phone_off_the_record_cannot_register_it(app, wor
     student = world.students_a[1]
     token = make_invitation_token(app.extensions["invite_key"], Invitation(student.id, world.campaign.id))
     client = app.test_client()
-    client.post("/register", query_string={"invite": token}, data={"phone": "13911119999"})
+    client.post("/register", query_string={"invite": token}, data={"consent": "y", "phone": "13911119999"})
 
     guessed = client.post("/register/verify", data={"sms_code": "246810", "password": "a long lucky guess",
                                                      "password_confirm": "a long lucky guess"})

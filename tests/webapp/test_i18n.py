@@ -187,7 +187,7 @@ def test_register_page_in_english_has_no_chinese(english):
 def test_domain_messages_are_shown_in_english(english, world, auth):
     r = auth.login(world.parent.phone, "wrong-password")
     assert "The account or password is incorrect." in r.get_data(as_text=True)
-    r = english.post("/register", data={"code": "ABCD-2345", "student_name": "张三", "phone": "123"})
+    r = english.post("/register", data={"consent": "y", "code": "ABCD-2345", "student_name": "张三", "phone": "123"})
     assert "Please enter a valid 11-digit mobile number." in r.get_data(as_text=True)
 
 

@@ -11,7 +11,7 @@ from tests.factories import PASSWORD
 
 
 def _register(client, code, name, phone="13812345678"):
-    return client.post("/register", data={"code": code, "student_name": name, "phone": phone})
+    return client.post("/register", data={"consent": "y", "code": code, "student_name": name, "phone": phone})
 
 
 def test_guessing_names_with_a_valid_code_locks_it_and_flags_it_for_the_class(client, world, db, issue, auth):

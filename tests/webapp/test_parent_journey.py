@@ -21,7 +21,7 @@ from tests.webapp.conftest import jpeg_bytes, sms_code
 
 
 def register(client, outbox, code, name, phone="13912345678", password="secret-pass-1"):
-    r1 = client.post("/register", data={"code": code, "student_name": name, "phone": phone})
+    r1 = client.post("/register", data={"consent": "y", "code": code, "student_name": name, "phone": phone})
     assert r1.status_code == 302, r1.get_data(as_text=True)
     return client.post("/register/verify", data={"sms_code": sms_code(outbox), "password": password,
                                                   "password_confirm": password})
@@ -44,7 +44,8 @@ def test_registration_creates_account_with_platform_number_and_links_child(clien
 
 def test_sms_code_is_stored_hashed_and_sent_only_to_the_phone(client, world, issue, outbox, db):
     code = issue(world.students_a[1])
-    client.post("/register", data={"code": code, "student_name": world.students_a[1].name, "phone": "13912345678"})
+    client.post("/register", data={"consent": "y", "code": code, "student_name": world.students_a[1].name,
+                                   "phone": "13912345678"})
     phone, text = outbox[-1]
     assert phone == "13912345678"
     challenge = db.scalar(select(SmsChallenge))
@@ -55,7 +56,7 @@ def test_wrong_registration_code_or_name_gets_one_message(client, world, issue):
     code = issue(world.students_a[1])
     for data in ({"code": "ZZZZ-ZZZZ", "student_name": world.students_a[1].name},
                  {"code": code, "student_name": "不是这个名字"}):
-        r = client.post("/register", data={**data, "phone": "13912345678"})
+        r = client.post("/register", data={"consent": "y", **data, "phone": "13912345678"})
         assert r.status_code == 200
         assert "注册码或学生姓名不正确" in r.get_data(as_text=True)
 
@@ -65,13 +66,15 @@ def test_used_registration_code_is_refused_with_advice(client, world, issue, out
     code = issue(student)
     register(client, outbox, code, student.name)
     client.post("/logout")
-    r = client.post("/register", data={"code": code, "student_name": student.name, "phone": "13700000000"})
+    r = client.post("/register", data={"consent": "y", "code": code, "student_name": student.name,
+                                       "phone": "13700000000"})
     assert "该注册码已被使用" in r.get_data(as_text=True)
 
 
 def test_wrong_sms_code_counts_tries_and_locks_after_five(client, world, issue, outbox, db):
     code = issue(world.students_a[1])
-    client.post("/register", data={"code": code, "student_name": world.students_a[1].name, "phone": "13912345678"})
+    client.post("/register", data={"consent": "y", "code": code, "student_name": world.students_a[1].name,
+                                   "phone": "13912345678"})
     right = sms_code(outbox)
     wrong = "000000" if right != "000000" else "111111"
     for left in (4, 3, 2, 1):
@@ -89,7 +92,8 @@ def test_wrong_sms_code_counts_tries_and_locks_after_five(client, world, issue, 
 
 def test_expired_sms_code_is_refused(client, world, issue, outbox, db):
     code = issue(world.students_a[1])
-    client.post("/register", data={"code": code, "student_name": world.students_a[1].name, "phone": "13912345678"})
+    client.post("/register", data={"consent": "y", "code": code, "student_name": world.students_a[1].name,
+                                   "phone": "13912345678"})
     challenge = db.scalar(select(SmsChallenge))
     challenge.expires_at = challenge.created_at - timedelta(seconds=1)
     db.commit()
@@ -113,7 +117,8 @@ def test_sms_code_works_only_once(client, world, issue, outbox, db):
 def test_second_child_is_added_to_the_existing_account(client, world, issue, outbox, db, auth):
     second = world.students_a[2]
     code = issue(second)
-    client.post("/register", data={"code": code, "student_name": second.name, "phone": world.parent.phone})
+    client.post("/register", data={"consent": "y", "code": code, "student_name": second.name,
+                                   "phone": world.parent.phone})
     r = client.post("/register/verify", data={"sms_code": sms_code(outbox)})
     assert r.status_code == 302
     links = db.scalars(select(Guardianship.student_id).where(Guardianship.parent_id == world.parent.id)).all()
@@ -211,7 +216,7 @@ def test_submit_without_ticking_the_confirmation_is_refused(client, world, auth,
 def test_resending_the_sms_code_keeps_the_step_and_the_new_code_works(client, world, issue, outbox, db):
     student = world.students_a[1]
     code = issue(student)
-    client.post("/register", data={"code": code, "student_name": student.name, "phone": "13912345678"})
+    client.post("/register", data={"consent": "y", "code": code, "student_name": student.name, "phone": "13912345678"})
     for counter in db.scalars(select(RateCounter)):  # a minute later: past the resend interval
         counter.started_at -= timedelta(seconds=61)
     db.commit()
@@ -225,7 +230,8 @@ def test_resending_the_sms_code_keeps_the_step_and_the_new_code_works(client, wo
 
 def test_resending_too_soon_says_how_long_to_wait(client, world, issue, outbox):
     student = world.students_a[1]
-    client.post("/register", data={"code": issue(student), "student_name": student.name, "phone": "13912345678"})
+    client.post("/register", data={"consent": "y", "code": issue(student), "student_name": student.name,
+                                   "phone": "13912345678"})
     response = client.post("/register/resend", follow_redirects=True)
     assert "秒后再试" in response.get_data(as_text=True)
     assert len(outbox) == 1

@@ -22,7 +22,8 @@ def signed_in(app, login: str, password: str = PASSWORD):
 def test_registration_refuses_the_parents_own_phone_keeps_the_code_and_accepts_a_passphrase(client, world, issue,
                                                                                            outbox, db):
     student = world.students_a[1]
-    client.post("/register", data={"code": issue(student), "student_name": student.name, "phone": "13912345678"})
+    client.post("/register", data={"consent": "y", "code": issue(student), "student_name": student.name,
+                                   "phone": "13912345678"})
     code = sms_code(outbox)
 
     refused = client.post("/register/verify", data={"sms_code": code, "password": "13912345678",
@@ -40,7 +41,8 @@ def test_registration_refuses_the_parents_own_phone_keeps_the_code_and_accepts_a
 def test_registration_refuses_the_childs_birth_date(client, world, issue, outbox):
     student = world.students_a[1]
     birth = student.value("birth_date")
-    client.post("/register", data={"code": issue(student), "student_name": student.name, "phone": "13912345678"})
+    client.post("/register", data={"consent": "y", "code": issue(student), "student_name": student.name,
+                                   "phone": "13912345678"})
 
     refused = client.post("/register/verify", data={"sms_code": sms_code(outbox), "password": f"baby{birth[2:]}",
                                                      "password_confirm": f"baby{birth[2:]}"})

@@ -182,7 +182,7 @@ def test_thirty_parallel_wrong_names_and_the_right_one_get_at_most_the_limit_of_
     forms = [tokens(b, "/register") for b in browsers]
     names = [f"猜{n}" for n in range(30)] + [student.name]
 
-    answers = at_once([lambda b=b, f=f, n=n, i=i: b.post(url + "/register", data={
+    answers = at_once([lambda b=b, f=f, n=n, i=i: b.post(url + "/register", data={"consent": "y",
         "code": code, "student_name": n, "phone": f"1381234{i:04d}", **f}, allow_redirects=False)
         for i, (b, f, n) in enumerate(zip(browsers, forms, names, strict=True))])
 
@@ -218,7 +218,8 @@ def test_two_parallel_registrations_for_one_new_phone_make_one_account_and_no_er
     phone = "13712340003"
     browsers = [browser(url, address) for _ in range(2)]
     for b, code, student in zip(browsers, codes, (first, second), strict=True):
-        started = b.post(url + "/register", data={"code": code, "student_name": student.name, "phone": phone,
+        started = b.post(url + "/register", data={"consent": "y", "code": code, "student_name": student.name,
+                                                  "phone": phone,
                                                   **tokens(b, "/register")}, allow_redirects=False)
         assert started.status_code == 302, started.text[:300]
         age_counters(db, 61)  # a minute between the two code requests
@@ -253,7 +254,7 @@ def test_a_double_tap_on_complete_registration_registers_once_and_both_answers_s
     db.commit()
     phone = "13712340004"
     b = browser(url, address)
-    b.post(url + "/register", data={"code": code, "student_name": student.name, "phone": phone,
+    b.post(url + "/register", data={"consent": "y", "code": code, "student_name": student.name, "phone": phone,
                                     **tokens(b, "/register")})
     form = {"sms_code": sms_codes(workdir, phone)[-1], "password": "secret-pass-1", "password_confirm": "secret-pass-1",
             **tokens(b, "/register/verify")}

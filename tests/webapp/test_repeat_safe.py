@@ -45,7 +45,7 @@ def test_a_double_tap_on_complete_registration_creates_one_account_and_logs_both
                                                                                            issue, outbox, db):
     student = world.students_a[1]
     code = issue(student)
-    client.post("/register", data={"code": code, "student_name": student.name, "phone": "13912345678"})
+    client.post("/register", data={"consent": "y", "code": code, "student_name": student.name, "phone": "13912345678"})
     client.get("/register/verify")  # the page with the form
     second = twin(app, client)  # the second tap leaves with the cookies of before the first answer
     form = {"sms_code": sms_code(outbox), "password": "secret-pass-1", "password_confirm": "secret-pass-1",
@@ -66,7 +66,7 @@ def test_a_double_tap_on_get_sms_code_sends_one_and_both_answers_go_to_the_code_
                                                                                    outbox, db):
     student = world.students_a[1]
     code = issue(student)
-    form = {"code": code, "student_name": student.name, "phone": "13912345678", "_once": TOKEN}
+    form = {"code": code, "student_name": student.name, "phone": "13912345678", "consent": "y", "_once": TOKEN}
     client.get("/register")  # the page with the form
     second = twin(app, client)
 

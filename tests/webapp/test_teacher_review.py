@@ -203,7 +203,8 @@ def slips(page: str) -> dict[str, str]:
 
 
 def registration_accepted(app, code: str, name: str, phone: str) -> bool:
-    response = app.test_client().post("/register", data={"code": code, "student_name": name, "phone": phone})
+    response = app.test_client().post("/register", data={"consent": "y", "code": code, "student_name": name,
+                                                         "phone": phone})
     if response.status_code == 302:
         return True
     assert "注册码或学生姓名不正确" in response.get_data(as_text=True)

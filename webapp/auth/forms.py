@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 
@@ -12,10 +12,17 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("密码"), validators=[DataRequired(_l("请输入密码")), Length(max=128)])
 
 
+def consent_field() -> BooleanField:
+    """The guardian's consent to the privacy notice (/privacy), asked before any personal data is sent."""
+    return BooleanField(_l("我是学生的监护人，已阅读并同意《个人信息保护说明》"),
+                        validators=[DataRequired(_l("请阅读《个人信息保护说明》，并勾选同意后再继续"))])
+
+
 class RegisterStartForm(FlaskForm):
     code = StringField(_l("学生注册码"), validators=[DataRequired(_l("请输入注册码")), Length(max=20)])
     student_name = StringField(_l("学生姓名"), validators=[DataRequired(_l("请输入学生姓名")), Length(max=50)])
     phone = StringField(_l("家长手机号"), validators=[DataRequired(_l("请输入手机号")), Length(max=20)])
+    consent = consent_field()
 
 
 class RegisterVerifyForm(FlaskForm):
@@ -28,6 +35,7 @@ class InvitedRegisterForm(FlaskForm):
     """Registration through an invitation link: the student comes from the link, only the phone is typed."""
 
     phone = StringField(_l("家长手机号"), validators=[DataRequired(_l("请输入手机号")), Length(max=20)])
+    consent = consent_field()
 
 
 class ForgotPasswordForm(FlaskForm):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from confirm.invitations import InvalidInvitation
+from confirm.privacy import NOTICE_VERSION
 from confirm.roles import Role
 from confirm.services import login as accounts_login
 from confirm.services import registration, resets, sms_codes
@@ -93,7 +94,8 @@ def register():
         return _register_invited(request.args["invite"])
     form = RegisterStartForm()
     if form.validate_on_submit():
-        data = registration.RegistrationStart(form.code.data, form.student_name.data, form.phone.data)
+        data = registration.RegistrationStart(form.code.data, form.student_name.data, form.phone.data,
+                                              consent_version=NOTICE_VERSION if form.consent.data else None)
         ok, challenge = attempt(form, lambda: registration.start_registration(
             db.session(), data, key=code_key(), ip=request.remote_addr, requester=requester()))
         if ok:
@@ -136,7 +138,8 @@ def _register_invited(token: str):
     form = InvitedRegisterForm()
     if form.validate_on_submit():
         ok, challenge = attempt(form, lambda: registration.start_invited_registration(
-            s, token, form.phone.data, invite_key=invite_key(), key=code_key(), requester=requester()))
+            s, token, form.phone.data, invite_key=invite_key(), key=code_key(), requester=requester(),
+            consent_version=NOTICE_VERSION if form.consent.data else None))
         if ok:
             return _to_register_verify(challenge, invited=True)
     return render_template("auth/register_invited.html", form=form, student=student)
@@ -173,6 +176,15 @@ def register_verify():
         phone=session.get("reg_phone", ""),
         invited=session.get("reg_invited", False),
     )
+
+
+@bp.get("/privacy")
+def privacy():
+    """The privacy notice guardians agree to at registration (how long proofs are kept comes from the configuration
+    of ``flask retention``)."""
+    return render_template("auth/privacy.html", version=NOTICE_VERSION,
+                           proof_days=current_app.config.get("RETENTION_PROOF_DAYS", 30),
+                           expired_days=current_app.config.get("RETENTION_EXPIRED_DAYS", 7))
 
 
 @bp.get("/lang/<locale>")
