@@ -34,3 +34,22 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(D)sus rid=%({x-request-id}o)s'
 # Recycle workers now and then, a little apart, so a slow leak never grows and they never all restart at once.
 max_requests = 5000
 max_requests_jitter = 500
+
+
+def _mask_gunicorn_logs() -> None:
+    """gunicorn's own loggers (its errors, the access lines with each request's path) get the app's filter that
+    masks phone and ID numbers (webapp/log_masking.py); the app's loggers get it from the factory."""
+    import logging
+
+    from webapp import log_masking
+
+    for name in ("gunicorn.error", "gunicorn.access"):
+        log_masking.install(logging.getLogger(name))
+
+
+def when_ready(_server) -> None:
+    _mask_gunicorn_logs()
+
+
+def post_worker_init(_worker) -> None:
+    _mask_gunicorn_logs()

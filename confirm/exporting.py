@@ -112,6 +112,28 @@ def export_students(session: Session, school: School, school_class: SchoolClass 
     return _save(workbook)
 
 
+def count_students(session: Session, school: School, school_class: SchoolClass | None = None) -> int:
+    """How many students ``export_students`` writes for the school (or class)."""
+    query = select(func.count(Student.id)).where(Student.school_id == school.id)
+    if school_class is not None:
+        query = query.where(Student.class_id == school_class.id)
+    return session.scalar(query) or 0
+
+
+def count_changed_students(session: Session, school: School, campaign: Campaign | None = None) -> tuple[int, int]:
+    """How many students and corrections ``export_changes`` lists."""
+    query = (
+        select(func.count(func.distinct(Confirmation.student_id)), func.count(FieldCorrection.id))
+        .join(Confirmation, Confirmation.id == FieldCorrection.confirmation_id)
+        .join(Student, Student.id == Confirmation.student_id)
+        .where(Student.school_id == school.id)
+    )
+    if campaign is not None:
+        query = query.where(Confirmation.campaign_id == campaign.id)
+    students, corrections = session.execute(query).one()
+    return students or 0, corrections or 0
+
+
 CHANGE_HEADERS = ("班级", "学生姓名", "信息项", "原信息", "更正为", "关键信息", "申请人", "状态", "证明材料",
                   "审核人", "审核时间", "再次导入")
 

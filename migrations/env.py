@@ -21,7 +21,8 @@ def run_migrations_online() -> None:
     connectable = config.attributes.get("connection")
     if connectable is None:
         section = config.get_section(config.config_ini_section, {})
-        connectable = engine_from_config(section, prefix="sqlalchemy.", poolclass=pool.NullPool)
+        connectable = engine_from_config(section, prefix="sqlalchemy.", poolclass=pool.NullPool,
+                                         hide_parameters=True)  # a data migration's error names no phone
         with connectable.connect() as connection:
             _run(connection)
     else:

@@ -7,7 +7,9 @@ real Alembic migrations, then each test gets a clean copy (SQLite) or emptied ta
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass, field
@@ -253,6 +255,54 @@ class Auth:
 @pytest.fixture
 def auth(client) -> Auth:
     return Auth(client)
+
+
+# The grep the issue asks for, over every log record of the whole run: an 11-digit mainland mobile number or an
+# 18-character ID number (not part of a longer run of digits) must never reach a log handler.
+LEAKED_NUMBER = re.compile(r"(?<!\d)(?:1[3-9]\d{9}|\d{17}[\dXx])(?!\d)")
+
+
+class LeakCatcher(logging.Handler):
+    """Installed on the root logger for the whole run: keeps each record whose rendered line (message, arguments,
+    traceback) still holds a full phone or ID number."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.seen = 0
+        self.leaks: list[tuple[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen += 1
+        line = logging.Formatter("%(message)s").format(record)
+        if LEAKED_NUMBER.search(line):
+            self.leaks.append((record.name, line[:300]))
+
+
+LEAK_CATCHER = LeakCatcher()
+
+
+def pytest_sessionstart(session):
+    """Watch every log record of the run (INFO and up; SQLAlchemy keeps its own WARNING level). Installed before
+    any app is built: the first ``create_app`` puts its masking filter (webapp.log_masking) on this handler as on
+    any handler of the root logger, so what is caught here is what production handlers would write."""
+    root = logging.getLogger()
+    root.addHandler(LEAK_CATCHER)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run when any log record held a phone or ID number, naming the logger that wrote it."""
+    if not LEAK_CATCHER.leaks:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"{len(LEAK_CATCHER.leaks)} of {LEAK_CATCHER.seen} log records hold a full phone or ID number:"]
+    lines += [f"  logger {name!r}: {line}" for name, line in LEAK_CATCHER.leaks[:20]]
+    if reporter is not None:
+        reporter.write_sep("=", "personal numbers in the logs", red=True)
+        for line in lines:
+            reporter.write_line(line)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_report_header(config):

@@ -43,7 +43,9 @@ def register_proxy(app: Flask) -> None:
 
 
 def register_logging(app: Flask) -> None:
-    """INFO to stderr, each line with the request's id (the one the error pages show)."""
+    """INFO to stderr, each line with the request's id (the one the error pages show); phone and ID numbers masked
+    in every line (also in tests, the worker and the CLI, which all build the app here)."""
+    from webapp import log_masking
     from webapp.errors import RequestIdFilter
 
     if not app.debug and not app.testing:
@@ -54,6 +56,7 @@ def register_logging(app: Flask) -> None:
         for handler in logging.getLogger().handlers:
             if not any(isinstance(f, RequestIdFilter) for f in handler.filters):
                 handler.addFilter(RequestIdFilter())
+    log_masking.install()
 
 
 def register_extensions(app: Flask) -> None:

@@ -98,4 +98,9 @@ def from_environment(instance_path: str) -> dict:
         "SMS_RETRY_BACKOFF_SECONDS": float(os.environ.get("SMS_RETRY_BACKOFF_SECONDS", "30")),
         # A TrueType/OpenType CJK font for the printed sheets (default: WenQuanYi Zen Hei from fonts-wqy-zenhei).
         "SHEET_FONT": os.environ.get("SHEET_FONT") or None,
+        # ``flask retention`` (docs/deployment.md §11): days after a campaign closed and its export was taken before
+        # its proof photos are deleted; days after they expired before SMS codes, used or revoked registration
+        # codes, sessions, rate counters and repeat guards are deleted.
+        "RETENTION_PROOF_DAYS": int(os.environ.get("RETENTION_PROOF_DAYS", "30")),
+        "RETENTION_EXPIRED_DAYS": int(os.environ.get("RETENTION_EXPIRED_DAYS", "7")),
     }

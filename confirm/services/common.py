@@ -40,7 +40,7 @@ def audit(
         at=at or utcnow(),
         actor_kind=actor.kind,
         actor_id=actor.id,
-        action=action,
+        action=str(action),  # also an enum's value
         school_id=school_id,
         target_type=type(target).__tablename__ if target is not None else None,
         target_id=getattr(target, "id", None),

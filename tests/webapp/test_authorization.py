@@ -555,6 +555,9 @@ ROUTES: dict[str, Route] = {
     "admin.export_students_file": Route(frozenset({ADMIN}), ("GET",), shows=_own_students,
                                         foreign_request=lambda s: {"class_id": str(s.extra.other_class.id)}),
     "admin.export_changes_file": Route(frozenset({ADMIN}), ("GET",), shows=lambda s, _o: [s.world.students_b[0].name]),
+    # the school's audit log (issue 12): the page and its workbook (the other school's events never appear)
+    "admin.audit_page": Route(frozenset({ADMIN}), ("GET",), shows=lambda s, _o: ["操作记录", "登录"]),
+    "admin.audit_export": Route(frozenset({ADMIN}), ("GET",), shows=lambda s, _o: ["操作人", "login.succeeded"]),
     # SMS outreach: reminders and invitations (head teachers for their classes, admins for the whole school)
     "teacher.outreach_page": Route(STAFF, ("GET",), obj="class"),
     "teacher.send_reminders": Route(STAFF, ("POST",), obj="class", data=lambda s: {"stage": "unregistered"},

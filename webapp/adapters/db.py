@@ -42,9 +42,10 @@ def is_database_outage(error: BaseException) -> bool:
 
 def make_engine(url: str, *, statement_timeout: float = 2.5, breaker: Breaker | None = None) -> Engine:
     """An engine for ``url``; SQLite gets foreign keys, WAL and a busy timeout; PostgreSQL gets the deadlines above
-    and, with ``breaker``, fails fast while the database is known to be down."""
+    and, with ``breaker``, fails fast while the database is known to be down. Errors and logs never carry a
+    statement's parameters (``hide_parameters``): they hold phones, ID numbers, password hashes and session nonces."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 15})
+        engine = create_engine(url, connect_args={"timeout": 15}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -62,7 +63,7 @@ def make_engine(url: str, *, statement_timeout: float = 2.5, breaker: Breaker | 
         connect_args["options"] = " ".join(filter(None, [*([given] if isinstance(given, str) else given),
                                                          f"-c statement_timeout={ms} -c lock_timeout={ms}"]))
     engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=POOL_TIMEOUT,
-                           connect_args=connect_args)
+                           connect_args=connect_args, hide_parameters=True)
     if breaker is not None:
         watch(engine, breaker)
     return engine

@@ -38,3 +38,26 @@ class StaffActionForm(FlaskForm):
     """One staff account of the school, named by id (reset its password, deactivate or reactivate it)."""
 
     staff_id = IntegerField(validators=[DataRequired()])
+
+
+class AuditFilterForm(FlaskForm):
+    """The audit log's filters (a GET form: nothing is changed, so no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    actor = SelectField(_l("操作人"), validators=[Optional()], validate_choice=False)
+    student = StringField(_l("学生（姓名或身份证号）"), validators=[Optional(), Length(max=50)])
+    action = SelectField(_l("操作"), validators=[Optional()], validate_choice=False)
+    since = DateField(_l("从（日期）"), validators=[Optional()])
+    until = DateField(_l("到（日期）"), validators=[Optional()])
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        for field in (self.since, self.until):
+            if field.errors:  # WTForms' own message is English and terse
+                field.errors = [_l("请按“年-月-日”填写日期，例如 2026-03-01")]
+        if self.since.data and self.until.data and self.since.data > self.until.data:
+            self.until.errors = [_l("结束日期不能早于开始日期")]
+            ok = False
+        return ok

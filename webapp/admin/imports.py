@@ -12,22 +12,22 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from confirm.errors import FieldErrors
-from confirm.exporting import export_changes, export_students
 from confirm.fields import field_for
 from confirm.i18n import Message
-from confirm.importing.annotate import annotated_workbook
 from confirm.importing.checker import OtherSchoolFile
 from confirm.importing.conflicts import ConflictCounts, ConflictPage, choose, conflict_counts, conflict_page
 from confirm.importing.reader import UnreadableFile
-from confirm.importing.service import check_file, check_upload, commit_checked
+from confirm.importing.service import check_upload, commit_checked
 from confirm.models import ImportConflict, ImportRun, School, SchoolClass, Student
 from confirm.presentation import readable
+from confirm.services import exports
 from confirm.services.records import active_campaign
 from confirm.states import ConflictChoice, CorrectionStatus, ImportStatus
 from webapp.adapters import db
 from webapp.adapters.storage import store
 from webapp.admin import bp
 from webapp.admin.forms import ConfirmForm, ImportForm
+from webapp.auth.fresh import ask_again_unless_recent
 from webapp.auth.identity import actor
 from webapp.rate_limits import STAFF_UPLOADS, upload_limits
 from webapp.shared.downloads import xlsx_download
@@ -181,28 +181,43 @@ def import_commit(run_id: int):
 
 @bp.get("/students/import/<int:run_id>/annotated.xlsx")
 def import_annotated(run_id: int):
+    """The admin's import file with its problems marked (the whole school's data: a recent password or step-up)."""
     run = _run_or_404(run_id)
     if not run.storage_key:
         flash(_("原文件已不再保存，请重新上传检查"), "error")
         return redirect(url_for("admin.import_report", run_id=run.id))
+    if (ask := ask_again_unless_recent()) is not None:
+        return ask
     data = _stored_upload(run)
-    result = check_file(db.session(), _school(), data, run.filename)
-    return xlsx_download(annotated_workbook(data, run.filename, result), "checked.xlsx")
+    _ok, workbook = attempt(None, lambda: exports.annotated_import(db.session(), _school(), run, data, actor=actor()))
+    return xlsx_download(workbook, "checked.xlsx")
 
 
 @bp.get("/students/export.xlsx")
 def export_students_file():
+    """The national-template export; the whole school's (every child's and parent's ID number, phone, address)
+    asks for the password again (or a staff step-up) in the last few minutes, then downloads."""
     school = _school()
     school_class = None
     if request.args.get("class_id"):
         school_class = db.session().get(SchoolClass, request.args.get("class_id", type=int) or 0)
         if school_class is None or school_class.school_id != school.id:
             abort(404)
-    return xlsx_download(export_students(db.session(), school, school_class), f"students-{school.code}.xlsx")
+    elif (ask := ask_again_unless_recent()) is not None:
+        return ask
+    s = db.session()
+    _ok, data = attempt(None, lambda: exports.students_workbook(s, school, school_class, actor=actor(),
+                                                                campaign=active_campaign(s, school.id)))
+    return xlsx_download(data, f"students-{school.code}.xlsx")
 
 
 @bp.get("/changes/export.xlsx")
 def export_changes_file():
+    """The change list of the whole school: asks for a recent password or step-up, like the student export."""
+    if (ask := ask_again_unless_recent()) is not None:
+        return ask
     school = _school()
-    data = export_changes(db.session(), school, active_campaign(db.session(), school.id))
+    s = db.session()
+    _ok, data = attempt(None, lambda: exports.changes_workbook(s, school, active_campaign(s, school.id),
+                                                               actor=actor()))
     return xlsx_download(data, f"changes-{school.code}.xlsx")

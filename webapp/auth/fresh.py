@@ -68,3 +68,11 @@ def require_recent_auth(back_to=None):
         return wrapped
 
     return decorator
+
+
+def ask_again_unless_recent():
+    """For a GET that hands out personal data in bulk (a whole-school export): None after a recent password or
+    step-up; else the redirect to type the password, which leads back to this very address (query included)."""
+    if recently_authenticated():
+        return None
+    return to_reauthenticate(request.full_path.rstrip("?"))

@@ -10,12 +10,13 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from confirm.errors import DomainError, FieldErrors
-from confirm.exporting import CORRECTION_STATUS, export_changes, export_students
+from confirm.exporting import CORRECTION_STATUS
 from confirm.fields import field_for
 from confirm.importing.conflicts import KEEP_PLATFORM, TAKE_FILE, Conflict
 from confirm.importing.reader import UnreadableFile
 from confirm.importing.service import ImportOutcome, import_file
 from confirm.models import School, SchoolClass
+from confirm.services import exports
 from confirm.services.common import SYSTEM
 from confirm.services.records import active_campaign
 from confirm.states import CorrectionStatus
@@ -112,7 +113,7 @@ def import_students(file: Path, school_code: str, check_only: bool, take_file: b
 @click.option("--class", "class_name", default=None, help="only this class (its name, e.g. 1班, or 年级 班级)")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def export_students_command(school_code: str, class_name: str | None, output: Path):
-    """Write the school's (or one class's) students in the national template layout."""
+    """Write the school's (or one class's) students in the national template layout (audited)."""
     session = db.session()
     school = _school(session, school_code)
     school_class = None
@@ -125,7 +126,10 @@ def export_students_command(school_code: str, class_name: str | None, output: Pa
         if len(matches) != 1:
             raise click.ClickException(f"找不到唯一的班级 {class_name}（找到 {len(matches)} 个）；请写成“年级 班级”")
         school_class = matches[0]
-    output.write_bytes(export_students(session, school, school_class))
+    data = exports.students_workbook(session, school, school_class, actor=SYSTEM,
+                                     campaign=active_campaign(session, school.id))
+    output.write_bytes(data)
+    session.commit()  # the export's audit row, once the file is written
     click.echo(f"已导出到 {output}")
 
 
@@ -134,10 +138,11 @@ def export_students_command(school_code: str, class_name: str | None, output: Pa
 @click.option("--school", "school_code", required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def export_changes_command(school_code: str, output: Path):
-    """Write the change list of the school's running campaign."""
+    """Write the change list of the school's running campaign (audited)."""
     session = db.session()
     school = _school(session, school_code)
-    output.write_bytes(export_changes(session, school, active_campaign(session, school.id)))
+    output.write_bytes(exports.changes_workbook(session, school, active_campaign(session, school.id), actor=SYSTEM))
+    session.commit()  # the export's audit row, once the file is written
     click.echo(f"已导出到 {output}")
 
 

@@ -1,4 +1,4 @@
-"""Stored photos, served only to people allowed to see the student they belong to."""
+"""Stored photos, served only to people allowed to see the student they belong to; each view is audited."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from sqlalchemy import select
 
 from confirm.models import Guardianship, StoredFile, Student
 from confirm.roles import STAFF_ROLES, Role
+from confirm.services.exports import record_file_view
 from webapp.adapters import db
 from webapp.adapters.storage import store
-from webapp.auth.identity import roles_required, staff_can_see_class
+from webapp.auth.identity import actor, roles_required, staff_can_see_class
+from webapp.unit_of_work import attempt
 
 bp = Blueprint("files", __name__, url_prefix="/files")
 
@@ -38,7 +40,10 @@ def show(file_id: int):
     backend = store()
     is_pdf = stored.content_type == "application/pdf"
     # ?size=thumb: the small preview of a photo (proof lists); PDFs have none
-    key = stored.thumbnail_key if request.args.get("size") == "thumb" and stored.thumbnail_key else stored.storage_key
+    thumbnail = request.args.get("size") == "thumb" and bool(stored.thumbnail_key)
+    key = stored.thumbnail_key if thumbnail else stored.storage_key
+    # Audited before the photo leaves: the presigned address below opens it without asking the app again.
+    attempt(None, lambda: record_file_view(db.session(), stored, actor=actor(), thumbnail=thumbnail))
     # A PDF is never redirected to storage: only here can it be forced to download instead of opening inline.
     url = None if is_pdf else backend.presigned_url(key, expires=300)
     if url:

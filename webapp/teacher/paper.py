@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from confirm.errors import DomainError
 from confirm.models import BatchItem, BatchUpload, SchoolClass, Student
-from confirm.services import paper, records
+from confirm.services import exports, paper, records
 from confirm.services.paper import GateRefused
 from confirm.states import BATCH_WAITING
 from uploads.intake import IntakeError, sanitize_image
@@ -228,11 +228,12 @@ def batch_photo(batch_id: int):
     item = next((i for i in batch.items if (i.id == wanted if wanted else bool(i.upload_key or i.file_id))), None)
     if item is None or not (item.upload_key or item.file_id):
         abort(404)
-    if item.file_id:
+    if item.file_id:  # filed: /files/ shows it, and audits the view
         return redirect(url_for("files.show", file_id=item.file_id, size="thumb"))
     try:
         thumbnail = sanitize_image(store().get(item.upload_key)).thumbnail
     except (KeyError, IntakeError):
         abort(404)
+    attempt(None, lambda: exports.record_batch_photo_view(db.session(), item, batch.school_id, actor=actor()))
     return Response(thumbnail, mimetype="image/jpeg",
                     headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
