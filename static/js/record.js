@@ -44,7 +44,7 @@
     event.preventDefault();
     if (link.getAttribute("aria-busy")) { return; }  // a second tap while the first is on its way
     link.setAttribute("aria-busy", "true");
-    window.fetch(link.getAttribute("data-editor"), {credentials: "same-origin"}).then(function (answer) {
+    window.fetch(link.href + "?part=editor", {credentials: "same-origin"}).then(function (answer) {
       if (!answer.ok || answer.headers.get("X-Editor") !== "1") { throw new Error("no editor"); }
       return answer.text();
     }).then(function (html) {

@@ -6,9 +6,10 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
 
 from confirm.i18n import Message
-from confirm.models import Guardianship, Student
+from confirm.models import Guardianship, SchoolClass, Student
 from confirm.roles import Role
 from confirm.services import keydata, proofs, records, review
 from confirm.states import EDITABLE_STATES, STAGE_LABELS, State, stage_of
@@ -31,12 +32,22 @@ from webapp.unit_of_work import attempt, render
 
 
 def _children():
+    """The parent's children, each with its class, school and family members (what their pages show)."""
     return db.session().scalars(
         select(Student)
         .join(Guardianship, Guardianship.student_id == Student.id)
         .where(Guardianship.parent_id == current_user.id)
+        .options(joinedload(Student.school_class).joinedload(SchoolClass.school), selectinload(Student.members))
         .order_by(Student.name)
     ).all()
+
+
+def _child_or_404(children, student_id: int) -> Student:
+    """The child of ``children`` (this parent's) with ``student_id``; anyone else's child is 404."""
+    child = next((c for c in children if c.id == student_id), None)
+    if child is None:
+        abort(404)
+    return child
 
 
 def _context(student: Student):
@@ -73,7 +84,8 @@ def home():
 @bp.route("/students/<int:student_id>", methods=["GET", "POST"])
 @roles_required(Role.PARENT)
 def record(student_id: int):
-    student = parent_student_or_404(student_id)
+    children = _children()
+    student = _child_or_404(children, student_id)
     s = db.session()
     campaign, confirmation = _context(student)
     form = None
@@ -101,10 +113,11 @@ def record(student_id: int):
                 anchor = f"#row-{names[0]}" if names else ""
                 return redirect(url_for("parent.record", student_id=student.id) + anchor)
     editable = confirmation is None or State(confirmation.state) in EDITABLE_STATES
+    returned = keydata.returned_corrections(s, confirmation)
     return render_template(
         "parent/record.html",
         student=student,
-        children=_children(),
+        children=children,
         campaign=campaign,
         confirmation=confirmation,
         blocks=record_blocks(student, confirmation),
@@ -112,9 +125,9 @@ def record(student_id: int):
         has_errors=form is not None and bool(form.errors),
         editable=editable and campaign is not None,
         key_outcomes=keydata.OUTCOME_LABELS,
-        returned=keydata.returned_corrections(s, confirmation),
-        resubmit_form=ResubmitKeyForm(formdata=None),
-        withdraw_form=WithdrawKeyForm(formdata=None),
+        returned=returned,
+        resubmit_form=ResubmitKeyForm(formdata=None) if returned else None,
+        withdraw_form=WithdrawKeyForm(formdata=None) if returned else None,
     )
 
 

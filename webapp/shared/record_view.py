@@ -16,35 +16,29 @@ from confirm.presentation import readable
 from confirm.services.records import fields_checked_together, form_name, parent_fields
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Row:
-    """One line of the record: a field, its value now, and any correction asked for."""
+    """One line of the record: a field, its value now, and any correction asked for — with what the page shows
+    worked out once (a record page shows a hundred rows)."""
 
     slot: int
     field: Field
     value: str
     correction: FieldCorrection | None
+    input_name: str
+    label: str
+    display: str
+    old_display: str  # the value the correction was asked against (the record may already carry the new one)
+    corrected_display: str
+    is_key_data: bool  # a key field of the student (needs a proof to be corrected)
 
-    @property
-    def input_name(self) -> str:
-        return form_name(self.slot, self.field.key)
-
-    @property
-    def label(self) -> str:
-        return self.field.label(str(get_locale()))
-
-    @property
-    def display(self) -> str:
-        return readable(self.field, self.value)
-
-    @property
-    def old_display(self) -> str:
-        """The value the correction was asked against (the record may already carry the new one)."""
-        return readable(self.field, self.correction.old_value) if self.correction else self.display
-
-    @property
-    def corrected_display(self) -> str:
-        return readable(self.field, self.correction.new_value) if self.correction else ""
+    @classmethod
+    def of(cls, slot: int, f: Field, value: str, correction: FieldCorrection | None, locale: str) -> Row:
+        """The row of field ``f`` in ``slot`` showing ``value`` (and ``correction``), labelled in ``locale``."""
+        display = readable(f, value)
+        return cls(slot, f, value, correction, form_name(slot, f.key), f.label(locale), display,
+                   readable(f, correction.old_value) if correction else display,
+                   readable(f, correction.new_value) if correction else "", slot == 0 and f.key_data)
 
 
 @dataclass(frozen=True)
@@ -72,12 +66,13 @@ def record_blocks(student: Student, confirmation: Confirmation | None) -> list[B
     corrections = {(c.slot, c.field_key): c for c in confirmation.corrections} if confirmation else {}
     blocks = []
     for section in SECTIONS:
-        rows = [Row(0, f, student.value(f.key), corrections.get((0, f.key))) for f in fields_in_section(section.key)]
+        rows = [Row.of(0, f, student.value(f.key), corrections.get((0, f.key)), locale)
+                for f in fields_in_section(section.key)]
         blocks.append(Block(section.label(locale), rows))
     for slot in MEMBER_SLOTS:
         member = student.member(slot)
         rows = [
-            Row(slot, f, member.value(f.key) if member else "", corrections.get((slot, f.key)))
+            Row.of(slot, f, member.value(f.key) if member else "", corrections.get((slot, f.key)), locale)
             for f in MEMBER_FIELDS
         ]
         blocks.append(Block(f"{MEMBER_SECTION.label(locale)} {slot}", rows, slot))
