@@ -40,11 +40,11 @@ def serve(app: Flask) -> Iterator[str]:
 
 
 @contextmanager
-def gunicorn(database_url: str, workdir: Path, *, workers: int = 2, threads: int = 2, **settings: str
-             ) -> Iterator[str]:
+def gunicorn(database_url: str, workdir: Path, *, workers: int = 2, threads: int = 2, root: Path = ROOT,
+             **settings: str) -> Iterator[str]:
     """The app as production runs it: gunicorn with the project's gunicorn.conf.py, ``workers`` processes of
     ``threads`` threads on a free loopback port, configured through the environment like a deployment; yields the
-    base URL. Its log is ``workdir/gunicorn.log``."""
+    base URL. Its log is ``workdir/gunicorn.log``. ``root``: the checkout to serve (a benchmark's baseline)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -54,9 +54,9 @@ def gunicorn(database_url: str, workdir: Path, *, workers: int = 2, threads: int
                 "SMS_BACKEND": "console", "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", **settings})
     log = (workdir / "gunicorn.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--workers", str(workers),
+        [sys.executable, "-m", "gunicorn", "-c", str(root / "gunicorn.conf.py"), "--workers", str(workers),
          "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "2", "webapp:create_app()"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

@@ -27,10 +27,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(from_environment(app.instance_path))
     if test_config:
         app.config.from_mapping(test_config)
-    for step in (register_logging, register_proxy, register_extensions, register_blueprints, register_repeat_guard,
-                 register_templates, register_errors, register_security_headers, register_commands):
+    for step in (register_static_files, register_logging, register_proxy, register_extensions, register_blueprints,
+                 register_repeat_guard, register_templates, register_errors, register_security_headers,
+                 register_commands):
         step(app)
     return app
+
+
+def register_static_files(app: Flask) -> None:
+    """Compressed answers and fingerprinted, long-cached static files (first: compression runs last)."""
+    from webapp import static_files
+
+    static_files.init_app(app)
 
 
 def register_proxy(app: Flask) -> None:

@@ -18,7 +18,9 @@ from confirm.states import EDITABLE_STATES, CorrectionStatus, State
 from confirm.validation import clean_value, validate_record
 
 # A change to any of these re-checks the ID number against birth date and gender.
-_ID_LINKED = {"id_type", "id_number", "birth_date", "gender"}
+ID_LINKED = ("id_type", "id_number", "birth_date", "gender")  # the ID number carries the birth date and gender
+_ID_LINKED = set(ID_LINKED)
+_MEMBER_ID_LINKED = ("id_type", "id_number")
 
 
 def active_campaign(session: Session, school_id: int) -> Campaign | None:
@@ -83,6 +85,13 @@ class SaveResult:
     saved: int = 0
     removed: int = 0
     warnings: list[tuple[str, Message]] = field(default_factory=list)
+
+
+def fields_checked_together(slot: int, key: str) -> tuple[str, ...]:
+    """The keys corrected as one with ``key`` in ``slot``: an ID number with its type (and a student's birth date
+    and gender, which the number carries); any other field on its own."""
+    linked = ID_LINKED if slot == 0 else _MEMBER_ID_LINKED
+    return linked if key in linked else (key,)
 
 
 def parent_fields() -> list[tuple[int, Field]]:

@@ -139,7 +139,7 @@ def test_parent_registers_corrects_uploads_and_teacher_approves(browser, live_se
         # Correct the current address.
         row = page.locator("#row-c0-current_address")
         expect(row.locator(".value")).to_have_text(live_server.student_address)
-        row.locator("details > summary").click()
+        row.locator("a.edit").click()  # the editor opens in place, fetched when asked for
         address_input = row.locator("input[name='c0-current_address']")
         expect(address_input).to_be_visible()
         address_input.fill(NEW_ADDRESS)

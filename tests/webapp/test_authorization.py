@@ -496,6 +496,8 @@ ROUTES: dict[str, Route] = {
     "parent.home": Route(frozenset({PARENT}), ("GET",)),
     "parent.record": Route(frozenset({PARENT}), ("GET", "POST"), obj="student",
                            data=lambda s: {"c0-current_address": NEW_ADDRESS}, effect=_correction_saved),
+    "parent.correction_editor": Route(frozenset({PARENT}), ("GET",), obj="student",
+                                      args={"name": "c0-current_address"}),
     "parent.submit": Route(frozenset({PARENT}), ("GET", "POST"), obj="student", data=_sheet_upload,
                            effect=_sheet_submitted),
     # head teachers (and school admins, for every class of their school)

@@ -6,9 +6,10 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
 
 from confirm.i18n import Message
-from confirm.models import Guardianship, Student
+from confirm.models import Guardianship, SchoolClass, Student
 from confirm.roles import Role
 from confirm.services import keydata, proofs, records, review
 from confirm.states import EDITABLE_STATES, STAGE_LABELS, State, stage_of
@@ -19,17 +20,34 @@ from webapp.auth.identity import actor, parent_student_or_404, roles_required
 from webapp.parent import bp
 from webapp.parent.forms import ProofForm, ResubmitKeyForm, SubmitSheetForm, WithdrawKeyForm
 from webapp.rate_limits import PARENT_UPLOADS, upload_limits
-from webapp.shared.record_view import CorrectionForm, correction_entries, record_blocks
+from webapp.shared.record_view import (
+    EDITABLE,
+    correction_entries,
+    correction_form,
+    editors_of,
+    posted_names,
+    record_blocks,
+)
 from webapp.unit_of_work import attempt, render
 
 
 def _children():
+    """The parent's children, each with its class, school and family members (what their pages show)."""
     return db.session().scalars(
         select(Student)
         .join(Guardianship, Guardianship.student_id == Student.id)
         .where(Guardianship.parent_id == current_user.id)
+        .options(joinedload(Student.school_class).joinedload(SchoolClass.school), selectinload(Student.members))
         .order_by(Student.name)
     ).all()
+
+
+def _child_or_404(children, student_id: int) -> Student:
+    """The child of ``children`` (this parent's) with ``student_id``; anyone else's child is 404."""
+    child = next((c for c in children if c.id == student_id), None)
+    if child is None:
+        abort(404)
+    return child
 
 
 def _context(student: Student):
@@ -66,47 +84,72 @@ def home():
 @bp.route("/students/<int:student_id>", methods=["GET", "POST"])
 @roles_required(Role.PARENT)
 def record(student_id: int):
-    student = parent_student_or_404(student_id)
+    children = _children()
+    student = _child_or_404(children, student_id)
     s = db.session()
     campaign, confirmation = _context(student)
-    form = CorrectionForm()
-    if form.validate_on_submit():
-        if campaign is None:
-            flash(_("学校还没有开始本次信息核查，暂时不能提交更正"), "error")
-            return redirect(url_for("parent.record", student_id=student.id))
-        ok, result = attempt(form, lambda: records.save_corrections(
-            s, records.ensure_confirmation(s, campaign, student), correction_entries(form), actor=actor()))
-        if not ok:
-            confirmation = records.confirmation_for(s, campaign, student)
-            flash(_("有的更正没有通过检查，这次没有保存。请看下面标红的提示，改好后再保存。"), "error")
-        else:
-            for _name, message in result.warnings:
-                flash(render(message), "warning")
-            if result.saved:
-                flash(_("已保存 %(n)s 项更正。核对完成后请上传签字确认表。", n=result.saved), "success")
+    form = None
+    if request.method == "POST":  # the corrections of the editors the parent opened; other fields stay as they are
+        names = posted_names(request.form)
+        form = correction_form(student, confirmation, names, submitted=True)
+        if form.validate_on_submit():
+            if campaign is None:
+                flash(_("学校还没有开始本次信息核查，暂时不能提交更正"), "error")
+                return redirect(url_for("parent.record", student_id=student.id))
+            ok, result = attempt(form, lambda: records.save_corrections(
+                s, records.ensure_confirmation(s, campaign, student), correction_entries(form, names), actor=actor()))
+            if not ok:
+                confirmation = records.confirmation_for(s, campaign, student)
+                flash(_("有的更正没有通过检查，这次没有保存。请看下面标红的提示，改好后再保存。"), "error")
             else:
-                flash(_("已保存：信息无需更正"), "success")
-            if request.form.get("then") == "submit":
-                return redirect(url_for("parent.submit", student_id=student.id))
-            return redirect(url_for("parent.record", student_id=student.id))
-    elif confirmation is not None and not form.is_submitted():
-        for correction in confirmation.corrections:
-            form[records.form_name(correction.slot, correction.field_key)].data = correction.new_value
+                for _name, message in result.warnings:
+                    flash(render(message), "warning")
+                if result.saved:
+                    flash(_("已保存 %(n)s 项更正。核对完成后请上传签字确认表。", n=result.saved), "success")
+                elif names or request.form.get("then") != "submit":
+                    flash(_("已保存：信息无需更正"), "success")
+                if request.form.get("then") == "submit":
+                    return redirect(url_for("parent.submit", student_id=student.id))
+                anchor = f"#row-{names[0]}" if names else ""
+                return redirect(url_for("parent.record", student_id=student.id) + anchor)
     editable = confirmation is None or State(confirmation.state) in EDITABLE_STATES
+    returned = keydata.returned_corrections(s, confirmation)
     return render_template(
         "parent/record.html",
         student=student,
-        children=_children(),
+        children=children,
         campaign=campaign,
         confirmation=confirmation,
         blocks=record_blocks(student, confirmation),
-        form=form,
+        editors=editors_of(form),
+        has_errors=form is not None and bool(form.errors),
         editable=editable and campaign is not None,
         key_outcomes=keydata.OUTCOME_LABELS,
-        returned=keydata.returned_corrections(s, confirmation),
-        resubmit_form=ResubmitKeyForm(formdata=None),
-        withdraw_form=WithdrawKeyForm(formdata=None),
+        returned=returned,
+        resubmit_form=ResubmitKeyForm(formdata=None) if returned else None,
+        withdraw_form=WithdrawKeyForm(formdata=None) if returned else None,
     )
+
+
+@bp.get("/students/<int:student_id>/fields/<name>")
+@roles_required(Role.PARENT)
+def correction_editor(student_id: int, name: str):
+    """The editor of one field (with the fields corrected together with it): a page of its own without JavaScript,
+    or, with ``?part=editor``, just the editors, which the record page puts in place."""
+    student = parent_student_or_404(student_id)
+    if name not in EDITABLE:
+        abort(404)
+    campaign, confirmation = _running_context(student)
+    if confirmation is not None and State(confirmation.state) not in EDITABLE_STATES:
+        flash(_("材料已提交，审核完成前不能修改；如需修改请联系班主任退回"), "warning")
+        return redirect(url_for("parent.record", student_id=student.id))
+    form = correction_form(student, confirmation, [name], submitted=False)
+    rows = {row.input_name: row for block in record_blocks(student, confirmation) for row in block.rows}
+    editors = editors_of(form)
+    context = {"student": student, "editors": editors, "rows": rows, "name": name}
+    if request.args.get("part") == "editor":
+        return render_template("parent/_editors.html", **context), 200, {"X-Editor": "1"}
+    return render_template("parent/field.html", form=form, **context)
 
 
 @bp.route("/students/<int:student_id>/submit", methods=["GET", "POST"])

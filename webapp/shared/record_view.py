@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from flask_babel import get_locale
 from flask_wtf import FlaskForm
@@ -12,38 +13,32 @@ from wtforms.validators import Length
 from confirm.fields import MEMBER_FIELDS, MEMBER_SECTION, MEMBER_SLOTS, SECTIONS, Field, fields_in_section
 from confirm.models import Confirmation, FieldCorrection, Student
 from confirm.presentation import readable
-from confirm.services.records import form_name, parent_fields
+from confirm.services.records import fields_checked_together, form_name, parent_fields
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Row:
-    """One line of the record: a field, its value now, and any correction asked for."""
+    """One line of the record: a field, its value now, and any correction asked for — with what the page shows
+    worked out once (a record page shows a hundred rows)."""
 
     slot: int
     field: Field
     value: str
     correction: FieldCorrection | None
+    input_name: str
+    label: str
+    display: str
+    old_display: str  # the value the correction was asked against (the record may already carry the new one)
+    corrected_display: str
+    is_key_data: bool  # a key field of the student (needs a proof to be corrected)
 
-    @property
-    def input_name(self) -> str:
-        return form_name(self.slot, self.field.key)
-
-    @property
-    def label(self) -> str:
-        return self.field.label(str(get_locale()))
-
-    @property
-    def display(self) -> str:
-        return readable(self.field, self.value)
-
-    @property
-    def old_display(self) -> str:
-        """The value the correction was asked against (the record may already carry the new one)."""
-        return readable(self.field, self.correction.old_value) if self.correction else self.display
-
-    @property
-    def corrected_display(self) -> str:
-        return readable(self.field, self.correction.new_value) if self.correction else ""
+    @classmethod
+    def of(cls, slot: int, f: Field, value: str, correction: FieldCorrection | None, locale: str) -> Row:
+        """The row of field ``f`` in ``slot`` showing ``value`` (and ``correction``), labelled in ``locale``."""
+        display = readable(f, value)
+        return cls(slot, f, value, correction, form_name(slot, f.key), f.label(locale), display,
+                   readable(f, correction.old_value) if correction else display,
+                   readable(f, correction.new_value) if correction else "", slot == 0 and f.key_data)
 
 
 @dataclass(frozen=True)
@@ -71,16 +66,23 @@ def record_blocks(student: Student, confirmation: Confirmation | None) -> list[B
     corrections = {(c.slot, c.field_key): c for c in confirmation.corrections} if confirmation else {}
     blocks = []
     for section in SECTIONS:
-        rows = [Row(0, f, student.value(f.key), corrections.get((0, f.key))) for f in fields_in_section(section.key)]
+        rows = [Row.of(0, f, student.value(f.key), corrections.get((0, f.key)), locale)
+                for f in fields_in_section(section.key)]
         blocks.append(Block(section.label(locale), rows))
     for slot in MEMBER_SLOTS:
         member = student.member(slot)
         rows = [
-            Row(slot, f, member.value(f.key) if member else "", corrections.get((slot, f.key)))
+            Row.of(slot, f, member.value(f.key) if member else "", corrections.get((slot, f.key)), locale)
             for f in MEMBER_FIELDS
         ]
         blocks.append(Block(f"{MEMBER_SECTION.label(locale)} {slot}", rows, slot))
     return blocks
+
+
+# --- the correction editors: rendered only for the fields a parent opens ---------------------------------------------
+
+EDITABLE: dict[str, tuple[int, Field]] = {form_name(slot, f.key): (slot, f) for slot, f in parent_fields()}
+_ORDER = {name: i for i, name in enumerate(EDITABLE)}
 
 
 def _input_for(f: Field):
@@ -90,14 +92,45 @@ def _input_for(f: Field):
     return StringField(validators=[Length(max=max(f.max_length * 2, 40))])
 
 
-class CorrectionForm(FlaskForm):
-    """One optional input per parent-editable field; empty means "correct as shown"."""
+@lru_cache(maxsize=256)
+def _form_class(names: tuple[str, ...]) -> type[FlaskForm]:
+    return type("CorrectionForm", (FlaskForm,), {name: _input_for(EDITABLE[name][1]) for name in names})
 
 
-for _slot, _field in parent_fields():
-    setattr(CorrectionForm, form_name(_slot, _field.key), _input_for(_field))
+def editor_group(student: Student, name: str) -> list[str]:
+    """The inputs opened together with ``name``: the fields checked with it, or a whole family member not yet
+    recorded (who needs a name, a relation… at once). In schema order."""
+    slot, f = EDITABLE[name]
+    member = student.member(slot) if slot else None
+    if slot and (member is None or not any(member.value(m.key) for m in MEMBER_FIELDS)):
+        keys: tuple[str, ...] = tuple(m.key for m in MEMBER_FIELDS)
+    else:
+        keys = fields_checked_together(slot, f.key)
+    return sorted((n for n in (form_name(slot, k) for k in keys) if n in EDITABLE), key=_ORDER.__getitem__)
 
 
-def correction_entries(form: CorrectionForm) -> dict[tuple[int, str], str]:
-    """The typed corrections keyed by (slot, field key)."""
-    return {(slot, f.key): (form[form_name(slot, f.key)].data or "") for slot, f in parent_fields()}
+def posted_names(formdata) -> list[str]:
+    """The correction inputs present in a submitted form (a field not sent is left as it is)."""
+    return [name for name in EDITABLE if name in formdata]
+
+
+def correction_form(student: Student, confirmation: Confirmation | None, names, *, submitted: bool):
+    """A form with just the editors of ``names`` and their groups; the ones not typed in show the saved correction."""
+    opened = sorted({n for name in names for n in editor_group(student, name)}, key=_ORDER.__getitem__)
+    saved = {form_name(c.slot, c.field_key): c.new_value for c in confirmation.corrections} if confirmation else {}
+    sent = set(names) if submitted else set()
+    form = _form_class(tuple(opened))() if submitted else _form_class(tuple(opened))(formdata=None)
+    for name in opened:
+        if name not in sent:
+            form[name].data = saved.get(name, "")
+    return form
+
+
+def correction_entries(form: FlaskForm, names) -> dict[tuple[int, str], str]:
+    """The corrections typed into the inputs ``names`` of ``form``, keyed by (slot, field key)."""
+    return {(EDITABLE[name][0], EDITABLE[name][1].key): (form[name].data or "") for name in names}
+
+
+def editors_of(form: FlaskForm | None) -> dict:
+    """The form's inputs by name, for the rows of the page that show an editor."""
+    return {name: form[name] for name in EDITABLE if form is not None and name in form}
