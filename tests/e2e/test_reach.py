@@ -492,3 +492,62 @@ def test_on_a_webview_that_ignores_exif_orientation_the_shrunk_proof_is_still_up
                                                    StoredFile.student_id == ids["waiting"]))
         assert stored is not None
         assert is_upright(app.extensions["store"].get(stored.storage_key))
+
+
+def test_a_refused_sheet_keeps_its_photo_and_a_dropped_connection_is_retried_without_filing_twice(
+        browser, school, tmp_path):
+    from playwright.sync_api import expect
+
+    app, base, ids = school
+    photo = tmp_path / "IMG_0818.jpg"
+    noisy_photo(sheet_image((2400, 1800), seed=5), 6, seed=5).save(photo, "JPEG", quality=90)
+
+    def sheets() -> int:
+        with Session(app.extensions["db_engine"]) as s:
+            return len(s.scalars(select(StoredFile.id).where(StoredFile.kind == "sheet",
+                                                             StoredFile.student_id == ids["returned"])).all())
+
+    before = sheets()
+    context = browser.new_context(**REACH_CONTEXT)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        sign_in(page, base, ids["parent_phone"])
+        page.goto(f"{base}/parent/students/{ids['returned']}/submit")
+        expect(page.locator("#returned")).to_contain_text("照片不清楚，请重新拍照")  # why it came back
+        page.locator("input[name=sheet]").set_input_files(str(photo))
+        submit = page.get_by_role("button", name="提交")
+        retry = page.get_by_role("button", name="重试")
+        expect(retry).to_be_hidden()
+
+        submit.click(no_wait_after=True)  # the tick box forgotten: refused
+        error = page.locator("#confirmed").locator("xpath=ancestor::div[contains(@class, 'field')]")\
+            .locator(".field-error")
+        expect(error).to_contain_text("请确认您已核对信息并签字")
+        assert error.evaluate("e => { const r = e.getBoundingClientRect(); "
+                              "return r.top >= 0 && r.bottom <= window.innerHeight; }")  # scrolled into view
+        assert page.locator("input[name=sheet]").evaluate("input => input.files.length") == 1  # the photo stays
+        expect(retry).to_be_hidden()  # a refusal needs a fix, not a retry
+
+        dropped = []
+
+        def drop_the_answer(route):  # the sheet arrives and is filed, the answer is lost on the way back
+            route.fetch()
+            dropped.append(route.request.url)
+            route.abort("connectionreset")
+
+        page.route(re.compile(r"/submit$"), drop_the_answer, times=1)
+        page.locator("input[name=confirmed]").check()
+        expect(page.locator("#confirmed").locator("xpath=ancestor::div[contains(@class, 'field')]")
+               .locator(".field-error")).to_have_count(1)  # still shown until sent again
+        submit.click(no_wait_after=True)
+        expect(retry).to_be_visible()
+        assert dropped and sheets() == before + 1
+        expect(page.locator("[data-progress-text]")).to_contain_text("网络中断")
+
+        retry.click(no_wait_after=True)
+        expect(page).to_have_url(re.compile(rf"/parent/students/{ids['returned']}$"))
+        expect(page.locator(".flash-success")).to_contain_text("提交成功")
+    finally:
+        context.close()
+    assert sheets() == before + 1  # the retry got the first answer, nothing filed twice
