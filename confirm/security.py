@@ -9,6 +9,8 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from confirm.folding import fold_code
+
 # OWASP minimum for argon2id: m = 19 MiB, t = 2, p = 1.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
@@ -42,8 +44,8 @@ def new_registration_code() -> str:
 
 
 def normalize_registration_code(text: str) -> str:
-    """Upper-case and drop spaces and dashes, so what a parent types matches the issued code."""
-    cleaned = "".join(ch for ch in text.upper() if ch.isascii() and ch.isalnum())
+    """Fold full-width forms, upper-case, drop spaces and dashes, so what a parent types matches the issued code."""
+    cleaned = "".join(ch for ch in fold_code(text).upper() if ch.isascii() and ch.isalnum())
     return f"{cleaned[:4]}-{cleaned[4:]}" if len(cleaned) == 8 else cleaned
 
 

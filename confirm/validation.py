@@ -36,6 +36,7 @@ from confirm.fields import (
     Kind,
     Requirement,
 )
+from confirm.folding import fold_code
 from confirm.i18n import N_, Message
 
 __all__ = [
@@ -281,6 +282,8 @@ def clean_value(field: Field, raw: object, *, today: date | None = None) -> _Cle
     if isinstance(raw, date) and field.kind in (Kind.DATE, Kind.YEAR_MONTH):
         return _clean_date_object(field, raw, today)
     text = normalize_text(raw)
+    if field.kind in _FOLDED_KINDS:
+        text = fold_code(text)
     if not text:
         return "", [], []
     cleaner = _CLEANERS[field.kind]
@@ -467,7 +470,7 @@ _LANDLINE_RE = re.compile(r"^0\d{2,3}-?\d{7,8}(?:-\d{1,6})?$")
 def mobile_number(raw: object) -> str | None:
     """The 11-digit mainland mobile number in ``raw`` (spaces, dashes, +86 and full-width digits allowed), or None
     when it is not one (a landline, a typo). The one rule for mobile numbers everywhere."""
-    mobile = _MOBILE_RE.match(re.sub(r"[ \-()]", "", normalize_text(raw)))
+    mobile = _MOBILE_RE.match(re.sub(r"[ \-()]", "", fold_code(normalize_text(raw))))
     return mobile.group(1) if mobile else None
 
 
@@ -597,6 +600,10 @@ def _clean_validity(field: Field, raw: object, text: str, today: date) -> _Clean
 def _no_such_validity_date(text: str) -> Message:
     return Message(N_("有效期中的日期“%(value)s”不存在，请核对"), {"value": _shown(text)})
 
+
+# Codes, numbers and dates: typed with a Chinese input method they come in full-width forms and Chinese dashes.
+_FOLDED_KINDS = frozenset({Kind.DATE, Kind.YEAR_MONTH, Kind.DIVISION, Kind.PHONE, Kind.POSTCODE, Kind.NUMBER,
+                           Kind.ID_NUMBER, Kind.SCHOOL_CODE})
 
 _CLEANERS = {
     Kind.TEXT: _clean_text,

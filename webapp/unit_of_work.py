@@ -34,20 +34,21 @@ def render(message: Message | str) -> str:
     return message.render(gettext) if isinstance(message, Message) else gettext(message)
 
 
-def apply_errors(form, error: DomainError) -> None:
-    """Put each (field, message) of ``error`` on the matching form field; the rest are flashed."""
+def apply_errors(form, error: DomainError, *, unnamed_on: str = "") -> None:
+    """Put each (field, message) of ``error`` on the matching form field; the rest are flashed — or, with
+    ``unnamed_on``, those naming no field go on that field (an upload form: the file is what must change)."""
     items = error.errors if isinstance(error, FieldErrors) else [("", error.message)]
     fields = form._fields if form is not None else {}
     for name, message in items:
         text = render(message)
-        field = fields.get(name) if name else None
+        field = fields.get(name or unnamed_on) if (name or unnamed_on) else None
         if field is not None:
             field.errors = [*field.errors, text] if isinstance(field.errors, list) else [text]
         else:
             flash(text, "error")
 
 
-def attempt(form, call: Callable[[], T]) -> tuple[bool, T | None]:
+def attempt(form, call: Callable[[], T], *, unnamed_on: str = "") -> tuple[bool, T | None]:
     """Run one use case and commit once: on success, and on a refusal whose bookkeeping must stay (a counted
     failed try, an audited refusal); roll back on any other domain error. Errors go onto ``form`` (or, without a
     form, to the top of the page). Returns (succeeded, the use case's result)."""
@@ -56,11 +57,11 @@ def attempt(form, call: Callable[[], T]) -> tuple[bool, T | None]:
         result = call()
     except RecordedRefusal as exc:
         session.commit()
-        apply_errors(form, exc)
+        apply_errors(form, exc, unnamed_on=unnamed_on)
         return False, None
     except DomainError as exc:
         session.rollback()
-        apply_errors(form, exc)
+        apply_errors(form, exc, unnamed_on=unnamed_on)
         return False, None
     session.commit()
     return True, result

@@ -12,6 +12,7 @@ from datetime import date
 
 from confirm.errors import DomainError
 from confirm.fields import MEMBER_FIELDS, MEMBER_SLOTS, STUDENT_FIELDS, Field, Requirement
+from confirm.folding import fold_code
 from confirm.i18n import N_, Message
 from confirm.importing.reader import Table
 from confirm.template import CLASS_CODE, CLASS_NAME, GRADE, Column
@@ -160,6 +161,8 @@ def check_table(
             if column.field is None:
                 if column.special in klass:
                     text, limit = normalize_text(raw), CLASS_LIMITS[column.special]
+                    if column.special == CLASS_CODE:  # 班号 typed with a Chinese input method: ３０１, 3－01
+                        text = fold_code(text)
                     if len(text) > limit:
                         problems.append(ImportProblem(row_no, column.header, shown(raw), Message(
                             N_("内容过长：最多%(max)d个字，现在是%(length)d个字"),

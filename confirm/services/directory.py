@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from confirm.fields import member_field
+from confirm.folding import fold_code
 from confirm.models import Guardianship, ParentAccount, Student
 from confirm.services.common import Actor, audit
 
@@ -33,7 +34,7 @@ def class_parents(session: Session, class_id: int, search: str = "") -> list[Dir
         .where(Student.class_id == class_id)
         .order_by(Student.name, Student.id, Guardianship.created_at)
     ).all()
-    search = search.strip()
+    search = fold_code(search)
     result = []
     for student, parent, linked_at in rows:
         member = next((m for m in student.members if m.value("phone") == parent.phone), None)

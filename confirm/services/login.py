@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from confirm.errors import RecordedRefusal
+from confirm.folding import fold_code, fold_digits
 from confirm.i18n import N_, Message
 from confirm.models import ParentAccount, StaffUser, utcnow
 from confirm.security import verify_password
@@ -34,8 +35,11 @@ class LoginThrottled(RecordedRefusal):
 
 
 def login_name(raw: str) -> str:
-    """The login as typed, cleaned: full-width digits and letters folded, spaces dropped."""
-    return normalize_text(raw).replace(" ", "")
+    """The login as typed, cleaned: full-width digits, letters and dashes folded, spaces dropped; a number typed in
+    groups (``138-0013-8000``) loses its dashes too (usernames keep theirs)."""
+    name = normalize_text(fold_code(raw)).replace(" ", "")
+    digits = fold_digits(name)
+    return digits if digits.isdigit() else name
 
 
 def find_account(session: Session, name: str) -> ParentAccount | StaffUser | None:

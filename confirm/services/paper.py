@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from confirm.errors import DomainError, FieldErrors, UnreadablePhoto
+from confirm.folding import fold_digits
 from confirm.i18n import N_, Message
 from confirm.models import BatchItem, BatchUpload, Campaign, SchoolClass, StoredFile, Student, utcnow
 from confirm.ports import ObjectStore, PhotoExaminer, PhotoVerdict
@@ -49,7 +50,7 @@ class GateRefused(FieldErrors):
 
 def student_by_upload_no(session: Session, school_class: SchoolClass, upload_no: str) -> Student:
     """The student of ``school_class`` with this 拍照上传号; any other number is a field error on upload_no."""
-    number = "".join(str(upload_no or "").split())
+    number = fold_digits(upload_no)
     if not number:
         raise FieldErrors([("upload_no", Message(N_("请输入确认表上的拍照上传号")))])
     student = session.scalar(

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from confirm.errors import FieldErrors, RecordedRefusal
+from confirm.folding import fold_digits
 from confirm.i18n import N_, Message
 from confirm.models import Guardianship, ParentAccount, StaffUser, Student, utcnow
 from confirm.passwords import check_new_password, facts_of_account
@@ -83,7 +84,7 @@ def reset_parent_password(session: Session, *, platform_no: str, phone: str, cla
     except FieldErrors:
         raise mismatch from None
     account = session.scalar(
-        select(ParentAccount).where(ParentAccount.platform_no == platform_no.strip(), ParentAccount.phone == phone)
+        select(ParentAccount).where(ParentAccount.platform_no == fold_digits(platform_no), ParentAccount.phone == phone)
     )
     if account is None:
         raise mismatch

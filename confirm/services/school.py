@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from confirm.errors import FieldErrors
+from confirm.folding import fold_digits
 from confirm.i18n import N_, Message
 from confirm.models import (
     Campaign,
@@ -27,9 +28,9 @@ from confirm.services.registration import issue_code
 
 def create_school(session: Session, *, code: str, name: str, actor: Actor) -> School:
     """Register a school by its 10-digit 学校标识码."""
-    code, name = code.strip(), name.strip()
+    code, name = fold_digits(code), name.strip()
     errors = []
-    if not (len(code) == 10 and code.isdigit()):
+    if not (len(code) == 10 and code.isascii() and code.isdigit()):
         errors.append(("code", Message(N_("学校标识码应为 10 位数字"))))
     elif session.scalar(select(School.id).where(School.code == code)):
         errors.append(("code", Message(N_("这个学校标识码已经存在"))))

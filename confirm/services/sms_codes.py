@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from confirm.errors import FieldErrors, RecordedRefusal
+from confirm.folding import fold_digits
 from confirm.i18n import N_, Message
 from confirm.models import SmsChallenge, utcnow
 from confirm.security import constant_time_equal, keyed_hash, new_sms_code
@@ -126,7 +127,7 @@ def verify_challenge(
         if challenge.used_at is not None:
             raise FieldErrors([("sms_code", Message(N_("验证码已失效，请重新获取")))])
         raise FieldErrors([("sms_code", Message(N_("验证码错误次数过多，请重新获取")))])
-    if not constant_time_equal(challenge.code_hash, keyed_hash(key, f"{purpose}:{code.strip()}")):
+    if not constant_time_equal(challenge.code_hash, keyed_hash(key, f"{purpose}:{fold_digits(code)}")):
         left = MAX_ATTEMPTS - challenge.attempts
         if left <= 0:
             raise RecordedRefusal([("sms_code", Message(N_("验证码错误次数过多，请重新获取")))])

@@ -24,6 +24,7 @@ from confirm.services.common import Actor, audit, mask_phone
 from confirm.services.outbox import queue_sms
 from confirm.services.sessions import end_all_sessions
 from confirm.states import MessageKind
+from confirm.validation import mobile_number
 
 # At least one letter: an all-digit login is read as a parent's phone or platform number.
 _USERNAME = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9_.-]{3,64}$")
@@ -51,7 +52,11 @@ def create_staff(
         errors.append(("display_name", Message(N_("请填写姓名"))))
     if role not in STAFF_ROLES:
         errors.append(("role", Message(N_("角色无效"))))
-    problem = password_problem(password, facts_of(phones=[phone], numbers=[username]))
+    # The phone receives step-up codes: stored as the 11 digits, however it was typed (full-width, in groups).
+    mobile = mobile_number(phone) if phone and phone.strip() else None
+    if phone and phone.strip() and mobile is None:
+        errors.append(("phone", Message(N_("请输入正确的 11 位手机号码"))))
+    problem = password_problem(password, facts_of(phones=[mobile or phone], numbers=[username]))
     if problem is not None:
         errors.append(("password", problem))
     if errors:
@@ -61,7 +66,7 @@ def create_staff(
         username=username,
         display_name=display_name.strip(),
         role=role,
-        phone=phone or None,
+        phone=mobile,
         password_hash=hash_password(password),
         session_nonce=new_nonce(),
         is_active=True,

@@ -185,7 +185,7 @@ def test_non_image_upload_is_refused_and_nothing_is_stored(client, world, auth, 
     r = client.post(f"/parent/students/{student.id}/submit",
                     data={"sheet": (io.BytesIO(b"<html>not a photo</html>"), "sheet.jpg"), "confirmed": "y"},
                     content_type="multipart/form-data")
-    assert r.status_code == 200
+    assert r.status_code == 400  # refused: the upload page with the reason
     assert "无法识别的文件" in r.get_data(as_text=True)
     assert db.scalar(select(StoredFile)) is None
     assert db.scalar(select(Confirmation.state)) in (None, "open")
@@ -208,7 +208,7 @@ def test_submit_without_ticking_the_confirmation_is_refused(client, world, auth,
     auth.login(world.parent.phone, PASSWORD)
     r = client.post(f"/parent/students/{world.students_a[0].id}/submit",
                     data={"sheet": (io.BytesIO(jpeg_bytes()), "a.jpg")}, content_type="multipart/form-data")
-    assert r.status_code == 200
+    assert r.status_code == 400  # refused: the upload page with the reason
     assert "请确认您已核对信息并签字" in r.get_data(as_text=True)
     assert db.scalar(select(StoredFile)) is None
 

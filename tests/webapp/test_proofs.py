@@ -28,10 +28,13 @@ def test_key_data_correction_without_proof_cannot_be_submitted(app, db, world):
     parent = logged_in(app, world.parent.phone)
     student = world.students_a[0]
     assert parent.post(f"/parent/students/{student.id}", data={"c0-ethnicity": "06"}).status_code == 302
-    assert "上传证明材料" in parent.get(f"/parent/students/{student.id}/submit").get_data(as_text=True)
-    response = _submit(parent, student.id)
-    assert response.status_code == 200
-    assert "关键信息的更正需要上传证明材料" in response.get_data(as_text=True)
+    page = parent.get(f"/parent/students/{student.id}/submit").get_data(as_text=True)
+    assert "上传证明材料" in page
+    assert 'name="sheet"' not in page and 'href="#proof"' in page  # the sheet form waits for the proof
+    response = _submit(parent, student.id)  # sent anyway (an old page, a script): refused, with a link to the field
+    assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    assert "关键信息的更正需要上传证明材料" in body and '<a href="#proof">' in body
     db.expire_all()
     assert db.scalar(select(Confirmation.state)) == "open"
     assert db.scalar(select(StoredFile.id).where(StoredFile.kind == "sheet")) is None
@@ -74,7 +77,9 @@ def test_broken_pdf_or_other_files_are_refused(app, db, world):
     parent = logged_in(app, world.parent.phone)
     student = world.students_a[0]
     response = _upload(parent, student.id, b"%PDF-1.4 truncated", "x.pdf")
-    assert "PDF 文件不完整" in parent.get(response.headers["Location"]).get_data(as_text=True)
+    assert response.status_code == 400  # the upload page again, the reason linked at the top and next to the field
+    body = response.get_data(as_text=True)
+    assert "PDF 文件不完整" in body and '<a href="#proof">' in body
     _upload(parent, student.id, b"<svg onload=alert(1)>", "x.svg")
     assert db.scalar(select(StoredFile.id)) is None
 

@@ -163,21 +163,32 @@ def submit(student_id: int):
         return redirect(url_for("parent.record", student_id=student.id))
     form = SubmitSheetForm()
     proof_form = ProofForm(formdata=None)
+    if form.validate_on_submit():
+        if confirmation is not None and proofs.is_missing_proof(s, confirmation):
+            # key data needs its proof before the sheet is taken in (the page offers no sheet form until then)
+            proof_form.proof.errors = [render(Message(proofs.MISSING_PROOF))]
+        else:
+            ok, _sheet = attempt(form, lambda: review.submit_sheet_photo(
+                s, campaign, student, form.sheet.data.read(), examiner=examiner(), store=store(), actor=actor()),
+                unnamed_on="sheet")
+            if ok:
+                flash(_("提交成功！请等待班主任审核，审核结果会显示在这里。"), "success")
+                return redirect(url_for("parent.record", student_id=student.id))
+    return _submit_page(student, confirmation, form, proof_form)
+
+
+def _submit_page(student: Student, confirmation, form: SubmitSheetForm, proof_form: ProofForm):
+    """The upload page; 400 when a form sent to it was refused (the errors are listed at the top, each linked to
+    its field, and shown next to the field)."""
+    s = db.session()
+    refused = request.method == "POST" and bool(form.errors or proof_form.errors)
     missing_proof = confirmation is not None and proofs.is_missing_proof(s, confirmation)
-    if form.validate_on_submit() and missing_proof:  # key data needs its proof before the sheet is taken in
-        proof_form.proof.errors = [render(Message(proofs.MISSING_PROOF))]
-    elif form.validate_on_submit():
-        ok, _sheet = attempt(form, lambda: review.submit_sheet_photo(
-            s, campaign, student, form.sheet.data.read(), examiner=examiner(), store=store(), actor=actor()))
-        if ok:
-            flash(_("提交成功！请等待班主任审核，审核结果会显示在这里。"), "success")
-            return redirect(url_for("parent.record", student_id=student.id))
     return render_template(
         "parent/submit.html", student=student, confirmation=confirmation, form=form,
         blocks=record_blocks(student, confirmation), proof_form=proof_form, missing_proof=missing_proof,
         proofs=proofs.proofs_of(s, confirmation) if confirmation else [],
         needs_proof=confirmation is not None and proofs.needs_proof(confirmation),
-    )
+    ), 400 if refused else 200
 
 
 @bp.post("/students/<int:student_id>/proofs")
@@ -186,20 +197,18 @@ def submit(student_id: int):
 def upload_proof(student_id: int):
     student = parent_student_or_404(student_id)
     s = db.session()
-    campaign, _confirmation = _running_context(student)
+    campaign, confirmation = _running_context(student)
     form = ProofForm()
-    if not form.validate_on_submit():
-        for error in form.proof.errors:
-            flash(error, "error")
-        return redirect(url_for("parent.submit", student_id=student.id))
-    ok, _proof = attempt(form, lambda: proofs.add_proof(
-        s, records.ensure_confirmation(s, campaign, student), examiner().proof(form.proof.data.read()),
-        store=store(), actor=actor()))
-    if ok:
-        flash(_("证明材料已上传"), "success")
-    for error in form.proof.errors:
-        flash(error, "error")
-    return redirect(url_for("parent.submit", student_id=student.id))
+    if form.validate_on_submit():
+        ok, _proof = attempt(form, lambda: proofs.add_proof(
+            s, records.ensure_confirmation(s, campaign, student), examiner().proof(form.proof.data.read()),
+            store=store(), actor=actor()), unnamed_on="proof")
+        if ok:
+            flash(_("证明材料已上传"), "success")
+            return redirect(url_for("parent.submit", student_id=student.id, _anchor="proofs"))
+    # Refused: the upload page again, the reason next to the proof field (the sheet form untouched).
+    _campaign, confirmation = _context(student)
+    return _submit_page(student, confirmation, SubmitSheetForm(formdata=None), form)
 
 
 # --- a key-data correction the school turned down ------------------------------------------------------------------

@@ -29,11 +29,17 @@ def invitation_link(student: Student, campaign: Campaign) -> str:
 
 
 def message_link(campaign: Campaign | None):
-    """For reminders and invitations: the link a family at ``stage`` needs (its invitation, or the login page)."""
+    """For reminders and invitations: the link a family at ``stage`` needs — its invitation; the page where the
+    returned sheet is sent again or the returned key-data change is answered (the login comes first when the parent
+    is signed out, then that page); else the login page."""
 
     def link(student: Student, stage: Stage) -> str:
         if stage == Stage.UNREGISTERED:
             return invitation_link(student, campaign) if campaign else registration_url()
+        if stage == Stage.RETURNED:
+            return public_url(url_for("parent.submit", student_id=student.id))
+        if stage == Stage.KEY_RETURNED:
+            return public_url(url_for("parent.record", student_id=student.id))
         return public_url(url_for("auth.login"))
 
     return link
