@@ -11,9 +11,10 @@ from openpyxl import Workbook
 from sqlalchemy import and_, case, exists, func, literal, select
 from sqlalchemy.orm import Session, joinedload
 
-from confirm.exporting import _as_text, _header_cells, _save
+from confirm.exporting import _as_text, _header_cells, _save, student_identifier
 from confirm.i18n import N_
 from confirm.models import Campaign, Confirmation, FieldCorrection, Guardianship, School, SchoolClass, Student
+from confirm.services.namesakes import StudentLabels
 from confirm.states import STAGE_LABELS, CorrectionStatus, Stage, State
 
 
@@ -222,9 +223,12 @@ LATENESS_LABELS = {"overdue": N_("已逾期"), "at_risk": N_("有风险")}
 
 
 def class_workbook(
-    school_class: SchoolClass, campaign: Campaign | None, figures: Figures, students: list[tuple[Student, Stage]]
+    school_class: SchoolClass, campaign: Campaign | None, figures: Figures, students: list[tuple[Student, Stage]],
+    labels: StudentLabels | None = None,
 ) -> bytes:
-    """The class's funnel and its students with their stages, as a workbook of two sheets."""
+    """The class's funnel and its students with their stages (namesakes told apart by ``labels``, each with
+    its stable identifier), as a workbook of two sheets."""
+    labels = labels or StudentLabels()
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("统计")
     sheet.append(_as_text(sheet, [school_class.title, campaign.name if campaign else ""]))
@@ -237,10 +241,11 @@ def class_workbook(
     sheet.append(["合计", figures.total, 100 if figures.total else 0])
     lateness = figures.deadline.lateness
     listing = workbook.create_sheet("学生")
-    listing.append(_header_cells(listing, ["姓名", "状态", "提醒"]))
+    listing.append(_header_cells(listing, ["姓名", "状态", "提醒", "学生标识"]))
     for student, stage in students:
         flag = LATENESS_LABELS[lateness] if lateness and stage in BEHIND_STAGES else ""
-        listing.append(_as_text(listing, [student.name, STAGE_LABELS[stage], flag]))
+        listing.append(_as_text(listing, [str(labels(student)), STAGE_LABELS[stage], flag,
+                                          student_identifier(student, school_class)]))
     return _save(workbook)
 
 

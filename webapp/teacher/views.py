@@ -11,6 +11,7 @@ from confirm.i18n import N_
 from confirm.models import Guardianship
 from confirm.roles import Role
 from confirm.services import keydata, proofs, records, review, review_queue, stats
+from confirm.services.namesakes import student_labels
 from confirm.services.school import issue_class_codes
 from confirm.states import STAGE_LABELS, Stage, State, stage_of
 from webapp.adapters import db
@@ -64,6 +65,7 @@ def class_page(class_id: int):
         stage_labels=STAGE_LABELS,
         selected=selected,
         students=students,
+        label=student_labels(s, [school_class.id]),
         codes_form=IssueCodesForm(),
     )
 
@@ -77,6 +79,7 @@ def issue_codes(class_id: int):
         abort(400)
     _ok, slips = attempt(None, lambda: issue_class_codes(db.session(), school_class, key=code_key(), actor=actor()))
     response = render_template("teacher/code_slips.html", school_class=school_class, slips=slips,
+                               label=student_labels(db.session(), [school_class.id]),
                                register_url=registration_url())
     return response, 200, {"Cache-Control": "no-store"}
 
@@ -98,6 +101,7 @@ def _render_review(student, confirmation, approve_form=None, return_form=None, s
     return render_template(
         "teacher/student.html",
         student=student,
+        student_label=student_labels(db.session(), [student.class_id])(student),
         confirmation=confirmation,
         stage=stage_of(confirmation.state if confirmation else None, has_parent is not None,
                        key_data_returned=bool(keydata.returned_corrections(db.session(), confirmation))),
