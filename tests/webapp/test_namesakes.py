@@ -88,7 +88,8 @@ def test_the_change_list_tells_namesakes_apart_with_a_stable_identifier_and_beij
     target = tmp_path / "更正.xlsx"
     result = runner.invoke(args=["export-changes", "--school", SCHOOL, "-o", str(target)])
     assert result.exit_code == 0, result.output
-    lines = [dict(zip(CHANGE_HEADERS, r, strict=True)) for r in load_workbook(target).active.iter_rows(values_only=True)]
+    sheet = load_workbook(target).active
+    lines = [dict(zip(CHANGE_HEADERS, r, strict=True)) for r in sheet.iter_rows(values_only=True)]
     assert "审核时间（北京时间）" in CHANGE_HEADERS
     ours = [line for line in lines[1:] if line["学生姓名"].startswith(NAME)]
     assert sorted(line["学生姓名"] for line in ours) == list(LABELS)
