@@ -9,9 +9,10 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import Length
 
-from confirm.fields import MEMBER_FIELDS, MEMBER_SECTION, MEMBER_SLOTS, SECTIONS, Field, fields_in_section
+from confirm.fields import MEMBER_FIELDS, MEMBER_SECTION, MEMBER_SLOTS, SECTIONS, Field, Kind, fields_in_section
 from confirm.models import Confirmation, FieldCorrection, Student
 from confirm.presentation import readable
+from confirm.services.common import mask_id_number, mask_phone
 from confirm.services.records import form_name, parent_fields
 
 
@@ -35,6 +36,15 @@ class Row:
     @property
     def display(self) -> str:
         return readable(self.field, self.value)
+
+    @property
+    def masked_display(self) -> str:
+        """The value as a page that is not the family's shows it: ID numbers and phones masked."""
+        if self.value and self.field.kind is Kind.ID_NUMBER:
+            return mask_id_number(self.value)
+        if self.value and self.field.kind is Kind.PHONE:
+            return mask_phone(self.value)
+        return self.display
 
     @property
     def old_display(self) -> str:
