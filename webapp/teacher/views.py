@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from confirm.i18n import N_
 from confirm.roles import Role
-from confirm.services import directory, keydata, outreach, proofs, records, review, review_queue, stats
+from confirm.services import directory, keydata, outreach, proofs, provenance, records, review, review_queue, stats
 from confirm.services.common import mask_phone
 from confirm.services.namesakes import student_labels
 from confirm.services.school import issue_class_codes
@@ -94,8 +94,7 @@ def _review_context(student_id: int):
     return student, confirmation
 
 
-EVENT_LABELS = {State.SUBMITTED.value: N_("家长提交"), State.APPROVED.value: N_("审核通过"),
-                State.RETURNED.value: N_("退回给家长")}
+EVENT_LABELS = {State.APPROVED.value: N_("审核通过"), State.RETURNED.value: N_("退回给家长")}  # submissions: how
 
 
 def _render_review(student, confirmation, approve_form=None, return_form=None, status=200):
@@ -118,7 +117,8 @@ def _render_review(student, confirmation, approve_form=None, return_form=None, s
         can_remind=stage in REMINDER_STAGES,
         reminder_form=ReminderForm(),
         stage_labels=STAGE_LABELS,
-        event_labels=EVENT_LABELS,
+        event_label=lambda event: provenance.event_label(event, EVENT_LABELS),
+        provenance=provenance.provenance_of(s, confirmation),
         key_outcomes=keydata.OUTCOME_LABELS,
         blocks=record_blocks(student, confirmation),
         approve_form=approve_form or ApproveForm(),
