@@ -115,7 +115,7 @@ def hand_in(
     if not can_take_sheet(session, campaign, student):
         raise FieldErrors([("upload_no", Message(N_("该学生的确认表已经提交，不能再代为上传")))])
     try:
-        verdict = examiner.sheet_of(data, student, campaign, qr_required=qr_required)
+        verdict = examiner.sheet_of(data, student, campaign, qr_required=qr_required, for_staff=True)
     except UnreadablePhoto as exc:
         raise FieldErrors([("sheet", exc.message)]) from None
     extra, override = None, None
