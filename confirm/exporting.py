@@ -27,6 +27,8 @@ from confirm.models import (
     StoredFile,
     Student,
 )
+from confirm.presentation import LOCAL_TZ_NAME, local_time, stable_identifier
+from confirm.services.namesakes import student_labels
 from confirm.states import ConflictChoice, CorrectionStatus, ImportStatus
 from confirm.template import CLASS_CODE, CLASS_NAME, EXPORT_COLUMNS, GRADE
 
@@ -134,8 +136,16 @@ def count_changed_students(session: Session, school: School, campaign: Campaign 
     return students or 0, corrections or 0
 
 
+# Times are Beijing time, named in the header; 学生标识 names the student for good (see stable_identifier).
 CHANGE_HEADERS = ("班级", "学生姓名", "信息项", "原信息", "更正为", "关键信息", "申请人", "状态", "证明材料",
-                  "审核人", "审核时间", "再次导入")
+                  "审核人", f"审核时间（{LOCAL_TZ_NAME}）", "再次导入", "学生标识")
+
+
+def student_identifier(student: Student, school_class: SchoolClass) -> str:
+    """The export's stable identifier of ``student`` (学籍辅号 when the school has it; see stable_identifier)."""
+    record = student.record or {}
+    return stable_identifier(school_class.title, student.name, record.get("birth_date") or "",
+                             record.get("aux_student_no") or "")
 
 
 def _reimports(session: Session, correction_ids: list[int]) -> dict[int, tuple[str, str, object]]:
@@ -159,7 +169,7 @@ def _reimport_text(f, outcome: tuple[str, str, object] | None) -> str:
     if outcome is None:
         return ""
     choice, file_value, at = outcome
-    when = at.strftime("%Y-%m-%d %H:%M") if at else ""
+    when = f"{local_time(at)}（{LOCAL_TZ_NAME}）" if at else ""
     value = f.display(file_value) or "（空）"
     if choice == ConflictChoice.FILE:
         return f"{when} 导入时采用了文件的值“{value}”"
@@ -187,6 +197,7 @@ def export_changes(session: Session, school: School, campaign: Campaign | None =
         select(StoredFile.student_id, func.count()).where(StoredFile.school_id == school.id, StoredFile.kind == "proof")
         .group_by(StoredFile.student_id)).all()) if rows else {}
     reimports = _reimports(session, [c.id for c, *_ in rows])
+    labels = student_labels(session, {school_class.id for *_, school_class in rows})
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("更正清单")
     sheet.append(_header_cells(sheet, CHANGE_HEADERS))
@@ -199,10 +210,12 @@ def export_changes(session: Session, school: School, campaign: Campaign | None =
             requester = staff.get(correction.requested_by_id, "学校")
         status = CORRECTION_STATUS.get(correction.status, correction.status)
         sheet.append(_as_text(sheet, [
-            school_class.title, student.name, label, f.display(correction.old_value), f.display(correction.new_value),
+            school_class.title, str(labels(student)), label, f.display(correction.old_value),
+            f.display(correction.new_value),
             "是" if correction.is_key_data else "否", requester, status, proofs.get(student.id, 0),
             staff.get(correction.decided_by_id, "") if correction.decided_by_id else "",
-            correction.decided_at.strftime("%Y-%m-%d %H:%M") if correction.decided_at else "",
+            local_time(correction.decided_at),
             _reimport_text(f, reimports.get(correction.id)),
+            student_identifier(student, school_class),
         ]))
     return _save(workbook)

@@ -23,9 +23,11 @@ class Message:
     params: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def render(self, gettext=None) -> str:
-        """Return the message, translated by ``gettext`` when one is given."""
+        """Return the message, translated by ``gettext`` when one is given (parameters that are messages too)."""
         template = gettext(self.text) if gettext else self.text
-        return template % self.params if self.params else template
+        if not self.params:
+            return template
+        return template % {k: v.render(gettext) if isinstance(v, Message) else v for k, v in self.params.items()}
 
     def __str__(self) -> str:
         return self.render()

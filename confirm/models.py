@@ -41,6 +41,7 @@ from confirm.states import (
     MessageStatus,
     RepeatState,
     State,
+    Submission,
     allowed_values,
 )
 from confirm.storage_keys import PendingState
@@ -371,6 +372,13 @@ class ConfirmationEvent(Base):
     actor_id: Mapped[int] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    # a submission only: how the sheet came (Submission) and which photo it was
+    via: Mapped[str | None] = mapped_column(String(12))
+    sheet_file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_files.id"))
+
+    __table_args__ = (
+        CheckConstraint(f"via is null or via in ({allowed_values(Submission)})", name="via_known"),
+    )
 
 
 class FieldCorrection(Base):

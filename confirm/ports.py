@@ -88,8 +88,9 @@ class PhotoExaminer(Protocol):
     """The photo intake. Each method raises UnreadablePhoto for a file that is not a usable photo (or PDF)."""
 
     def sheet_of(self, data: bytes, student: Student, campaign: Campaign, *,
-                 qr_required: bool | None = None) -> PhotoVerdict:
-        """Judge ``data`` as ``student``'s signed sheet (by default a QR code is needed as the campaign says)."""
+                 qr_required: bool | None = None, for_staff: bool = False) -> PhotoVerdict:
+        """Judge ``data`` as ``student``'s signed sheet (by default a QR code is needed as the campaign says);
+        ``for_staff``: a head teacher uploads it, and the reasons address the teacher."""
 
     def any_sheet(self, data: bytes) -> PhotoVerdict:
         """Judge ``data`` as a sheet of whoever its QR code names (batch uploads)."""

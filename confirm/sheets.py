@@ -81,18 +81,25 @@ def parse_sheet_payload(key: bytes, text: str) -> SheetRef:
 
 
 def check_sheet_for(
-    ref: SheetRef | None, *, student_id: int, campaign_id: int, current_version: int
+    ref: SheetRef | None, *, student_id: int, campaign_id: int, current_version: int, for_staff: bool = False
 ) -> Message | None:
-    """Why a photographed sheet cannot count for this student's current sheet, or None when it can."""
+    """Why a photographed sheet cannot count for this student's current sheet, or None when it can; worded for the
+    parent, or with ``for_staff`` for the head teacher uploading it."""
     if ref is None:
         return Message(N_("没有找到确认表上的二维码，请把整张确认表拍进画面"))
     if ref.student_id != student_id:
+        if for_staff:
+            return Message(N_("这张确认表属于另一名学生，请核对拍照上传号，上传这名学生本人的确认表"))
         return Message(N_("这张确认表属于另一名学生，请上传您孩子本人的确认表"))
     if ref.campaign_id != campaign_id:
         return Message(N_("这是其他核查批次的确认表，请使用本次核查发放的确认表"))
     if ref.version < current_version:
+        if for_staff:
+            return Message(N_("这是旧版本的确认表：学籍信息已更新，请重新打印确认表，请家长签字后再上传"))
         return Message(N_("这是旧版本的确认表，请使用班主任最新发放的确认表"))
     if ref.version > current_version:
+        if for_staff:
+            return Message(N_("确认表的版本与系统记录不一致，请重新打印这名学生的确认表"))
         return Message(N_("确认表的版本与系统记录不一致，请联系班主任重新发放确认表"))
     return None
 

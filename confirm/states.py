@@ -82,6 +82,23 @@ STAGE_LABELS: dict[Stage, str] = {
 }
 
 
+class Submission(StrEnum):
+    """How a signed sheet reached the platform (recorded on the event of each submission)."""
+
+    PARENT = "parent"  # the parent's own upload
+    ON_BEHALF = "on_behalf"  # 班主任代传: the head teacher photographed the family's paper sheet
+    BATCH = "batch"  # a photo of a batch, matched to the student by the sheet's QR code
+    BATCH_MANUAL = "batch_manual"  # a photo of a batch the head teacher filed by its 拍照上传号
+
+
+SUBMISSION_LABELS: dict[Submission, str] = {
+    Submission.PARENT: N_("家长提交"),
+    Submission.ON_BEHALF: N_("班主任代传"),
+    Submission.BATCH: N_("批量拍照（按二维码自动匹配）"),
+    Submission.BATCH_MANUAL: N_("批量拍照（班主任手动归档）"),
+}
+
+
 # Stages in which the family still has something to do, and reminders may be sent.
 REMINDER_STAGES = (Stage.UNREGISTERED, Stage.REGISTERED, Stage.RETURNED, Stage.KEY_RETURNED)
 
@@ -188,6 +205,29 @@ class BatchItemStatus(StrEnum):
 
 BATCH_WAITING = (BatchItemStatus.NO_QR, BatchItemStatus.REFUSED)  # their raw photo is kept for the teacher
 BATCH_FILED = (BatchItemStatus.MATCHED, BatchItemStatus.ASSIGNED)
+
+
+class BatchGroup(StrEnum):
+    """How the batch results page groups its photos."""
+
+    WAITING = "waiting"  # 待手动处理: the teacher files it by upload number (or with a reason), or discards it
+    FILED = "filed"  # matched by its QR code, or filed by hand
+    REFUSED = "refused"  # not usable here: another class, an old sheet, a repeat, unreadable, or discarded
+    PENDING = "pending"  # still being matched
+
+
+BATCH_GROUP_OF: dict[BatchItemStatus, BatchGroup] = {
+    **{status: BatchGroup.WAITING for status in BATCH_WAITING},
+    **{status: BatchGroup.FILED for status in BATCH_FILED},
+    BatchItemStatus.PENDING: BatchGroup.PENDING,
+    **{status: BatchGroup.REFUSED for status in (BatchItemStatus.OTHER_CLASS, BatchItemStatus.OLD_VERSION,
+                                                 BatchItemStatus.DUPLICATE, BatchItemStatus.UNREADABLE,
+                                                 BatchItemStatus.DISCARDED)},
+}
+BATCH_GROUP_LABELS: dict[BatchGroup, str] = {
+    BatchGroup.WAITING: N_("待手动处理"), BatchGroup.FILED: N_("已归档"), BatchGroup.REFUSED: N_("未能使用"),
+    BatchGroup.PENDING: N_("处理中"),
+}
 BATCH_MOVES: dict[BatchItemStatus, frozenset[BatchItemStatus]] = {
     BatchItemStatus.PENDING: frozenset(set(BatchItemStatus) - {BatchItemStatus.PENDING, BatchItemStatus.ASSIGNED,
                                                                  BatchItemStatus.DISCARDED}),

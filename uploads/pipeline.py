@@ -25,6 +25,7 @@ class SheetExpectation:
     campaign_id: int
     current_version: int
     required: bool
+    for_staff: bool = False  # a head teacher uploads it: reasons are worded for the teacher, not the parent
 
 
 @dataclass
@@ -67,7 +68,8 @@ def examine(data: bytes, *, sheet_key: bytes | None = None, expect: SheetExpecta
         if expect.required:
             verdict.reasons.append(check_sheet_for(None, student_id=expect.student_id,
                                                    campaign_id=expect.campaign_id,
-                                                   current_version=expect.current_version))
+                                                   current_version=expect.current_version,
+                                                   for_staff=expect.for_staff))
         return verdict
     try:
         ref = parse_sheet_payload(sheet_key, found.text)
@@ -76,7 +78,7 @@ def examine(data: bytes, *, sheet_key: bytes | None = None, expect: SheetExpecta
             verdict.reasons.append(error.message)
         return verdict
     reason = check_sheet_for(ref, student_id=expect.student_id, campaign_id=expect.campaign_id,
-                             current_version=expect.current_version)
+                             current_version=expect.current_version, for_staff=expect.for_staff)
     if reason is not None:  # our own sheet, but the wrong one: always a reason to retake
         verdict.reasons.append(reason)
     return verdict

@@ -100,6 +100,7 @@ def register_templates(app: Flask) -> None:
     from confirm.fields import field_for
     from confirm.i18n import Message
     from confirm.presentation import readable
+    from confirm.states import STAGE_LABELS, Stage
 
     def msg(value):
         return value.render(gettext) if isinstance(value, Message) else gettext(value)
@@ -109,6 +110,8 @@ def register_templates(app: Flask) -> None:
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
     app.jinja_env.globals["field_for"] = field_for  # the field schema, for pages that show one correction
     app.jinja_env.globals["readable"] = readable
+    # One wording for each stage on every page, the parent's and the teacher's (confirm.states.STAGE_LABELS)
+    app.jinja_env.globals["stage_label"] = lambda stage: gettext(STAGE_LABELS[Stage(stage)])
 
 
 def register_errors(app: Flask) -> None:

@@ -59,6 +59,11 @@ def unique_number(session: Session, column, length: int) -> str:
             return number
 
 
+def mask_id_number(number: str) -> str:
+    """520102********0011 — the region and the last four, never the birth date in the middle."""
+    return f"{number[:6]}{'*' * (len(number) - 10)}{number[-4:]}" if len(number) >= 14 else "****"
+
+
 def mask_phone(phone: str) -> str:
     """138****1234 — enough for a person to recognise, too little to misuse."""
     return f"{phone[:3]}****{phone[-4:]}" if len(phone) >= 11 else "****"

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from confirm.fields import member_field
 from confirm.folding import fold_code
-from confirm.models import Guardianship, ParentAccount, Student
+from confirm.models import Guardianship, Notification, ParentAccount, Student
 from confirm.services.common import Actor, audit
 
 
@@ -59,3 +59,27 @@ def reveal_parent_phone(session: Session, class_id: int, parent_id: int, *, acto
               detail={"class_id": class_id})
         session.flush()
     return account
+
+
+def student_parents(session: Session, student: Student) -> list[DirectoryRow]:
+    """The parent accounts linked to ``student``, first linked first, with the family member each one is."""
+    rows = session.execute(
+        select(ParentAccount, Guardianship.created_at)
+        .join(Guardianship, Guardianship.parent_id == ParentAccount.id)
+        .where(Guardianship.student_id == student.id)
+        .order_by(Guardianship.created_at, Guardianship.id)
+    ).all()
+    result = []
+    for parent, linked_at in rows:
+        member = next((m for m in student.members if m.value("phone") == parent.phone), None)
+        relation = member_field("relation").display(member.value("relation")) if member else ""
+        result.append(DirectoryRow(student, parent, relation, member.value("name") if member else "", linked_at))
+    return result
+
+
+def student_messages(session: Session, student: Student, limit: int = 10) -> list[Notification]:
+    """The newest SMS written for ``student`` (the outbox rows, whatever their status), newest first."""
+    return list(session.scalars(
+        select(Notification).where(Notification.student_id == student.id)
+        .order_by(Notification.id.desc()).limit(limit)
+    ))

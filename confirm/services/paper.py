@@ -25,11 +25,14 @@ from confirm.services.files import delete_after_commit, put_object, store_photo
 from confirm.sheets import SheetRef
 from confirm.states import (
     BATCH_FILED,
+    BATCH_GROUP_OF,
     BATCH_MOVES,
     BATCH_WAITING,
     EDITABLE_STATES,
+    BatchGroup,
     BatchItemStatus,
     State,
+    Submission,
     move,
 )
 from confirm.storage_keys import new_object_key
@@ -87,7 +90,7 @@ def submit_on_behalf(
 ) -> None:
     """Submit ``student``'s confirmation with ``sheet`` as handed in by a head teacher for the parent."""
     confirmation = records.ensure_confirmation(session, campaign, student)
-    review.submit_confirmation(session, confirmation, sheet, actor=actor, now=now)
+    review.submit_confirmation(session, confirmation, sheet, actor=actor, now=now, via=Submission(how))
     detail = {"how": how, "file_id": sheet.id}
     if override:
         detail["override_reason"] = override
@@ -113,7 +116,7 @@ def hand_in(
     if not can_take_sheet(session, campaign, student):
         raise FieldErrors([("upload_no", Message(N_("该学生的确认表已经提交，不能再代为上传")))])
     try:
-        verdict = examiner.sheet_of(data, student, campaign, qr_required=qr_required)
+        verdict = examiner.sheet_of(data, student, campaign, qr_required=qr_required, for_staff=True)
     except UnreadablePhoto as exc:
         raise FieldErrors([("sheet", exc.message)]) from None
     extra, override = None, None
@@ -295,3 +298,12 @@ def progress(batch: BatchUpload) -> dict:
     done = sum(n for status, n in counts.items() if status != BatchItemStatus.PENDING)
     return {"total": batch.total, "done": done, "counts": dict(counts),
             "filed": sum(counts[s] for s in BATCH_FILED), "waiting": sum(counts[s] for s in BATCH_WAITING)}
+
+
+def grouped_items(batch: BatchUpload, only: BatchGroup | None = None) -> list[tuple[BatchGroup, list[BatchItem]]]:
+    """The batch's photos by group (待手动处理 first, then filed, refused, still pending), each in upload order;
+    with ``only`` just that group. Groups without photos are left out."""
+    groups: dict[BatchGroup, list[BatchItem]] = {group: [] for group in BatchGroup}
+    for item in batch.items:
+        groups[BATCH_GROUP_OF[BatchItemStatus(item.status)]].append(item)
+    return [(group, items) for group, items in groups.items() if items and (only is None or group == only)]

@@ -25,13 +25,23 @@ from confirm.services.common import Actor, audit
 from confirm.services.files import store_photo
 from confirm.services.outbox import public_url, queue_sms
 from confirm.services.records import apply_correction, ensure_confirmation
-from confirm.states import CORRECTION_MOVES, Action, CorrectionStatus, MessageKind, State, move, next_state
+from confirm.states import (
+    CORRECTION_MOVES,
+    Action,
+    CorrectionStatus,
+    MessageKind,
+    State,
+    Submission,
+    move,
+    next_state,
+)
 
 MAX_REASON_LENGTH = 500
 
 
 def _transition(
-    session: Session, confirmation: Confirmation, action: Action, actor: Actor, now: datetime, note: str | None = None
+    session: Session, confirmation: Confirmation, action: Action, actor: Actor, now: datetime, note: str | None = None,
+    *, via: Submission | None = None, sheet: StoredFile | None = None,
 ) -> None:
     before = State(confirmation.state)
     after = next_state(before, action)
@@ -40,16 +50,19 @@ def _transition(
         ConfirmationEvent(
             confirmation_id=confirmation.id, from_state=before.value, to_state=after.value,
             actor_kind=actor.kind, actor_id=actor.id or 0, note=note, at=now,
+            via=via.value if via else None, sheet_file_id=sheet.id if sheet else None,
         )
     )
 
 
 def submit_confirmation(
-    session: Session, confirmation: Confirmation, sheet: StoredFile, *, actor: Actor, now: datetime | None = None
+    session: Session, confirmation: Confirmation, sheet: StoredFile, *, actor: Actor, now: datetime | None = None,
+    via: Submission = Submission.PARENT,
 ) -> None:
-    """Hand in the record with the photo of the signed sheet; it now waits for the head teacher."""
+    """Hand in the record with the photo of the signed sheet (``via``: how it came); it now waits for the head
+    teacher."""
     now = now or utcnow()
-    _transition(session, confirmation, Action.SUBMIT, actor, now)
+    _transition(session, confirmation, Action.SUBMIT, actor, now, via=via, sheet=sheet)
     confirmation.sheet_file_id = sheet.id
     confirmation.submitted_at = now
     confirmation.submitted_by_kind = actor.kind

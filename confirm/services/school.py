@@ -8,7 +8,8 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from confirm.errors import FieldErrors
+from confirm.class_names import matching
+from confirm.errors import DomainError, FieldErrors
 from confirm.folding import fold_digits
 from confirm.i18n import N_, Message
 from confirm.models import (
@@ -159,3 +160,21 @@ def issue_class_codes(
     audit(session, actor, "registration_codes.printed", school_id=school_class.school_id, target=school_class,
           detail={"count": len(slips)}, at=now)
     return slips
+
+
+def find_class(session: Session, school_id: int, wanted: str) -> SchoolClass:
+    """The school's class that ``wanted`` names (年级+班级, 班级 or 班号; see ``confirm.class_names``); a DomainError
+    naming the classes and 班号 that exist when none matches, or asking for the grade when several do."""
+    classes = list(session.scalars(select(SchoolClass).where(SchoolClass.school_id == school_id)
+                                   .order_by(SchoolClass.grade, SchoolClass.name)))
+    found = matching(classes, wanted)
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise DomainError(Message(N_("有 %(n)s 个班级叫“%(name)s”，请写上年级，例如“%(example)s”"),
+                                  {"n": len(found), "name": wanted, "example": found[0].grade + found[0].name}))
+    existing = "、".join(f"{c.title}（班号 {c.class_code}）" if c.class_code else c.title for c in classes[:60])
+    if len(classes) > 60:
+        existing += "…"
+    raise DomainError(Message(N_("找不到班级“%(name)s”。本校现有的班级：%(classes)s"),
+                              {"name": wanted, "classes": existing or "（还没有班级）"}))

@@ -17,6 +17,7 @@ from confirm.models import Campaign, Guardianship, School, SchoolClass, Student,
 from confirm.services.common import Actor, audit
 from confirm.services.records import active_campaign
 from confirm.services.registration import issue_code
+from confirm.services.school import find_class
 from confirm.sheets import SheetRef, make_sheet_payload
 
 # One PDF holds at most this many sheets: a class is far below it; a whole school is printed class by class.
@@ -52,14 +53,10 @@ def class_students(session: Session, school_class: SchoolClass, student_ids: lis
 
 
 def school_students(session: Session, school: School, class_name: str | None = None) -> list[Student]:
-    """The school's students in print order, or one class's (``class_name`` is the class name or ``年级 班级``)."""
+    """The school's students in print order, or one class's (``class_name`` as ``find_class`` reads it)."""
     query = select(Student).where(Student.school_id == school.id)
     if class_name:
-        classes = session.scalars(select(SchoolClass).where(SchoolClass.school_id == school.id)).all()
-        wanted = [c.id for c in classes if class_name.strip() in (c.name, c.title, f"{c.grade}{c.name}")]
-        if len(wanted) != 1:
-            raise DomainError(Message(N_("找不到班级 %(name)s（或有多个同名班级，请写上年级）"), {"name": class_name}))
-        query = query.where(Student.class_id == wanted[0])
+        query = query.where(Student.class_id == find_class(session, school.id, class_name).id)
     return _students(session, query)
 
 

@@ -8,12 +8,22 @@ from dataclasses import dataclass
 from datetime import date
 
 from openpyxl import Workbook
-from sqlalchemy import and_, case, exists, func, literal, select
+from sqlalchemy import and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from confirm.exporting import _as_text, _header_cells, _save
+from confirm.exporting import _as_text, _header_cells, _save, student_identifier
 from confirm.i18n import N_
-from confirm.models import Campaign, Confirmation, FieldCorrection, Guardianship, School, SchoolClass, Student
+from confirm.models import (
+    Campaign,
+    Confirmation,
+    FieldCorrection,
+    Guardianship,
+    ParentAccount,
+    School,
+    SchoolClass,
+    Student,
+)
+from confirm.services.namesakes import StudentLabels
 from confirm.states import STAGE_LABELS, CorrectionStatus, Stage, State
 
 
@@ -54,13 +64,20 @@ def stage_counts(session: Session, class_ids: Iterable[int], campaign_id: int | 
 
 
 def students_with_stage(
-    session: Session, class_id: int, campaign_id: int | None, stage: Stage | None = None
+    session: Session, class_id: int, campaign_id: int | None, stage: Stage | None = None, search: str = ""
 ) -> list[tuple[Student, Stage]]:
-    """The class's students with their stage, optionally only those in ``stage``, by name."""
+    """The class's students with their stage, by name; optionally only those in ``stage`` and those whose name
+    contains ``search`` or a linked parent's platform number starts with it. One query."""
     expr = stage_expression(campaign_id)
     query = _join_confirmation(select(Student, expr), campaign_id).where(Student.class_id == class_id)
     if stage is not None:
         query = query.where(expr == stage.value)
+    search = search.strip()
+    if search:
+        by_platform_no = exists().where(
+            Guardianship.student_id == Student.id, Guardianship.parent_id == ParentAccount.id,
+            ParentAccount.platform_no.startswith(search, autoescape=True))
+        query = query.where(or_(Student.name.contains(search, autoescape=True), by_platform_no))
     rows = session.execute(query.order_by(Student.name, Student.id)).all()
     return [(student, Stage(value)) for student, value in rows]
 
@@ -222,9 +239,12 @@ LATENESS_LABELS = {"overdue": N_("已逾期"), "at_risk": N_("有风险")}
 
 
 def class_workbook(
-    school_class: SchoolClass, campaign: Campaign | None, figures: Figures, students: list[tuple[Student, Stage]]
+    school_class: SchoolClass, campaign: Campaign | None, figures: Figures, students: list[tuple[Student, Stage]],
+    labels: StudentLabels | None = None,
 ) -> bytes:
-    """The class's funnel and its students with their stages, as a workbook of two sheets."""
+    """The class's funnel and its students with their stages (namesakes told apart by ``labels``, each with
+    its stable identifier), as a workbook of two sheets."""
+    labels = labels or StudentLabels()
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("统计")
     sheet.append(_as_text(sheet, [school_class.title, campaign.name if campaign else ""]))
@@ -237,10 +257,11 @@ def class_workbook(
     sheet.append(["合计", figures.total, 100 if figures.total else 0])
     lateness = figures.deadline.lateness
     listing = workbook.create_sheet("学生")
-    listing.append(_header_cells(listing, ["姓名", "状态", "提醒"]))
+    listing.append(_header_cells(listing, ["姓名", "状态", "提醒", "学生标识"]))
     for student, stage in students:
         flag = LATENESS_LABELS[lateness] if lateness and stage in BEHIND_STAGES else ""
-        listing.append(_as_text(listing, [student.name, STAGE_LABELS[stage], flag]))
+        listing.append(_as_text(listing, [str(labels(student)), STAGE_LABELS[stage], flag,
+                                          student_identifier(student, school_class)]))
     return _save(workbook)
 
 

@@ -414,7 +414,9 @@ def test_change_export_lists_each_correction_with_old_and_new_values(session, sc
     assert set(body) == {"现住址", "民族", "成员1联系电话"}
     requester = f"家长（平台号 {parent.platform_no}）"
     assert body["现住址"] == ["1年级 1班", student.name, "现住址", "测试市测试路1号", "新家地址1号", "否", requester,
-                             "家长未提交", 0, None, None, None]
+                             "家长未提交", 0, None, None, None,
+                             f"1年级 1班/{student.name}/{student.value('birth_date')[:4]}-"
+                             f"{student.value('birth_date')[4:6]}-{student.value('birth_date')[6:]}"]
     assert body["民族"][3:6] == ["汉族", "回族", "是"]
     assert body["成员1联系电话"][3:5] == ["13800000000", "13900009999"]
 

@@ -134,7 +134,7 @@ def test_parent_registers_corrects_uploads_and_teacher_approves(browser, live_se
         assert platform_no
         expect(page.locator(".flash-success")).to_contain_text(platform_no)
         expect(page.get_by_role("heading", level=1)).to_contain_text(live_server.student_name)
-        expect(page.locator(".status")).to_contain_text("待核对")
+        expect(page.locator(".status")).to_contain_text("已注册未提交")
 
         # Correct the current address.
         row = page.locator("#row-c0-current_address")

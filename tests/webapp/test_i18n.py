@@ -197,10 +197,10 @@ def test_parent_record_page_in_english(english, world, auth):
     html = english.get(f"/parent/students/{student.id}").get_data(as_text=True)
     texts = visible_texts(html)
     for text in ("Basic information", "Family member or guardian 1", "Date of birth", "Key information",
-                 "Save corrections", "Save and upload the signed form", "Log out", "To be checked"):
+                 "Save corrections", "Save and upload the signed form", "Log out", "Registered, not submitted"):
         assert text in texts, text
     assert student.name in texts  # record data stays as it is
-    for untranslated in ("学生个人基础信息", "出生日期", "关键信息", "保存更正", "待核对"):
+    for untranslated in ("学生个人基础信息", "出生日期", "关键信息", "保存更正", "已注册未提交"):
         assert untranslated not in html
 
 

@@ -214,11 +214,29 @@ def test_export_students_writes_the_school_or_one_class(runner, db, school, tmp_
     assert _names(by_name_only) == [names[1]]
 
 
-def test_export_students_of_an_unknown_class_is_an_error(runner, db, school, tmp_path):
+@pytest.mark.parametrize("spelling", ["1年级1班", "1年级 1班", "1年级１班", "2020010101"])
+def test_export_students_takes_a_class_as_print_sheets_does(runner, db, school, tmp_path, spelling):
+    data = [student_row(0, SCHOOL), student_row(1, SCHOOL)]
+    data[0][HEADERS.index("班号")] = "2020010101"
+    runner.invoke(args=["import-students", write_xlsx(tmp_path / "学生.xlsx", data), "--school", SCHOOL])
     target = tmp_path / "x.xlsx"
-    result = runner.invoke(args=["export-students", "--school", SCHOOL, "--class", "9年级 9班", "-o", str(target)])
+    result = runner.invoke(args=["export-students", "--school", SCHOOL, "--class", spelling, "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert _names(target) == [data[0][col("姓名")]]
+
+
+@pytest.mark.parametrize("command", ["export-students", "print-sheets"])
+def test_a_class_that_does_not_exist_is_an_error_naming_the_classes_and_codes_there_are(
+        runner, db, school, tmp_path, command):
+    data = [student_row(0, SCHOOL), student_row(1, SCHOOL)]
+    data[0][HEADERS.index("班号")] = "2020010101"
+    runner.invoke(args=["import-students", write_xlsx(tmp_path / "学生.xlsx", data), "--school", SCHOOL])
+    make_campaign(db, school)
+    db.commit()
+    target = tmp_path / "x.out"
+    result = runner.invoke(args=[command, "--school", SCHOOL, "--class", "2099999999", "-o", str(target)])
     assert result.exit_code == 1
-    assert "找不到唯一的班级 9年级 9班" in result.stderr
+    assert "找不到班级“2099999999”。本校现有的班级：1年级 1班（班号 2020010101）、2年级 2班" in result.output
     assert not target.exists()
 
 

@@ -117,8 +117,11 @@ def test_class_export_has_the_funnel_and_every_student_with_stage(teacher, world
     assert figures[0][0] == world.class_a.title
     assert ("未注册", 1, 33) in figures and ("已通过", 1, 33) in figures and ("合计", 3, 100) in figures
     students = _sheet_rows(response, "学生")
-    assert students[0] == ("姓名", "状态", "提醒")
-    flags = {name: (stage, flag) for name, stage, flag in students[1:]}
+    assert students[0] == ("姓名", "状态", "提醒", "学生标识")
+    flags = {name: (stage, flag) for name, stage, flag, _identifier in students[1:]}
+    assert {row[3] for row in students[1:]} == {
+        f"{world.class_a.title}/{s.name}/{s.value('birth_date')[:4]}-{s.value('birth_date')[4:6]}-"
+        f"{s.value('birth_date')[6:]}" for s in world.students_a}
     assert flags == {world.students_a[0].name: ("已注册未提交", "有风险"),
                      world.students_a[1].name: ("已通过", None),
                      world.students_a[2].name: ("未注册", "有风险")}

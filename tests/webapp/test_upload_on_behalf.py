@@ -139,3 +139,19 @@ def test_already_submitted_sheet_is_not_replaced(teacher, world, db):
     assert again.status_code == 400
     assert "已经提交" in again.get_data(as_text=True)
     assert len(db.scalars(select(StoredFile)).all()) == 1
+
+
+def test_a_sheet_of_another_student_is_refused_in_words_for_the_teacher(app, teacher, world, db):
+    student, other = world.students_a[1], world.students_a[2]
+    response = upload(teacher, world, student, qr_photo(app, other, world.campaign))
+    body = response.get_data(as_text=True)
+    assert response.status_code == 400 and confirmation_of(db, student) is None
+    assert "请核对拍照上传号，上传这名学生本人的确认表" in body and "您孩子" not in body
+
+
+def test_the_teachers_step_up_code_is_worded_for_the_teacher(app, teacher, world, db, outbox):
+    db.merge(world.teacher).phone = "13700000009"
+    db.commit()
+    teacher.post("/teacher/verify/send")
+    phone, text = outbox[-1]
+    assert phone == "13700000009" and "敏感操作" in text and "老师不会向您索要" not in text

@@ -18,9 +18,9 @@ class Examiner:
         self.key = key
 
     def sheet_of(self, data: bytes, student: Student, campaign: Campaign, *,
-                 qr_required: bool | None = None) -> Verdict:
+                 qr_required: bool | None = None, for_staff: bool = False) -> Verdict:
         required = campaign.require_sheet_qr if qr_required is None else qr_required
-        expect = SheetExpectation(student.id, campaign.id, student.record_version or 1, required)
+        expect = SheetExpectation(student.id, campaign.id, student.record_version or 1, required, for_staff)
         return _readable(lambda: examine(data, sheet_key=self.key, expect=expect))
 
     def any_sheet(self, data: bytes) -> Verdict:

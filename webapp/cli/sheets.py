@@ -13,7 +13,8 @@ from flask.cli import with_appcontext
 @click.command("print-sheets")
 @with_appcontext
 @click.option("--school", "school_code", required=True, help="学校标识码")
-@click.option("--class", "class_name", default=None, help="班级名称，例如 1班 或 三年级1班 (default: whole school)")
+@click.option("--class", "class_name", default=None,
+              help="only this class: 年级+班级 (三年级1班), 班级 (1班) or 班号 (default: whole school)")
 @click.option("--invitation", is_flag=True,
               help="print fresh registration codes for students without a registered parent (old codes stop working)")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True), help="FILE.pdf")

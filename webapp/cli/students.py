@@ -15,10 +15,11 @@ from confirm.fields import field_for
 from confirm.importing.conflicts import KEEP_PLATFORM, TAKE_FILE, Conflict
 from confirm.importing.reader import UnreadableFile
 from confirm.importing.service import ImportOutcome, import_file
-from confirm.models import School, SchoolClass
+from confirm.models import School
 from confirm.services import exports
 from confirm.services.common import SYSTEM
 from confirm.services.records import active_campaign
+from confirm.services.school import find_class
 from confirm.states import CorrectionStatus
 from webapp.adapters import db
 
@@ -110,7 +111,7 @@ def import_students(file: Path, school_code: str, check_only: bool, take_file: b
 @click.command("export-students")
 @with_appcontext
 @click.option("--school", "school_code", required=True)
-@click.option("--class", "class_name", default=None, help="only this class (its name, e.g. 1班, or 年级 班级)")
+@click.option("--class", "class_name", default=None, help="only this class: 年级+班级 (三年级1班), 班级 (1班) or 班号")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def export_students_command(school_code: str, class_name: str | None, output: Path):
     """Write the school's (or one class's) students in the national template layout (audited)."""
@@ -118,14 +119,10 @@ def export_students_command(school_code: str, class_name: str | None, output: Pa
     school = _school(session, school_code)
     school_class = None
     if class_name:
-        grade, _, name = class_name.strip().rpartition(" ")
-        query = select(SchoolClass).where(SchoolClass.school_id == school.id, SchoolClass.name == name)
-        if grade:
-            query = query.where(SchoolClass.grade == grade)
-        matches = session.scalars(query).all()
-        if len(matches) != 1:
-            raise click.ClickException(f"找不到唯一的班级 {class_name}（找到 {len(matches)} 个）；请写成“年级 班级”")
-        school_class = matches[0]
+        try:
+            school_class = find_class(session, school.id, class_name)
+        except DomainError as exc:
+            raise click.ClickException(str(exc.message)) from None
     data = exports.students_workbook(session, school, school_class, actor=SYSTEM,
                                      campaign=active_campaign(session, school.id))
     output.write_bytes(data)

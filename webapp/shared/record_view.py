@@ -10,9 +10,10 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import Length
 
-from confirm.fields import MEMBER_FIELDS, MEMBER_SECTION, MEMBER_SLOTS, SECTIONS, Field, fields_in_section
+from confirm.fields import MEMBER_FIELDS, MEMBER_SECTION, MEMBER_SLOTS, SECTIONS, Field, Kind, fields_in_section
 from confirm.models import Confirmation, FieldCorrection, Student
 from confirm.presentation import readable
+from confirm.services.common import mask_id_number, mask_phone
 from confirm.services.records import fields_checked_together, form_name, parent_fields
 
 
@@ -39,6 +40,15 @@ class Row:
         return cls(slot, f, value, correction, form_name(slot, f.key), f.label(locale), display,
                    readable(f, correction.old_value) if correction else display,
                    readable(f, correction.new_value) if correction else "", slot == 0 and f.key_data)
+
+    @property
+    def masked_display(self) -> str:
+        """The value as a page that is not the family's shows it: ID numbers and phones masked."""
+        if self.value and self.field.kind is Kind.ID_NUMBER:
+            return mask_id_number(self.value)
+        if self.value and self.field.kind is Kind.PHONE:
+            return mask_phone(self.value)
+        return self.display
 
 
 @dataclass(frozen=True)

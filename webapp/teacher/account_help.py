@@ -7,6 +7,7 @@ from flask import flash, render_template, request
 from flask_babel import gettext as _
 
 from confirm.services import resets
+from confirm.services.namesakes import student_labels
 from webapp.adapters import db
 from webapp.adapters.keys import code_key
 from webapp.auth.fresh import stepup_is_fresh
@@ -33,6 +34,7 @@ def reset_code(student_id: int):
                 flash(_("已解除 %(n)s 个家长账号与该学生的关联，家长会收到短信通知", n=len(result.unlinked)), "info")
             slips = [{"student": student, "code": result.code}]
             return render_template("teacher/code_slips.html", school_class=student.school_class, slips=slips,
+                                   label=student_labels(db.session(), [student.class_id]),
                                    register_url=registration_url()), 200, {"Cache-Control": "no-store"}
     return render_template("teacher/reset_code.html", student=student, form=form, fresh=stepup_is_fresh())
 
@@ -45,6 +47,8 @@ def reset_code(student_id: int):
 def reset_password(class_id: int):
     school_class = staff_class_or_404(class_id)
     form = ResetPasswordForm()
+    if request.method == "GET" and request.args.get("platform_no"):  # from the student's page: one parent named
+        form.platform_no.data = request.args["platform_no"][:12]
     if request.method == "POST" and not stepup_is_fresh():
         return to_stepup(request.path)
     temporary = None

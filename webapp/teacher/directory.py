@@ -6,6 +6,7 @@ from flask import abort, render_template, request, url_for
 
 from confirm.services import directory as parents
 from confirm.services.common import mask_phone
+from confirm.services.namesakes import student_labels
 from webapp.adapters import db
 from webapp.auth.fresh import stepup_is_fresh
 from webapp.auth.identity import STAFF, actor, roles_required, staff_class_or_404
@@ -20,7 +21,8 @@ def _render_directory(school_class, revealed: dict[int, str] | None = None):
     rows = parents.class_parents(db.session(), school_class.id, search)
     return render_template("teacher/directory.html", school_class=school_class, rows=rows, search=search,
                            revealed=revealed or {}, reveal_form=RevealForm(), fresh=stepup_is_fresh(),
-                           mask_phone=mask_phone), 200, {"Cache-Control": "no-store"}
+                           mask_phone=mask_phone,
+                           label=student_labels(db.session(), [school_class.id])), 200, {"Cache-Control": "no-store"}
 
 
 @bp.get("/classes/<int:class_id>/parents")

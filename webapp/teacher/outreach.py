@@ -33,6 +33,7 @@ class ReminderForm(FlaskForm):
                         choices=[SelectChoice(s.value, _l(STAGE_LABELS[s])) for s in REMINDER_STAGES])
     student_ids = SelectMultipleField(coerce=int, validate_choice=False)
     pick = HiddenField()  # "1" when the page sent its checkboxes: none ticked then means nobody, not everybody
+    back = HiddenField()  # "student": sent from one student's page, which the teacher goes back to
 
 
 class InvitationForm(FlaskForm):
@@ -130,6 +131,8 @@ def send_reminders(class_id: int):
         flash(_("请至少选择一名学生"), "warning")
     else:
         queue_and_send(school_class.school, students, MessageKind.REMINDER, campaign)
+    if form.back.data == "student" and len(form.student_ids.data or []) == 1:
+        return redirect(url_for("teacher.student_page", student_id=form.student_ids.data[0]))
     return redirect(url_for("teacher.outreach_page", class_id=school_class.id, stage=stage.value))
 
 

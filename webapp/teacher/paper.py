@@ -9,8 +9,9 @@ from sqlalchemy import select
 from confirm.errors import DomainError
 from confirm.models import BatchItem, BatchUpload, SchoolClass, Student
 from confirm.services import exports, paper, records
+from confirm.services.namesakes import student_labels
 from confirm.services.paper import GateRefused
-from confirm.states import BATCH_WAITING
+from confirm.states import BATCH_GROUP_LABELS, BATCH_WAITING, BatchGroup
 from uploads.intake import IntakeError, sanitize_image
 from webapp.adapters import db
 from webapp.adapters.photos import examiner
@@ -152,6 +153,10 @@ def batch_add(batch_id: int):
     return redirect(url_for("teacher.batch_page", batch_id=batch.id))
 
 
+# An A4 sheet 1000 px tall prints its 拍照上传号 (10 pt) about 12 px high: readable; the 320 px thumbnail is not.
+PREVIEW_EDGE = 1000
+
+
 def _students_of(batch: BatchUpload) -> dict[int, Student]:
     ids = {item.student_id for item in batch.items if item.student_id}
     if not ids:
@@ -163,9 +168,14 @@ def _students_of(batch: BatchUpload) -> dict[int, Student]:
 @roles_required(*STAFF)
 def batch_page(batch_id: int):
     batch, school_class = _batch_or_404(batch_id)
+    try:
+        only = BatchGroup(request.args["show"]) if request.args.get("show") else None
+    except ValueError:
+        abort(404)
     return render_template("teacher/batch.html", batch=batch, school_class=school_class,
                            progress=paper.progress(batch), labels=paper.STATUS_LABELS,
-                           students=_students_of(batch),
+                           groups=paper.grouped_items(batch, only), only=only, group_labels=BATCH_GROUP_LABELS,
+                           students=_students_of(batch), label=student_labels(db.session(), [school_class.id]),
                            suggested=paper.suggested_upload_numbers(db.session(), batch, examiner()),
                            waiting=BATCH_WAITING, add_form=BatchAddForm(), assign_form=AssignForm())
 
@@ -221,8 +231,9 @@ def _assign(school_class: SchoolClass, item: BatchItem, form: AssignForm) -> Stu
 @bp.get("/batches/<int:batch_id>/photo")
 @roles_required(*STAFF)
 def batch_photo(batch_id: int):
-    """A small picture of one photo of the batch (?item=id; default: the first still to be filed by hand),
-    so the teacher can read the photo-upload number off it."""
+    """A picture of one photo of the batch (?item=id; default: the first still to be filed by hand): a photo still
+    to be filed by hand at PREVIEW_EDGE, large enough to read the 拍照上传号 printed on the sheet; a filed one as
+    its thumbnail."""
     batch, _school_class = _batch_or_404(batch_id)
     wanted = request.args.get("item", type=int)
     item = next((i for i in batch.items if (i.id == wanted if wanted else bool(i.upload_key or i.file_id))), None)
@@ -231,9 +242,9 @@ def batch_photo(batch_id: int):
     if item.file_id:  # filed: /files/ shows it, and audits the view
         return redirect(url_for("files.show", file_id=item.file_id, size="thumb"))
     try:
-        thumbnail = sanitize_image(store().get(item.upload_key)).thumbnail
+        preview = sanitize_image(store().get(item.upload_key), long_edge=PREVIEW_EDGE).data
     except (KeyError, IntakeError):
         abort(404)
     attempt(None, lambda: exports.record_batch_photo_view(db.session(), item, batch.school_id, actor=actor()))
-    return Response(thumbnail, mimetype="image/jpeg",
+    return Response(preview, mimetype="image/jpeg",
                     headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})

@@ -16,6 +16,7 @@ from wtforms.validators import InputRequired
 
 from confirm.models import Guardianship, Student
 from confirm.services import records
+from confirm.services.namesakes import student_labels
 from confirm.services.sheet_printing import MAX_SHEETS, class_students, prepare_sheets
 from webapp.adapters import db
 from webapp.adapters.keys import code_key, sheet_key
@@ -44,7 +45,8 @@ def _render_page(school_class, form, status=200):
         Guardianship.student_id.in_([st.id for st in students]))))
     campaign = records.active_campaign(s, school_class.school_id)
     return render_template("teacher/print_sheets.html", school_class=school_class, form=form, students=students,
-                           registered=registered, campaign=campaign, max_sheets=MAX_SHEETS), status
+                           registered=registered, campaign=campaign, max_sheets=MAX_SHEETS,
+                           label=student_labels(s, [school_class.id])), status
 
 
 def _print(school_class, chosen: list[int] | None, invitation: bool, out, font: str) -> tuple[int, int]:

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from confirm.models import SchoolClass, Student
 from confirm.services import records, review_queue
+from confirm.services.namesakes import student_labels
 from confirm.states import Stage
 from webapp.adapters import db
 from webapp.auth.identity import STAFF, actor, roles_required, staff_class_or_404
@@ -67,4 +68,4 @@ def bulk_approve(class_id: int):
     if form.is_submitted():
         abort(400)
     return render_template("teacher/queue.html", school_class=school_class, eligible=eligible, form=form,
-                           empty=False)
+                           empty=False, label=student_labels(s, [school_class.id]))

@@ -5,14 +5,14 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from confirm.i18n import N_
-from confirm.models import Guardianship
 from confirm.roles import Role
-from confirm.services import keydata, proofs, records, review, review_queue, stats
+from confirm.services import directory, keydata, outreach, proofs, provenance, records, review, review_queue, stats
+from confirm.services.common import mask_phone
+from confirm.services.namesakes import student_labels
 from confirm.services.school import issue_class_codes
-from confirm.states import STAGE_LABELS, Stage, State, stage_of
+from confirm.states import REMINDER_STAGES, STAGE_LABELS, Stage, State, stage_of
 from webapp.adapters import db
 from webapp.adapters.keys import code_key
 from webapp.auth.identity import STAFF, actor, roles_required, staff_class_or_404, staff_classes, staff_student_or_404
@@ -20,6 +20,7 @@ from webapp.shared.links import registration_url
 from webapp.shared.record_view import record_blocks
 from webapp.teacher import bp
 from webapp.teacher.forms import ApproveForm, IssueCodesForm, ReturnForm
+from webapp.teacher.outreach import ReminderForm
 from webapp.teacher.queue import position, url_after_decision, waiting
 from webapp.unit_of_work import attempt
 
@@ -49,7 +50,8 @@ def class_page(class_id: int):
         selected = Stage(request.args["stage"]) if request.args.get("stage") else None
     except ValueError:
         abort(404)
-    students = stats.students_with_stage(s, school_class.id, campaign_id, selected)
+    search = request.args.get("q", "").strip()[:50]
+    students = stats.students_with_stage(s, school_class.id, campaign_id, selected, search)
     figures = stats.Figures(counts, stats.deadline_of(campaign))
     behind = stats.students_behind(s, school_class.id, campaign_id) if figures.deadline.lateness else []
     return render_template(
@@ -63,7 +65,9 @@ def class_page(class_id: int):
         stages=list(Stage),
         stage_labels=STAGE_LABELS,
         selected=selected,
+        search=search,
         students=students,
+        label=student_labels(s, [school_class.id]),
         codes_form=IssueCodesForm(),
     )
 
@@ -77,6 +81,7 @@ def issue_codes(class_id: int):
         abort(400)
     _ok, slips = attempt(None, lambda: issue_class_codes(db.session(), school_class, key=code_key(), actor=actor()))
     response = render_template("teacher/code_slips.html", school_class=school_class, slips=slips,
+                               label=student_labels(db.session(), [school_class.id]),
                                register_url=registration_url())
     return response, 200, {"Cache-Control": "no-store"}
 
@@ -89,20 +94,31 @@ def _review_context(student_id: int):
     return student, confirmation
 
 
-EVENT_LABELS = {State.SUBMITTED.value: N_("家长提交"), State.APPROVED.value: N_("审核通过"),
-                State.RETURNED.value: N_("退回给家长")}
+EVENT_LABELS = {State.APPROVED.value: N_("审核通过"), State.RETURNED.value: N_("退回给家长")}  # submissions: how
 
 
 def _render_review(student, confirmation, approve_form=None, return_form=None, status=200):
-    has_parent = db.session().scalar(select(Guardianship.id).where(Guardianship.student_id == student.id).limit(1))
+    s = db.session()
+    linked = directory.student_parents(s, student)
+    stage = stage_of(confirmation.state if confirmation else None, bool(linked),
+                     key_data_returned=bool(keydata.returned_corrections(s, confirmation)))
     return render_template(
         "teacher/student.html",
         student=student,
+        student_label=student_labels(s, [student.class_id])(student),
         confirmation=confirmation,
-        stage=stage_of(confirmation.state if confirmation else None, has_parent is not None,
-                       key_data_returned=bool(keydata.returned_corrections(db.session(), confirmation))),
+        stage=stage,
+        # the student's page before any submission too: who is linked, what was sent, what the teacher can do
+        parents=linked,
+        messages=directory.student_messages(s, student),
+        mask_phone=mask_phone,
+        kind_labels=outreach.KIND_LABELS,
+        status_labels=outreach.STATUS_LABELS,
+        can_remind=stage in REMINDER_STAGES,
+        reminder_form=ReminderForm(),
         stage_labels=STAGE_LABELS,
-        event_labels=EVENT_LABELS,
+        event_label=lambda event: provenance.event_label(event, EVENT_LABELS),
+        provenance=provenance.provenance_of(s, confirmation),
         key_outcomes=keydata.OUTCOME_LABELS,
         blocks=record_blocks(student, confirmation),
         approve_form=approve_form or ApproveForm(),

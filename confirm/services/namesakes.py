@@ -1,0 +1,51 @@
+"""Labels that tell a class's students apart, for every page and print-out that lists students."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session
+
+from confirm.i18n import Message
+from confirm.models import Student
+from confirm.presentation import Namesake, distinguishing_suffixes, label_with
+
+
+@dataclass(frozen=True)
+class StudentLabels:
+    """``labels(student)``: the student's label within the class (see ``distinguishing_suffixes``);
+    ``labels.suffix(student)``: only what follows the name, None for a name alone in its class."""
+
+    suffixes: dict[int, Message] = field(default_factory=dict)
+
+    def __call__(self, student: Student) -> Message:
+        return label_with(student.name, self.suffixes.get(student.id))
+
+    def suffix(self, student: Student) -> Message | None:
+        return self.suffixes.get(student.id)
+
+
+def student_labels(session: Session, class_ids: Iterable[int]) -> StudentLabels:
+    """The labels of the classes' students, in two queries however many students: only namesakes are loaded, and
+    they are compared with the whole class, whichever of them a page shows."""
+    class_ids = sorted(set(class_ids))
+    if not class_ids:
+        return StudentLabels()
+    shared = (
+        select(Student.class_id, Student.name)
+        .where(Student.class_id.in_(class_ids))
+        .group_by(Student.class_id, Student.name)
+        .having(func.count() > 1)
+    )
+    pairs = session.execute(shared).all()
+    if not pairs:
+        return StudentLabels()
+    rows = session.execute(
+        select(Student.id, Student.class_id, Student.name, Student.record, Student.upload_no)
+        .where(tuple_(Student.class_id, Student.name).in_([tuple(p) for p in pairs]))
+    ).all()
+    namesakes = [Namesake(i, c, n, (r or {}).get("birth_date") or "", (r or {}).get("class_seat_no") or "", u or "")
+                 for i, c, n, r, u in rows]
+    return StudentLabels(distinguishing_suffixes(namesakes))
