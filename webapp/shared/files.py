@@ -28,7 +28,7 @@ def _may_see(stored: StoredFile) -> bool:
         ) is not None
     if current_user.role == Role.SUPERVISOR:
         # only the documents of a key-data case open before this supervisor's district
-        return stored.confirmation_id is not None and keydata.district_case_for_confirmation(
+        return stored.kind == "proof" and stored.confirmation_id is not None and keydata.district_case_for_confirmation(
             s, current_user.account.district_id, stored.confirmation_id)
     student = s.get(Student, stored.student_id)
     return student is not None and staff_can_see_class(student.school_class)
