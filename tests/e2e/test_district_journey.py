@@ -50,8 +50,8 @@ def _arrange(app) -> dict:
         by_parent = Actor("parent", parent.id)
         confirmation = records.ensure_confirmation(s, s.get(Campaign, campaign.id), student)
         records.save_corrections(s, confirmation, {(0, "ethnicity"): "06"}, actor=by_parent)
-        proofs.add_proof(s, confirmation, proofs.ProofUpload(sheet_jpeg(), "cd" * 32, "image/jpeg",
-                                                             thumbnail=sheet_jpeg((160, 120))), store=store, actor=by_parent)
+        proof = proofs.ProofUpload(sheet_jpeg(), "cd" * 32, "image/jpeg", thumbnail=sheet_jpeg((160, 120)))
+        proofs.add_proof(s, confirmation, proof, store=store, actor=by_parent)
         data = sheet_jpeg()
         store.put(f"sheet/{school.id}/e2e.jpg", data, "image/jpeg")
         sheet = record_file(s, student, kind="sheet", storage_key=f"sheet/{school.id}/e2e.jpg",
