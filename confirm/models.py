@@ -473,6 +473,19 @@ class FieldCorrection(Base):
     )
 
 
+class SchoolProgress(Base):
+    """A school's counts per stage in its running campaign, as last counted: what a district page of many schools
+    reads instead of counting every student on every view (see confirm/services/district_stats.py)."""
+
+    __tablename__ = "school_progress"
+
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), primary_key=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))  # the campaign counted
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)  # Stage value → students
+    key_data_waiting: Mapped[int] = mapped_column(Integer, default=0)  # key-data changes waiting for the district
+    counted_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class DistrictMessage(Base):
     """A supervisor's message to a school's admins: read in the platform, and sent by SMS through the outbox."""
 

@@ -1,22 +1,36 @@
 """The supervisor's figures: every school of a district (and of the districts below it) with its funnel.
 
-A fixed number of queries however many schools and students: the schools with their running campaigns, the
-grouped counts per school and stage, the key-data changes waiting for the district per school. Counts only — no
-student's name or record is read here.
+Counts only — no student's name or record is read here — and a fixed number of queries however many schools and
+students. Counting every student of a province on every view does not fit a request (about 3 s for 500,000 students
+on this machine), so a district of more than ``LIVE_SCHOOLS`` schools reads each school's counts from its
+``SchoolProgress`` row, counted at most ``PROGRESS_TTL`` ago by a background job (``refresh_progress``); the page
+counts at most ``LIVE_SCHOOLS`` schools whose row is missing or old itself, asks for the rest to be counted again,
+and says when each school was counted. A district of up to ``LIVE_SCHOOLS`` schools is always counted live.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from openpyxl import Workbook
 from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from confirm.exporting import _as_text, _header_cells, _save
-from confirm.models import Campaign, Confirmation, District, FieldCorrection, Guardianship, School, Student
+from confirm.models import (
+    Campaign,
+    Confirmation,
+    District,
+    FieldCorrection,
+    Guardianship,
+    School,
+    SchoolProgress,
+    Student,
+    utcnow,
+)
 from confirm.services.districts import subtree_select
 from confirm.services.stats import Deadline, Figures
 from confirm.states import STAGE_LABELS, CorrectionStatus, Stage, State
@@ -36,6 +50,11 @@ def _stage_by_semi_join():
     )
 
 
+LIVE_SCHOOLS = 10  # counted in the request: a district this small always, a larger one's missing or old rows
+PROGRESS_TTL = timedelta(minutes=10)  # a SchoolProgress row older than this is counted again
+REFRESH_CHUNK = 50  # schools counted per statement (and per transaction) by refresh_progress
+
+
 @dataclass(frozen=True)
 class SchoolRow:
     """One line of the district table."""
@@ -44,6 +63,8 @@ class SchoolRow:
     campaign: Campaign | None
     figures: Figures
     key_data_waiting: int  # key-data changes waiting for the district
+    counted_at: datetime | None = None  # None: counted in this request; else when its SchoolProgress was counted
+    is_counted: bool = True  # False: not counted yet (the job is on it)
 
     @property
     def urgency(self) -> int:
@@ -77,57 +98,150 @@ def parse_sort(raw: str | None) -> tuple[str, bool]:
     return (key, descending) if key in SORT_KEYS else ("urgency", False)
 
 
-def district_table(session: Session, district: District, today: date | None = None,
-                   sort: str | None = None) -> tuple[list[SchoolRow], Counter]:
+def count_schools(session: Session, campaigns: dict[int, Campaign | None]) -> tuple[dict[int, Counter], Counter]:
+    """Two grouped queries for the schools ``campaigns`` names (school id → its running campaign): the students
+    per school and stage, and the key-data changes waiting for the district per school."""
+    counts: dict[int, Counter] = {school_id: Counter() for school_id in campaigns}
+    waiting: Counter = Counter()
+    if not counts:
+        return counts, waiting
+    running = [c.id for c in campaigns.values() if c is not None]
+    stage = _stage_by_semi_join().label("stage")
+    rows = session.execute(
+        select(Student.school_id, stage, func.count())
+        .outerjoin(Confirmation, and_(Confirmation.student_id == Student.id,
+                                      Confirmation.campaign_id.in_(running or [-1])))
+        .where(Student.school_id.in_(list(counts)))
+        .group_by(Student.school_id, stage)
+    ).all()
+    for school_id, stage_value, n in rows:
+        counts[school_id][Stage(stage_value)] = n
+    waiting.update(dict(session.execute(
+        select(Student.school_id, func.count())
+        .select_from(FieldCorrection)
+        .join(Confirmation, Confirmation.id == FieldCorrection.confirmation_id)
+        .join(Student, Student.id == Confirmation.student_id)
+        .where(FieldCorrection.status == CorrectionStatus.PENDING_DISTRICT.value,
+               Student.school_id.in_(list(counts)))
+        .group_by(Student.school_id)
+    ).all()))
+    return counts, waiting
+
+
+def _is_stale(progress: SchoolProgress | None, campaign: Campaign | None, now: datetime) -> bool:
+    return (progress is None or progress.counted_at < now - PROGRESS_TTL
+            or progress.campaign_id != (campaign.id if campaign else None))
+
+
+@dataclass(frozen=True)
+class DistrictTable:
+    """The district page's rows (sorted), the totals, and the schools whose counts should be counted again."""
+
+    rows: list[SchoolRow]
+    totals: Counter
+    to_refresh: list[int]
+
+    @property
+    def oldest_count(self) -> datetime | None:
+        """When the oldest figures on the page were counted (None: all counted just now)."""
+        return min((r.counted_at for r in self.rows if r.counted_at is not None), default=None)
+
+
+def district_table(session: Session, district: District, today: date | None = None, sort: str | None = None,
+                   now: datetime | None = None) -> DistrictTable:
     """Every school now in ``district`` or below it with its figures, sorted (see parse_sort), and the totals.
 
-    Three queries, whatever the number of schools and students.
+    One query for the schools, their running campaigns and their SchoolProgress rows; two more when some schools
+    are counted here (see the module's docstring).
     """
     today = today or date.today()
-    in_tree = School.district_id.in_(subtree_select(district.id))
-    pairs = session.execute(
-        select(School, Campaign)
+    now = now or utcnow()
+    found = session.execute(
+        select(School, Campaign, SchoolProgress)
         .outerjoin(Campaign, and_(Campaign.school_id == School.id, Campaign.is_active))
-        .where(in_tree)
+        .outerjoin(SchoolProgress, SchoolProgress.school_id == School.id)
+        .where(School.district_id.in_(subtree_select(district.id)))
         .order_by(School.name, School.id, Campaign.created_at.desc(), Campaign.id.desc())
     ).all()
     campaigns: dict[int, Campaign | None] = {}
+    progress: dict[int, SchoolProgress | None] = {}
     schools: list[School] = []
-    for school, campaign in pairs:
+    for school, campaign, counted in found:
         if school.id not in campaigns:  # the newest active campaign, as records.active_campaign chooses
             schools.append(school)
-            campaigns[school.id] = campaign
-    counts: dict[int, Counter] = {school.id: Counter() for school in schools}
-    waiting: Counter = Counter()
-    if schools:
-        running = [c.id for c in campaigns.values() if c is not None]
-        stage = _stage_by_semi_join().label("stage")
-        rows = session.execute(
-            select(Student.school_id, stage, func.count())
-            .outerjoin(Confirmation, and_(Confirmation.student_id == Student.id,
-                                          Confirmation.campaign_id.in_(running or [-1])))
-            .where(Student.school_id.in_(list(counts)))
-            .group_by(Student.school_id, stage)
-        ).all()
-        for school_id, stage_value, n in rows:
-            counts[school_id][Stage(stage_value)] = n
-        waiting.update(dict(session.execute(
-            select(Student.school_id, func.count())
-            .select_from(FieldCorrection)
-            .join(Confirmation, Confirmation.id == FieldCorrection.confirmation_id)
-            .join(Student, Student.id == Confirmation.student_id)
-            .where(FieldCorrection.status == CorrectionStatus.PENDING_DISTRICT.value,
-                   Student.school_id.in_(list(counts)))
-            .group_by(Student.school_id)
-        ).all()))
-    table = [SchoolRow(s, campaigns[s.id], Figures(counts[s.id], Deadline(
-        campaigns[s.id].deadline if campaigns[s.id] else None, today)), waiting[s.id]) for s in schools]
+            campaigns[school.id], progress[school.id] = campaign, counted
+    stale = [s.id for s in schools if _is_stale(progress[s.id], campaigns[s.id], now)]
+    if len(schools) <= LIVE_SCHOOLS:
+        live_ids = [s.id for s in schools]
+    else:  # the missing rows first, then the oldest
+        stale.sort(key=lambda i: progress[i].counted_at if progress[i] else datetime.min.replace(tzinfo=now.tzinfo))
+        live_ids = stale[:LIVE_SCHOOLS]
+    live, waiting = count_schools(session, {i: campaigns[i] for i in live_ids})
+    table = []
+    for s in schools:
+        deadline = Deadline(campaigns[s.id].deadline if campaigns[s.id] else None, today)
+        if s.id in live:
+            table.append(SchoolRow(s, campaigns[s.id], Figures(live[s.id], deadline), waiting[s.id]))
+        elif progress[s.id] is not None:
+            counted = progress[s.id]
+            figures = Figures(Counter({Stage(k): v for k, v in (counted.counts or {}).items()}), deadline)
+            table.append(SchoolRow(s, campaigns[s.id], figures, counted.key_data_waiting, counted.counted_at))
+        else:
+            table.append(SchoolRow(s, campaigns[s.id], Figures(Counter(), deadline), 0, is_counted=False))
     key, descending = parse_sort(sort)
     table.sort(key=SORT_KEYS[key], reverse=descending)
-    return table, sum(counts.values(), start=Counter())
+    to_refresh = [] if len(schools) <= LIVE_SCHOOLS else stale
+    return DistrictTable(table, sum((r.figures.counts for r in table), start=Counter()), to_refresh)
 
 
-def district_workbook(district: District, rows: list[SchoolRow], totals: Counter, today: date) -> bytes:
+def refresh_progress(session: Session, school_ids: Iterable[int], now: datetime | None = None,
+                     only_stale: bool = True) -> int:
+    """Count the schools again into their SchoolProgress rows (``only_stale``: those not counted within
+    PROGRESS_TTL), REFRESH_CHUNK schools per grouped query, each chunk flushed; returns how many were counted.
+    Repeat-safe: one INSERT … ON CONFLICT per chunk."""
+    now = now or utcnow()
+    ids = sorted(set(school_ids))
+    done = 0
+    for start in range(0, len(ids), REFRESH_CHUNK):
+        chunk = ids[start:start + REFRESH_CHUNK]
+        found = session.execute(
+            select(School.id, Campaign, SchoolProgress)
+            .outerjoin(Campaign, and_(Campaign.school_id == School.id, Campaign.is_active))
+            .outerjoin(SchoolProgress, SchoolProgress.school_id == School.id)
+            .where(School.id.in_(chunk))
+            .order_by(School.id, Campaign.created_at.desc(), Campaign.id.desc())
+        ).all()
+        campaigns: dict[int, Campaign | None] = {}
+        for school_id, campaign, counted in found:
+            if school_id not in campaigns and (not only_stale or _is_stale(counted, campaign, now)):
+                campaigns[school_id] = campaign
+        if not campaigns:
+            continue
+        counts, waiting = count_schools(session, campaigns)
+        values = [{"school_id": i, "campaign_id": c.id if c else None,
+                   "counts": {stage.value: n for stage, n in counts[i].items()},
+                   "key_data_waiting": waiting[i], "counted_at": now} for i, c in campaigns.items()]
+        insert = _insert_for(session)
+        statement = insert(SchoolProgress).values(values)
+        session.execute(statement.on_conflict_do_update(
+            index_elements=[SchoolProgress.school_id],
+            set_={name: statement.excluded[name] for name in ("campaign_id", "counts", "key_data_waiting",
+                                                              "counted_at")}))
+        session.flush()
+        done += len(campaigns)
+    return done
+
+
+def _insert_for(session: Session):
+    """INSERT … ON CONFLICT of the session's database (PostgreSQL in production, SQLite in development)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def district_workbook(district: District, table: DistrictTable, today: date) -> bytes:
     """The district table as a workbook: per school its deadline, counts and percentages per stage."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("各校进度")
@@ -136,6 +250,7 @@ def district_workbook(district: District, rows: list[SchoolRow], totals: Counter
     for stage in Stage:
         headers += [STAGE_LABELS[stage], f"{STAGE_LABELS[stage]}%"]
     sheet.append(_header_cells(sheet, [*headers, "合计", "完成率%", "未完成", "待核办关键信息"]))
+    rows, totals = table.rows, table.totals
     for row in rows:
         f = row.figures
         values: list = [row.school.code, row.school.name,

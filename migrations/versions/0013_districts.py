@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 import confirm.models  # noqa: F401  (column types)
 
@@ -125,8 +126,23 @@ def upgrade() -> None:
     op.create_index(op.f('ix_district_messages_district_id'), 'district_messages', ['district_id'], unique=False)
     op.create_index('ix_district_messages_school', 'district_messages', ['school_id', 'created_at'], unique=False)
 
+    op.create_table('school_progress',
+    sa.Column('school_id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=True),
+    sa.Column('counts', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'),
+              nullable=False),
+    sa.Column('key_data_waiting', sa.Integer(), nullable=False),
+    sa.Column('counted_at', confirm.models.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_school_progress_campaign_id_campaigns')),
+    sa.ForeignKeyConstraint(['school_id'], ['schools.id'], name=op.f('fk_school_progress_school_id_schools')),
+    sa.PrimaryKeyConstraint('school_id', name=op.f('pk_school_progress'))
+    )
+    op.create_index(op.f('ix_school_progress_counted_at'), 'school_progress', ['counted_at'], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_school_progress_counted_at'), table_name='school_progress')
+    op.drop_table('school_progress')
     op.drop_index('ix_district_messages_school', table_name='district_messages')
     op.drop_index(op.f('ix_district_messages_district_id'), table_name='district_messages')
     op.drop_table('district_messages')

@@ -211,3 +211,76 @@ def test_parent_linked_students_count_as_registered(app, db, world, county):
     assert late[4:8] == (2, 50, 1, 25)
     assert db.scalar(select(School.district_id).where(School.id == county["late"].id)) == county["township"].id
     assert db.scalar(select(Notification)) is None
+
+
+# --- a district of many schools: counted in the background, read from SchoolProgress -------------------------
+
+
+@pytest.fixture
+def few_live(monkeypatch):
+    """Count at most one school in the request, as a province-sized district does beyond LIVE_SCHOOLS."""
+    from confirm.services import district_stats
+
+    monkeypatch.setattr(district_stats, "LIVE_SCHOOLS", 1)
+
+
+def test_a_large_district_counts_in_the_background_and_says_when(app, db, world, county, few_live):
+    from confirm.models import SchoolProgress
+
+    client = logged_in(app, "county_sup")
+    first = client.get("/district/").get_data(as_text=True)
+    # one school counted here, the other waiting for the job (which ran after that response: no Redis in tests)
+    assert first.count("正在统计，请稍后刷新") == 1
+    counted = {p.school_id: p for p in db.scalars(select(SchoolProgress))}
+    assert set(counted) == {world.school.id, county["late"].id}
+    assert counted[county["late"].id].counts == {"unregistered": 3, "approved": 1}
+    second = client.get("/district/").get_data(as_text=True)
+    assert "正在统计" not in second and "各校人数每 10 分钟统计一次" in second
+    assert "1<small class=\"pct\">25%</small>" in second  # the late school's figures, from its row
+
+
+def test_an_old_count_is_counted_again(app, db, world, county, few_live):
+    from confirm.models import SchoolProgress, utcnow
+    from confirm.services import district_stats
+
+    client = logged_in(app, "county_sup")
+    client.get("/district/")
+    old = utcnow() - district_stats.PROGRESS_TTL - timedelta(minutes=1)
+    for row in db.scalars(select(SchoolProgress)):
+        row.counted_at = old
+    _approve(db, db.get(Campaign, world.campaign.id), world.students_a[1])
+    db.commit()
+    client.get("/district/")  # both old: one counted here, the other by the job after the response
+    db.expire_all()
+    rows = {p.school_id: p for p in db.scalars(select(SchoolProgress))}
+    assert all(p.counted_at > old for p in rows.values())
+    assert rows[world.school.id].counts.get("approved") == 1
+
+
+def test_refresh_command_counts_every_school_once(app, db, world, county, runner):
+    from confirm.models import SchoolProgress
+
+    result = runner.invoke(args=["refresh-district-stats"])
+    assert result.exit_code == 0 and "counted 3 schools" in result.output  # the world's, the late one, the other
+    again = runner.invoke(args=["refresh-district-stats"])
+    assert "counted 0 schools" in again.output  # counted a moment ago
+    assert "counted 3 schools" in runner.invoke(args=["refresh-district-stats", "--all"]).output
+    assert len(db.scalars(select(SchoolProgress)).all()) == 3
+
+
+def test_large_district_page_statements_do_not_grow_with_schools(app, db, world, county, few_live):
+    client = logged_in(app, "county_sup")
+    client.get("/district/")
+    with StatementCounter(app.extensions["db_engine"]) as few:
+        client.get("/district/")
+    for _n in range(5):
+        school = make_school(db)
+        make_campaign(db, school)
+        make_student(db, make_class(db, school))
+        add_school_to_district(db, school, county["township"], on=date.today(), actor=SYSTEM)
+    db.commit()
+    client.get("/district/")  # the new schools are counted (one here, the rest by the job)
+    with StatementCounter(app.extensions["db_engine"]) as many:
+        page = client.get("/district/").get_data(as_text=True)
+    assert len(_school_names_in_table(page)) == 7 and "正在统计" not in page
+    assert few.count == many.count <= 10

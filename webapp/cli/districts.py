@@ -101,4 +101,14 @@ def create_supervisor_command(district_code: str, username: str, display_name: s
     click.echo(f"created supervisor {username} for {district.name}")
 
 
-COMMANDS = (create_district_command, add_school_command, create_supervisor_command)
+@click.command("refresh-district-stats")
+@with_appcontext
+@click.option("--all", "everything", is_flag=True, help="count every school, also those counted a moment ago")
+def refresh_district_stats_command(everything: bool):
+    """Count the schools of every district again for the district pages (cron, e.g. every 5 minutes)."""
+    from webapp.jobs.district import refresh_all
+
+    click.echo(f"counted {refresh_all(only_stale=not everything)} schools")
+
+
+COMMANDS = (create_district_command, add_school_command, create_supervisor_command, refresh_district_stats_command)

@@ -17,9 +17,11 @@ from confirm.services import district_messages, district_stats, records, stats
 from confirm.services.districts import past_memberships
 from confirm.states import STAGE_LABELS, Stage
 from webapp.adapters import db
+from webapp.adapters.queue import enqueue
 from webapp.auth.identity import actor
 from webapp.district import bp
 from webapp.district.access import district_school_or_404, own_district
+from webapp.jobs.district import refresh_school_progress
 from webapp.shared.downloads import xlsx_download
 from webapp.unit_of_work import attempt
 
@@ -29,25 +31,33 @@ class SchoolMessageForm(FlaskForm):
                          validators=[Length(max=district_messages.MAX_MESSAGE_LENGTH)])
 
 
+def _table(district, today):
+    """The district table; schools whose counts are missing or old are counted again by the background job."""
+    table = district_stats.district_table(db.session(), district, today, sort=request.args.get("sort"))
+    if table.to_refresh:
+        enqueue(refresh_school_progress, table.to_refresh)
+    return table
+
+
 @bp.get("/")
 def home():
-    s = db.session()
     district = own_district()
     today = date.today()
-    rows, totals = district_stats.district_table(s, district, today, sort=request.args.get("sort"))
+    table = _table(district, today)
+    rows = table.rows
     return render_template(
         "district/home.html", district=district, kind_label=DISTRICT_KIND_LABELS[DistrictKind(district.kind)],
-        rows=rows, figures=stats.Figures(totals, stats.Deadline(None, today)),
+        rows=rows, table=table, figures=stats.Figures(table.totals, stats.Deadline(None, today)),
         sort=district_stats.parse_sort(request.args.get("sort")), stages=list(Stage), stage_labels=STAGE_LABELS,
-        moved_out=past_memberships(s, district.id), key_data_waiting=sum(r.key_data_waiting for r in rows))
+        moved_out=past_memberships(db.session(), district.id),
+        key_data_waiting=sum(r.key_data_waiting for r in rows))
 
 
 @bp.get("/export.xlsx")
 def export():
     district = own_district()
     today = date.today()
-    rows, totals = district_stats.district_table(db.session(), district, today, sort=request.args.get("sort"))
-    data = district_stats.district_workbook(district, rows, totals, today)
+    data = district_stats.district_workbook(district, _table(district, today), today)
     return xlsx_download(data, f"{district.name}-各校进度-{today.isoformat()}.xlsx")
 
 
