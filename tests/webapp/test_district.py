@@ -218,7 +218,7 @@ def test_parent_linked_students_count_as_registered(app, db, world, county):
 
 @pytest.fixture
 def few_live(monkeypatch):
-    """Count at most one school in the request, as a province-sized district does beyond LIVE_SCHOOLS."""
+    """Count only a district of one school in the request: the county of these tests reads SchoolProgress rows."""
     from confirm.services import district_stats
 
     monkeypatch.setattr(district_stats, "LIVE_SCHOOLS", 1)
@@ -229,8 +229,8 @@ def test_a_large_district_counts_in_the_background_and_says_when(app, db, world,
 
     client = logged_in(app, "county_sup")
     first = client.get("/district/").get_data(as_text=True)
-    # one school counted here, the other waiting for the job (which ran after that response: no Redis in tests)
-    assert first.count("正在统计，请稍后刷新") == 1
+    # nothing counted yet: both schools wait for the job (which ran after that response: no Redis in tests)
+    assert first.count("正在统计，请稍后刷新") == 2
     counted = {p.school_id: p for p in db.scalars(select(SchoolProgress))}
     assert set(counted) == {world.school.id, county["late"].id}
     assert counted[county["late"].id].counts == {"unregistered": 3, "approved": 1}
@@ -250,7 +250,8 @@ def test_an_old_count_is_counted_again(app, db, world, county, few_live):
         row.counted_at = old
     _approve(db, db.get(Campaign, world.campaign.id), world.students_a[1])
     db.commit()
-    client.get("/district/")  # both old: one counted here, the other by the job after the response
+    before = client.get("/district/").get_data(as_text=True)  # both old: shown as counted, then counted again
+    assert "各校人数每 10 分钟统计一次" in before
     db.expire_all()
     rows = {p.school_id: p for p in db.scalars(select(SchoolProgress))}
     assert all(p.counted_at > old for p in rows.values())
@@ -279,7 +280,7 @@ def test_large_district_page_statements_do_not_grow_with_schools(app, db, world,
         make_student(db, make_class(db, school))
         add_school_to_district(db, school, county["township"], on=date.today(), actor=SYSTEM)
     db.commit()
-    client.get("/district/")  # the new schools are counted (one here, the rest by the job)
+    client.get("/district/")  # the new schools are counted by the job after this response
     with StatementCounter(app.extensions["db_engine"]) as many:
         page = client.get("/district/").get_data(as_text=True)
     assert len(_school_names_in_table(page)) == 7 and "正在统计" not in page
