@@ -236,3 +236,46 @@ def test_change_lists_follow_the_national_order_of_fields(app, db, world, distri
     school_rows = _rows(logged_in(app, world.admin.username).get("/admin/key-data/export.xlsx"))
     assert [r[6] for r in school_rows[1:]] == ["姓名", "民族"] and school_rows[1][0] == world.school.code
     assert _rows(logged_in(app, "sup_other").get("/district/key-data/export.xlsx")) == [HEADERS]
+
+
+@pytest.mark.postgres
+def test_two_supervisors_at_the_same_moment_one_decides_the_other_waits_and_is_told(app, db, world, at_district):
+    """On PostgreSQL, truly at once: the second UPDATE waits for the first transaction's row lock, then finds the
+    case decided."""
+    import threading
+
+    from tests.conftest import _is_postgres
+
+    if not _is_postgres():
+        pytest.skip("row locks between two connections need PostgreSQL (run with TEST_DATABASE_URL)")
+    engine = app.extensions["db_engine"]
+    claimed, outcome = threading.Event(), {}
+
+    def second_supervisor():
+        with Session(engine) as s:
+            sup_b = s.scalar(select(StaffUser).where(StaffUser.username == "sup_b"))
+            case = s.get(FieldCorrection, at_district.id)
+            _student = case.confirmation.student
+            claimed.wait(5)
+            try:
+                keydata.district_reject(s, case, "材料不符", supervisor=sup_b, actor=Actor("staff", sup_b.id))
+                s.commit()
+                outcome["b"] = "decided"
+            except InvalidTransition as exc:
+                s.rollback()
+                outcome["b"] = str(exc.message)
+
+    with Session(engine) as first:
+        sup_a = first.scalar(select(StaffUser).where(StaffUser.username == "sup_a"))
+        other = threading.Thread(target=second_supervisor)
+        other.start()
+        keydata.district_approve(first, first.get(FieldCorrection, at_district.id), supervisor=sup_a,
+                                 actor=Actor("staff", sup_a.id))
+        claimed.set()  # the second now runs into this transaction's row lock
+        other.join(0.5)
+        assert other.is_alive()  # waiting, not deciding
+        first.commit()
+    other.join(10)
+    assert "已经由其他人核办过了" in outcome["b"]
+    db.expire_all()
+    assert db.get(FieldCorrection, at_district.id).status == "applied"
