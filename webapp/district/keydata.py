@@ -111,8 +111,7 @@ def key_data_approve(correction_id: int):
     if ok:
         flash(_("已核准 %(name)s 的%(field)s变更，学籍已更新", name=correction.confirmation.student.name,
                 field=field_for(0, correction.field_key).label(str(get_locale()))), "success")
-        return redirect(url_for("district.key_data"))
-    return redirect(url_for("district.key_data"))
+    return redirect(url_for("district.key_data"))  # a refusal (an ID number now taken) is flashed there
 
 
 @bp.post("/key-data/<int:correction_id>/reject")
