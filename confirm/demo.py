@@ -12,7 +12,8 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from confirm.models import Guardianship, ParentAccount, School, SchoolClass, StaffUser, Student
+from confirm.districts import DistrictKind
+from confirm.models import Campaign, District, Guardianship, ParentAccount, School, SchoolClass, StaffUser, Student
 from confirm.roles import Role
 from confirm.security import hash_password, new_nonce
 from confirm.services.common import SYSTEM
@@ -28,6 +29,13 @@ TEACHERS = (("teacher1", "班主任 李老师", "demo-teacher-2026"), ("teacher2
 PARENT_PHONE = "13900000001"
 PARENT_PASSWORD = "demo-parent-2026"
 PARENT_PLATFORM_NO = "80000001"
+DISTRICT_CODE = "DEMO-COUNTY"
+DISTRICT_NAME = "演示县教育局"
+SUPERVISOR = ("supervisor", "演示县教育局 赵老师", "demo-supervisor-2026")
+# The district's other two schools: small, each with its admin, one class and a running campaign.
+# (code, name, admin, days to the deadline): one school near its deadline, one past it (listed first).
+OTHER_SCHOOLS = (("5200000002", "演示县第二小学", "admin2", 2), ("5200000003", "演示县第三小学", "admin3", -3))
+OTHER_SCHOOL_STUDENTS = 8
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 _GIVEN = ["子涵", "欣怡", "浩然", "梓萱", "宇轩", "思彤", "俊杰", "雨桐", "一诺", "明轩", "诗涵", "博文",
@@ -68,10 +76,12 @@ def _student_values(rng: random.Random, index: int, enroll_year: int) -> tuple[d
     return values, members
 
 
-def _staff(session: Session, school: School, username: str, display: str, password: str, role: str) -> StaffUser:
+def _staff(session: Session, school: School | None, username: str, display: str, password: str, role: str,
+           district: District | None = None) -> StaffUser:
     user = session.scalar(select(StaffUser).where(StaffUser.username == username))
     if user is None:
-        user = StaffUser(school_id=school.id, username=username, display_name=display, role=role,
+        user = StaffUser(school_id=school.id if school else None, district_id=district.id if district else None,
+                         username=username, display_name=display, role=role,
                          phone="1390000" + str(9000 + len(username)), password_hash=hash_password(password),
                          session_nonce=new_nonce(), is_active=True)
         session.add(user)
@@ -124,6 +134,7 @@ def load_demo(session: Session, *, key: bytes, today: date | None = None) -> str
         select(Student).where(Student.school_id == school.id, Student.id.not_in(linked)).order_by(Student.id).limit(5)
     ).all()
     slips = [(s, issue_code(session, s, key=key, actor=SYSTEM)) for s in unregistered]
+    _load_district(session, school, rng, today, enroll_year)
     lines = [
         f"演示学校 {SCHOOL_NAME}（学校标识码 {SCHOOL_CODE}）已就绪 / demo school ready",
         f"  学籍管理员 admin:    {ADMIN[0]} / {ADMIN[2]}",
@@ -131,6 +142,38 @@ def load_demo(session: Session, *, key: bytes, today: date | None = None) -> str
         f"  家长 parent:         {PARENT_PHONE} (平台号 {PARENT_PLATFORM_NO}) / {PARENT_PASSWORD}",
         "  未使用的注册码 unused registration codes (new on every run; older ones stop working):",
         *(f"    {code}  {s.name}（{s.school_class.title}）" for s, code in slips),
+        f"  主管部门 supervisor:  {SUPERVISOR[0]} / {SUPERVISOR[2]}（{DISTRICT_NAME}，三所学校）",
         "  短信验证码打印在服务器日志中 / SMS codes are printed to the server log (SMS_BACKEND=console)",
     ]
     return "\n".join(lines)
+
+
+def _load_district(session: Session, first: School, rng: random.Random, today: date, enroll_year: int) -> None:
+    """The demo county: the demo school and two small ones, and its supervisor."""
+    from confirm.services.districts import add_school_to_district
+
+    district = session.scalar(select(District).where(District.code == DISTRICT_CODE))
+    if district is None:
+        district = District(code=DISTRICT_CODE, name=DISTRICT_NAME, kind=DistrictKind.COUNTY_BUREAU.value)
+        session.add(district)
+        session.flush()
+    schools = [first]
+    for offset, (code, name, admin, days_left) in enumerate(OTHER_SCHOOLS, start=1):
+        school = session.scalar(select(School).where(School.code == code))
+        if school is None:
+            school = School(code=code, name=name)
+            session.add(school)
+            session.flush()
+            _staff(session, school, admin, f"学籍管理员 {name}", ADMIN[2], Role.SCHOOL_ADMIN)
+            session.add(Campaign(school_id=school.id, name=f"{today.year}年秋季学籍信息核查",
+                                 deadline=today + timedelta(days=days_left)))
+            school_class = SchoolClass(school_id=school.id, grade="一年级", name="1班", class_code="101")
+            session.add(school_class)
+            session.flush()
+            for i in range(OTHER_SCHOOL_STUDENTS):
+                values, members = _student_values(rng, 100 * offset + i, enroll_year + 2)
+                add_student(session, school, school_class, values, members)
+        schools.append(school)
+    for school in schools:
+        add_school_to_district(session, school, district, on=today, actor=SYSTEM)
+    _staff(session, None, *SUPERVISOR, role=Role.SUPERVISOR, district=district)

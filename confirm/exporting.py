@@ -37,6 +37,7 @@ CORRECTION_STATUS = {
     CorrectionStatus.SUBMITTED: "待班主任审核",
     CorrectionStatus.APPLIED: "已生效",
     CorrectionStatus.PENDING_ADMIN: "待学籍管理员审核",
+    CorrectionStatus.PENDING_DISTRICT: "待主管部门核办",
     CorrectionStatus.REJECTED: "已驳回",
     CorrectionStatus.WITHDRAWN: "家长已撤回",
 }

@@ -31,7 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from confirm.roles import STAFF_ROLES, Role
+from confirm.districts import DistrictKind
+from confirm.roles import STAFF_ACCOUNT_ROLES, Role
 from confirm.states import (
     BatchItemStatus,
     ConflictChoice,
@@ -87,22 +88,74 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JsonDict}
 
 
+class District(Base):
+    """A supervising department: a county bureau (县教育局) or a central school (中心校), maybe inside another."""
+
+    __tablename__ = "districts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)  # e.g. the division code 520325 or an own code
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    parent: Mapped[District | None] = relationship(remote_side="District.id")
+
+    __table_args__ = (
+        CheckConstraint(f"kind in ({allowed_values(DistrictKind)})", name="kind_known"),
+        CheckConstraint("parent_id is null or parent_id <> id", name="not_own_parent"),
+    )
+
+
 class School(Base):
     __tablename__ = "schools"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(10), unique=True)  # 学校标识码
     name: Mapped[str] = mapped_column(String(100))
+    # The district the school belongs to now (kept in step with its open SchoolDistrictMembership).
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    district: Mapped[District | None] = relationship()
+
     __table_args__ = (CheckConstraint("length(code) = 10", name="code_10_digits"),)
+
+
+class SchoolDistrictMembership(Base):
+    """A school's time in a district: a school moved mid-campaign keeps its old row (closed with ``to_date``), so
+    the old district's history stays, and the new district sees it from ``from_date`` on."""
+
+    __tablename__ = "school_district_memberships"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"))
+    from_date: Mapped[date] = mapped_column(Date)
+    to_date: Mapped[date | None] = mapped_column(Date)  # the last day in the district; None: still there
+    created_by_kind: Mapped[str] = mapped_column(String(10))
+    created_by_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    school: Mapped[School] = relationship()
+    district: Mapped[District] = relationship()
+
+    __table_args__ = (
+        Index("ix_school_district_memberships_district", "district_id", "to_date"),
+        # one open membership per school: a second concurrent move fails on this, not on a read
+        Index("uq_school_district_memberships_open", "school_id", unique=True,
+              sqlite_where=text("to_date IS NULL"), postgresql_where=text("to_date IS NULL")),
+        CheckConstraint("to_date is null or to_date >= from_date", name="dates_ordered"),
+    )
 
 
 class StaffUser(Base):
     __tablename__ = "staff_users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), index=True)  # None: a supervisor
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"), index=True)  # a supervisor's
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(50))
     phone: Mapped[str | None] = mapped_column(String(20))
@@ -116,15 +169,26 @@ class StaffUser(Base):
     # set for a new account and after the admin's reset: the user chooses a password before anything else
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
-    school: Mapped[School] = relationship()
+    school: Mapped[School | None] = relationship()
+    district: Mapped[District | None] = relationship()
 
-    __table_args__ = (CheckConstraint(f"role in ({', '.join(repr(r.value) for r in STAFF_ROLES)})",
-                                      name="role_known"),)
+    __table_args__ = (
+        CheckConstraint(f"role in ({', '.join(repr(r.value) for r in STAFF_ACCOUNT_ROLES)})", name="role_known"),
+        # a supervisor belongs to one district and no school; school staff to one school and no district
+        CheckConstraint(f"(role = '{Role.SUPERVISOR.value}' and school_id is null and district_id is not null) or "
+                        f"(role <> '{Role.SUPERVISOR.value}' and school_id is not null and district_id is null)",
+                        name="school_or_district"),
+    )
 
     @property
     def is_admin(self) -> bool:
         """True for the school's registry admin (学籍管理员)."""
         return self.role == Role.SCHOOL_ADMIN
+
+    @property
+    def is_supervisor(self) -> bool:
+        """True for a district's supervisor (主管部门用户)."""
+        return self.role == Role.SUPERVISOR
 
 
 class SchoolClass(Base):
@@ -296,6 +360,9 @@ class Campaign(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     # True once the campaign's sheets are printed by this platform with QR codes: photos must then show one.
     require_sheet_qr: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The national system's rule: a key-data change the school admin passed still needs the district's approval
+    # (关键数据变更核办). False: it ends at the school admin.
+    key_data_needs_district: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -398,16 +465,57 @@ class FieldCorrection(Base):
     requested_by_id: Mapped[int] = mapped_column(Integer)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     decided_at: Mapped[datetime | None]
-    decision_reason: Mapped[str | None] = mapped_column(Text)  # why the school admin rejected a key-data change
+    decision_reason: Mapped[str | None] = mapped_column(Text)  # why the school (or the district) rejected it
+    # 核办: the school admin's opinion when passing a key-data change on to the district, and the district's decision
+    school_opinion: Mapped[str | None] = mapped_column(Text)
+    school_passed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    school_passed_at: Mapped[datetime | None]
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"))  # the district it was sent to
+    district_decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    district_decided_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     confirmation: Mapped[Confirmation] = relationship(back_populates="corrections")
 
     __table_args__ = (
         UniqueConstraint("confirmation_id", "slot", "field_key"),
+        Index("ix_field_corrections_status", "status", "district_id"),
         CheckConstraint(f"status in ({allowed_values(CorrectionStatus)})", name="status_known"),
         CheckConstraint("slot in (0, 1, 2)", name="slot_known"),
     )
+
+
+class SchoolProgress(Base):
+    """A school's counts per stage in its running campaign, as last counted: what a district page of many schools
+    reads instead of counting every student on every view (see confirm/services/district_stats.py)."""
+
+    __tablename__ = "school_progress"
+
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), primary_key=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))  # the campaign counted
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)  # Stage value → students
+    key_data_waiting: Mapped[int] = mapped_column(Integer, default=0)  # key-data changes waiting for the district
+    counted_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class DistrictMessage(Base):
+    """A supervisor's message to a school's admins: read in the platform, and sent by SMS through the outbox."""
+
+    __tablename__ = "district_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"), index=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    sender_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None]  # when a school admin first opened it
+    read_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+
+    sender: Mapped[StaffUser] = relationship(foreign_keys=[sender_id])
+    district: Mapped[District] = relationship()
+
+    __table_args__ = (Index("ix_district_messages_school", "school_id", "created_at"),)
 
 
 class SmsChallenge(Base):

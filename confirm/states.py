@@ -131,7 +131,9 @@ class CorrectionStatus(StrEnum):
     SUBMITTED = "submitted"  # handed in with the signed sheet
     APPLIED = "applied"  # written into the record
     PENDING_ADMIN = "pending_admin"  # key data: the head teacher passed the sheet; the school admin decides
-    REJECTED = "rejected"  # key data turned down by the school admin: the family sends a new proof or withdraws it
+    # key data the school admin passed, when the campaign needs the district's approval (关键数据变更核办)
+    PENDING_DISTRICT = "pending_district"
+    REJECTED = "rejected"  # key data turned down (school or district): the family sends a new proof or withdraws it
     WITHDRAWN = "withdrawn"  # the family withdrew a turned-down key-data correction: the record stays as it was
 
 
@@ -139,7 +141,9 @@ CORRECTION_MOVES: dict[CorrectionStatus, frozenset[CorrectionStatus]] = {
     CorrectionStatus.DRAFT: frozenset({CorrectionStatus.DRAFT, CorrectionStatus.SUBMITTED}),
     CorrectionStatus.SUBMITTED: frozenset({CorrectionStatus.DRAFT, CorrectionStatus.APPLIED,
                                            CorrectionStatus.PENDING_ADMIN}),
-    CorrectionStatus.PENDING_ADMIN: frozenset({CorrectionStatus.APPLIED, CorrectionStatus.REJECTED}),
+    CorrectionStatus.PENDING_ADMIN: frozenset({CorrectionStatus.APPLIED, CorrectionStatus.REJECTED,
+                                               CorrectionStatus.PENDING_DISTRICT}),
+    CorrectionStatus.PENDING_DISTRICT: frozenset({CorrectionStatus.APPLIED, CorrectionStatus.REJECTED}),
     CorrectionStatus.APPLIED: frozenset(),
     CorrectionStatus.REJECTED: frozenset({CorrectionStatus.PENDING_ADMIN, CorrectionStatus.WITHDRAWN}),
     CorrectionStatus.WITHDRAWN: frozenset(),
@@ -147,8 +151,8 @@ CORRECTION_MOVES: dict[CorrectionStatus, frozenset[CorrectionStatus]] = {
 
 # A correction in one of these states changed the record during the campaign (applied) or is still to be decided:
 # a re-import must not silently undo the one nor drop the other.
-CAMPAIGN_CHANGES = (CorrectionStatus.APPLIED, CorrectionStatus.PENDING_ADMIN, CorrectionStatus.SUBMITTED,
-                    CorrectionStatus.DRAFT)
+CAMPAIGN_CHANGES = (CorrectionStatus.APPLIED, CorrectionStatus.PENDING_ADMIN, CorrectionStatus.PENDING_DISTRICT,
+                    CorrectionStatus.SUBMITTED, CorrectionStatus.DRAFT)
 
 
 class MessageStatus(StrEnum):

@@ -8,7 +8,18 @@ from datetime import date, timedelta
 from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
-from confirm.models import Campaign, Guardianship, ParentAccount, School, SchoolClass, StaffUser, Student
+from confirm.districts import DistrictKind
+from confirm.models import (
+    Campaign,
+    District,
+    Guardianship,
+    ParentAccount,
+    School,
+    SchoolClass,
+    SchoolDistrictMembership,
+    StaffUser,
+    Student,
+)
 from confirm.security import hash_password, new_nonce
 from confirm.services.school import add_student
 from confirm.validation import make_resident_id
@@ -97,3 +108,30 @@ def make_parent(session: Session, *students: Student, phone: str | None = None,
         session.add(Guardianship(parent_id=parent.id, student_id=student.id))
     session.flush()
     return parent
+
+
+def make_district(session: Session, *schools: School, parent: District | None = None, name: str = "测试县教育局",
+                  kind: str = DistrictKind.COUNTY_BUREAU.value, since: date | None = None) -> District:
+    """A district holding ``schools`` since ``since`` (default: 30 days ago)."""
+    n = next(_seq)
+    district = District(code=f"D{n:05d}", name=f"{name}{n}", kind=kind, parent_id=parent.id if parent else None)
+    session.add(district)
+    session.flush()
+    for school in schools:
+        session.add(SchoolDistrictMembership(school_id=school.id, district_id=district.id,
+                                             from_date=since or date.today() - timedelta(days=30),
+                                             created_by_kind="system"))
+        school.district_id = district.id
+    session.flush()
+    return district
+
+
+def make_supervisor(session: Session, district: District, username: str | None = None, password: str = PASSWORD,
+                    phone: str | None = None) -> StaffUser:
+    n = next(_seq)
+    user = StaffUser(school_id=None, district_id=district.id, username=username or f"supervisor{n}",
+                     display_name=f"督导{n}", role="supervisor", phone=phone, password_hash=_hash(password, False),
+                     session_nonce=new_nonce(), is_active=True)
+    session.add(user)
+    session.flush()
+    return user

@@ -1,20 +1,24 @@
-"""The school admin's decision on key-data corrections (姓名, 性别, 出生日期, 民族, 身份证件类型, 身份证件号).
+"""Decisions on key-data corrections (姓名, 性别, 出生日期, 民族, 身份证件类型, 身份证件号).
 
 The head teacher's approval covers the signed sheet only; a key-data correction then waits (``pending_admin``)
-until the school admin has compared it with the proof documents and applies or rejects it.
+until the school admin has compared it with the proof documents and applies or rejects it. When the campaign needs
+the district's approval (``Campaign.key_data_needs_district``, the national system's 关键数据变更核办), the admin's
+approval passes it on with the school's opinion (``pending_district``) and a supervisor of the school's district
+applies or rejects it. The district's decision is one conditional UPDATE: of two supervisors deciding at once, one
+wins and the other is told it was already decided.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from confirm.errors import FieldErrors, InvalidTransition
 from confirm.fields import field_for
 from confirm.i18n import N_, Message
-from confirm.models import Confirmation, FieldCorrection, SchoolClass, Student, utcnow
+from confirm.models import Campaign, Confirmation, FieldCorrection, School, SchoolClass, StaffUser, Student, utcnow
 from confirm.services.common import Actor, audit
 from confirm.services.outbox import public_url
 from confirm.services.records import apply_correction
@@ -22,10 +26,14 @@ from confirm.services.review import tell_parents
 from confirm.states import CORRECTION_MOVES, CorrectionStatus, move
 
 PENDING = CorrectionStatus.PENDING_ADMIN.value
+PENDING_DISTRICT = CorrectionStatus.PENDING_DISTRICT.value
 MAX_REASON_LENGTH = 500
 # What the family and the head teacher read beside a key-data correction once the sheet has been passed on.
-OUTCOME_LABELS = {CorrectionStatus.PENDING_ADMIN: N_("待学校审核"), CorrectionStatus.APPLIED: N_("已生效"),
+OUTCOME_LABELS = {CorrectionStatus.PENDING_ADMIN: N_("待学校审核"),
+                  CorrectionStatus.PENDING_DISTRICT: N_("学校已审核，待主管部门核办"),
+                  CorrectionStatus.APPLIED: N_("已生效"),
                   CorrectionStatus.REJECTED: N_("未通过"), CorrectionStatus.WITHDRAWN: N_("已撤回")}
+SCHOOL, DISTRICT = "学校", "主管部门"  # who decided, in the key_data_applied / key_data_rejected messages
 
 
 def pending_corrections(session: Session, school_id: int) -> list[FieldCorrection]:
@@ -68,19 +76,35 @@ def _check_pending(correction: FieldCorrection) -> None:
         raise InvalidTransition(Message(N_("这项更正已经处理过了")))
 
 
-def approve_key_correction(
-    session: Session, correction: FieldCorrection, *, actor: Actor, now: datetime | None = None
-) -> None:
-    """Write the key-data correction into the record; the parent is told by SMS after the commit."""
-    now = now or utcnow()
-    _check_pending(correction)
-    student = correction.confirmation.student
+def _check_id_number_free(session: Session, student: Student, correction: FieldCorrection) -> None:
     if correction.field_key == "id_number" and correction.new_value:
         taken = session.scalar(select(Student.id).where(
             Student.school_id == student.school_id, Student.id_number == correction.new_value,
             Student.id != student.id))
         if taken is not None:
             raise FieldErrors([("", Message(N_("本校已有学生使用这个身份证件号，请先核实后再处理")))])
+
+
+def _clean_text(text: str | None, field: str) -> str:
+    text = " ".join((text or "").split())
+    if len(text) > MAX_REASON_LENGTH:
+        raise FieldErrors([(field, Message(N_("不能超过 %(n)s 字"), {"n": MAX_REASON_LENGTH}))])
+    return text
+
+
+def approve_key_correction(
+    session: Session, correction: FieldCorrection, *, actor: Actor, opinion: str | None = None,
+    now: datetime | None = None
+) -> None:
+    """The school admin's approval: the change is written into the record (the parent is told by SMS after the
+    commit) — or, when the campaign needs the district's approval, passed on to the district with ``opinion``."""
+    now = now or utcnow()
+    _check_pending(correction)
+    student = correction.confirmation.student
+    _check_id_number_free(session, student, correction)
+    if correction.confirmation.campaign.key_data_needs_district:
+        _pass_to_district(session, correction, student, opinion=_clean_text(opinion, "opinion"), actor=actor, now=now)
+        return
     label = field_for(0, correction.field_key).label_zh
     apply_correction(student, correction)
     correction.status = move(correction.status, CorrectionStatus.APPLIED, CORRECTION_MOVES)
@@ -90,7 +114,25 @@ def approve_key_correction(
     audit(session, actor, "key_correction.applied", school_id=student.school_id, target=correction,
           detail={"student_id": student.id, "field": correction.field_key}, at=now)
     session.flush()
-    tell_parents(session, student, "key_data_applied", {"student_name": student.name, "field": label})
+    tell_parents(session, student, "key_data_applied", {"student_name": student.name, "field": label,
+                                                        "decider": SCHOOL})
+
+
+def _pass_to_district(session: Session, correction: FieldCorrection, student: Student, *, opinion: str,
+                      actor: Actor, now: datetime) -> None:
+    district_id = session.scalar(select(School.district_id).where(School.id == student.school_id))
+    if district_id is None:
+        raise FieldErrors([("", Message(N_(
+            "本次核查要求关键数据变更报主管部门核办，但本校还没有归属主管部门，请联系平台管理员")))])
+    correction.status = move(correction.status, CorrectionStatus.PENDING_DISTRICT, CORRECTION_MOVES).value
+    correction.school_opinion = opinion or None
+    correction.school_passed_by_id = actor.id
+    correction.school_passed_at = now
+    correction.district_id = district_id
+    correction.decision_reason = None
+    audit(session, actor, "key_correction.passed_to_district", school_id=student.school_id, target=correction,
+          detail={"student_id": student.id, "field": correction.field_key, "district_id": district_id}, at=now)
+    session.flush()
 
 
 def reject_key_correction(
@@ -119,7 +161,157 @@ def reject_key_correction(
           detail={"student_id": student.id, "field": correction.field_key, "reason": reason}, at=now)
     session.flush()
     tell_parents(session, student, "key_data_rejected", {
-        "student_name": student.name, "field": label, "link": public_url(session, f"/parent/students/{student.id}")})
+        "student_name": student.name, "field": label, "link": public_url(session, f"/parent/students/{student.id}"),
+        "decider": SCHOOL})
+
+
+# --- the district's 核办 -------------------------------------------------------------------------------------
+
+
+def set_district_approval(session: Session, campaign: Campaign, required: bool, *, actor: Actor,
+                          now: datetime | None = None) -> bool:
+    """The supervisor decides whether the school's campaign sends key-data changes to the district (True) or ends
+    them at the school admin (False). Changes already passed on stay with the district. Returns whether it changed."""
+    if campaign.key_data_needs_district == required:
+        return False
+    campaign.key_data_needs_district = required
+    audit(session, actor, "campaign.key_data_district_set", school_id=campaign.school_id, target=campaign,
+          detail={"required": required}, at=now or utcnow())
+    session.flush()
+    return True
+
+
+def _in_district(district_id: int):
+    from confirm.services.districts import subtree_select
+
+    return Student.school_id.in_(select(School.id).where(School.district_id.in_(subtree_select(district_id))))
+
+
+def district_queue(session: Session, district_id: int) -> list[FieldCorrection]:
+    """Key-data changes waiting for the district: of every school now in it or below it, oldest first."""
+    return list(session.scalars(
+        select(FieldCorrection)
+        .join(Confirmation, Confirmation.id == FieldCorrection.confirmation_id)
+        .join(Student, Student.id == Confirmation.student_id)
+        .where(FieldCorrection.status == PENDING_DISTRICT, _in_district(district_id))
+        .order_by(FieldCorrection.school_passed_at, FieldCorrection.id)
+    ))
+
+
+def district_case(session: Session, district_id: int, correction_id: int) -> FieldCorrection | None:
+    """The open key-data case ``correction_id`` when it waits for this district; None otherwise."""
+    return session.scalar(
+        select(FieldCorrection)
+        .join(Confirmation, Confirmation.id == FieldCorrection.confirmation_id)
+        .join(Student, Student.id == Confirmation.student_id)
+        .where(FieldCorrection.id == correction_id, FieldCorrection.status == PENDING_DISTRICT,
+               _in_district(district_id))
+    )
+
+
+def district_decided(session: Session, district_id: int, limit: int = 50) -> list[FieldCorrection]:
+    """The district's own decisions, newest first (kept when the school later moves to another district)."""
+    from confirm.services.districts import subtree_select
+
+    return list(session.scalars(
+        select(FieldCorrection)
+        .where(FieldCorrection.district_id.in_(subtree_select(district_id)),
+               FieldCorrection.district_decided_at.is_not(None))
+        .order_by(FieldCorrection.district_decided_at.desc(), FieldCorrection.id.desc()).limit(limit)
+    ))
+
+
+def district_case_for_confirmation(session: Session, district_id: int, confirmation_id: int) -> bool:
+    """True when the confirmation has a key-data case waiting for this district (its documents may be shown)."""
+    return session.scalar(
+        select(FieldCorrection.id)
+        .join(Confirmation, Confirmation.id == FieldCorrection.confirmation_id)
+        .join(Student, Student.id == Confirmation.student_id)
+        .where(FieldCorrection.confirmation_id == confirmation_id, FieldCorrection.status == PENDING_DISTRICT,
+               _in_district(district_id)).limit(1)
+    ) is not None
+
+
+def decided_by_district(session: Session, district_id: int, correction_id: int) -> FieldCorrection | None:
+    """The correction when this district (or one below it) has decided it; None otherwise."""
+    from confirm.services.districts import subtree_select
+
+    return session.scalar(select(FieldCorrection).where(
+        FieldCorrection.id == correction_id, FieldCorrection.district_decided_at.is_not(None),
+        FieldCorrection.district_id.in_(subtree_select(district_id))))
+
+
+def _claim(session: Session, correction: FieldCorrection, target: CorrectionStatus, *, supervisor: StaffUser,
+           reason: str | None, now: datetime) -> None:
+    """Move the case from pending_district to ``target`` in one conditional UPDATE: only one decision wins."""
+    move(PENDING_DISTRICT, target, CORRECTION_MOVES)  # the table allows it; the UPDATE makes it happen once
+    won = session.execute(
+        update(FieldCorrection)
+        .where(FieldCorrection.id == correction.id, FieldCorrection.status == PENDING_DISTRICT)
+        .values(status=target.value, district_id=supervisor.district_id, district_decided_by_id=supervisor.id,
+                district_decided_at=now, decided_by_id=supervisor.id, decided_at=now, decision_reason=reason)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if won != 1:
+        raise InvalidTransition(Message(N_("这项关键数据变更已经由其他人核办过了，请刷新页面查看结果")))
+    session.refresh(correction)
+
+
+def district_approve(session: Session, correction: FieldCorrection, *, supervisor: StaffUser, actor: Actor,
+                     now: datetime | None = None) -> None:
+    """The district approves the change: it is written into the record; the family is told after the commit."""
+    now = now or utcnow()
+    student = correction.confirmation.student
+    _check_id_number_free(session, student, correction)
+    _claim(session, correction, CorrectionStatus.APPLIED, supervisor=supervisor, reason=None, now=now)
+    apply_correction(student, correction)
+    audit(session, actor, "key_correction.district_applied", school_id=student.school_id, target=correction, at=now,
+          detail={"student_id": student.id, "field": correction.field_key, "district_id": supervisor.district_id})
+    session.flush()
+    tell_parents(session, student, "key_data_applied", {
+        "student_name": student.name, "field": field_for(0, correction.field_key).label_zh, "decider": DISTRICT})
+
+
+def district_reject(session: Session, correction: FieldCorrection, reason: str, *, supervisor: StaffUser,
+                    actor: Actor, now: datetime | None = None) -> None:
+    """The district turns the change down with a reason (required; the family reads it); the record is unchanged."""
+    now = now or utcnow()
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise FieldErrors([("reason", Message(N_("请填写不通过的原因，学校和家长会看到这段说明")))])
+    if len(reason) > MAX_REASON_LENGTH:
+        raise FieldErrors([("reason", Message(N_("原因不能超过 %(n)s 字"), {"n": MAX_REASON_LENGTH}))])
+    student = correction.confirmation.student
+    _claim(session, correction, CorrectionStatus.REJECTED, supervisor=supervisor, reason=reason, now=now)
+    audit(session, actor, "key_correction.district_rejected", school_id=student.school_id, target=correction,
+          at=now, detail={"student_id": student.id, "field": correction.field_key, "reason": reason,
+                          "district_id": supervisor.district_id})
+    session.flush()
+    tell_parents(session, student, "key_data_rejected", {
+        "student_name": student.name, "field": field_for(0, correction.field_key).label_zh,
+        "link": public_url(session, f"/parent/students/{student.id}"), "decider": DISTRICT})
+
+
+def district_decisions_for_school(session: Session, school_id: int, limit: int = 30) -> list[FieldCorrection]:
+    """The district's recent decisions on the school's key-data changes, for the school admin's page."""
+    return list(session.scalars(
+        select(FieldCorrection)
+        .join(Confirmation, Confirmation.id == FieldCorrection.confirmation_id)
+        .join(Student, Student.id == Confirmation.student_id)
+        .where(Student.school_id == school_id, FieldCorrection.district_decided_at.is_not(None))
+        .order_by(FieldCorrection.district_decided_at.desc(), FieldCorrection.id.desc()).limit(limit)
+    ))
+
+
+def waiting_for_district(session: Session, school_id: int) -> list[FieldCorrection]:
+    """The school's key-data changes the admin passed on, still waiting for the district."""
+    return list(session.scalars(
+        select(FieldCorrection)
+        .join(Confirmation, Confirmation.id == FieldCorrection.confirmation_id)
+        .join(Student, Student.id == Confirmation.student_id)
+        .where(Student.school_id == school_id, FieldCorrection.status == PENDING_DISTRICT)
+        .order_by(FieldCorrection.school_passed_at, FieldCorrection.id)
+    ))
 
 
 # --- a correction the school turned down: the family sends a new proof, or withdraws it ------------------------

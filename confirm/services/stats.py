@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 from openpyxl import Workbook
 from sqlalchemy import and_, case, exists, func, literal, or_, select
@@ -136,7 +137,7 @@ class Figures:
     counts: Counter
     deadline: Deadline
 
-    @property
+    @cached_property  # a district page asks for it some 10 times per school (counts never change after creation)
     def total(self) -> int:
         return sum(self.counts[stage] for stage in Stage)
 
@@ -159,7 +160,7 @@ class Figures:
         """Students overdue or at risk, by the deadline's lateness; 0 while the deadline is far."""
         return self.behind if self.deadline.lateness else 0
 
-    @property
+    @cached_property
     def steps(self) -> list[tuple[Stage, int, int]]:
         """The funnel as (stage, count, percentage) in campaign order."""
         return [(stage, self.counts[stage], self.share(stage)) for stage in Stage]

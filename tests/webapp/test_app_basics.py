@@ -7,8 +7,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from confirm.demo import ADMIN, PARENT_PHONE, SCHOOL_CODE, TEACHERS
-from confirm.models import RegistrationCode, School, SchoolClass, Student
+from confirm.demo import ADMIN, DISTRICT_CODE, PARENT_PHONE, SCHOOL_CODE, SUPERVISOR, TEACHERS
+from confirm.models import District, RegistrationCode, School, SchoolClass, StaffUser, Student
 from confirm.security import hash_password, verify_password
 from tests.factories import PASSWORD, make_school, make_staff
 from tests.webapp.conftest import sms_code
@@ -187,11 +187,16 @@ def test_demo_command_is_idempotent_and_prints_accounts_and_codes(runner, db):
     second = runner.invoke(args=["demo"])
     assert first.exit_code == 0, first.output
     assert second.exit_code == 0, second.output
-    assert db.scalar(select(func.count()).select_from(School)) == 1
+    # the demo school and the two other schools of the demo county, all three in the county
+    assert db.scalar(select(func.count()).select_from(School)) == 3
+    district = db.scalar(select(District).where(District.code == DISTRICT_CODE))
+    assert db.scalar(select(func.count()).select_from(School).where(School.district_id == district.id)) == 3
+    supervisor = db.scalar(select(StaffUser).where(StaffUser.username == SUPERVISOR[0]))
+    assert (supervisor.role, supervisor.district_id) == ("supervisor", district.id)
     school = db.scalar(select(School).where(School.code == SCHOOL_CODE))
     assert db.scalar(select(func.count()).select_from(SchoolClass).where(SchoolClass.school_id == school.id)) == 2
     assert db.scalar(select(func.count()).select_from(Student).where(Student.school_id == school.id)) == 40
-    for username, _display, password in (ADMIN, *TEACHERS):
+    for username, _display, password in (ADMIN, *TEACHERS, SUPERVISOR):
         assert f"{username} / {password}" in second.output
     assert PARENT_PHONE in second.output
     assert len(printed_codes(first.output)) == len(printed_codes(second.output)) == 5

@@ -1,6 +1,8 @@
 """The authorization matrix: every route of the URL map × every role × own and other people's objects.
 
-Product rule: parents see only their own children; head teachers only their classes; admins only their school.
+Product rule: parents see only their own children; head teachers only their classes; admins only their school;
+supervisors only the schools of their district, as counts — a student's data only in a key-data case open before
+their district.
 
 ROUTES has one entry per endpoint of ``app.url_map``: who may use it, the HTTP methods it takes, and for POSTs the
 form data of a request that succeeds for the owner plus the change it makes. The object in the URL comes from the
@@ -59,8 +61,9 @@ from tests.conftest import DataSnapshot
 from tests.factories import PASSWORD, make_campaign, make_class, make_staff, make_student
 from tests.webapp.conftest import World, build_world, jpeg_bytes
 
-PARENT, TEACHER, ADMIN = "parent", "head_teacher", "school_admin"
-ROLES = (PARENT, TEACHER, ADMIN)
+PARENT, TEACHER, ADMIN, SUPERVISOR = "parent", "head_teacher", "school_admin", "supervisor"
+ROLES = (PARENT, TEACHER, ADMIN, SUPERVISOR)
+SUP = frozenset({SUPERVISOR})
 PUBLIC: frozenset[str] = frozenset()  # anyone, logged in or not
 STAFF = frozenset({TEACHER, ADMIN})
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -68,6 +71,7 @@ IGNORED_METHODS = {"HEAD", "OPTIONS"}
 # The kind of object each URL argument names; a route with an argument not listed here needs a new kind.
 KIND_OF_ARG = {"student_id": "student", "class_id": "class", "file_id": "file", "run_id": "import_run"}
 KIND_OF_ARG["batch_id"] = "batch"  # batch upload of sheet photos (issue 6)
+KIND_OF_ARG.update({"school_id": "school", "correction_id": "correction"})  # districts (issue 16)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 NEW_ADDRESS = "贵阳市授权测试路9号"
@@ -98,6 +102,14 @@ class Extra:
     # batch upload (issue 6): class id → a batch with one photo waiting to be filed by hand; batch id → that photo
     batches: dict[int, Any] = field(default_factory=dict)
     batch_items: dict[int, Any] = field(default_factory=dict)
+    # districts (issue 16): the own school's county and its supervisor; the other school's district and supervisor;
+    # a supervisor's message to each school; the key-data cases waiting for each district (made for those routes)
+    county: Any = None
+    supervisor: StaffUser | None = None
+    other_district: Any = None
+    other_supervisor: StaffUser | None = None
+    cases: dict[str, FieldCorrection] = field(default_factory=dict)  # "own" / "other"
+    proofs: dict[str, StoredFile] = field(default_factory=dict)  # a proof document of each case
 
     @property
     def runs(self) -> tuple[list[ImportRun], list[ImportRun]]:
@@ -126,16 +138,41 @@ def _markers(*students: Student) -> list[str]:
     return [m for s in students for m in (s.name, s.id_number)]
 
 
-def _scene(role: str, world: World, extra: Extra) -> Scene:
+# the routes where a supervisor meets a student's data: the key-data case waiting for their district
+CASE_ROUTES = ("district.key_data_case", "district.key_data_approve", "district.key_data_reject",
+               "district.key_data_export", "files.show")
+
+
+def _scene(role: str, world: World, extra: Extra, endpoint: str = "") -> Scene:
     w, x = world, extra
     file = x.files
     own_runs, other_runs = x.runs
+    own_cases = [x.cases["own"]] if "own" in x.cases else []
+    other_cases = [x.cases["other"]] if "other" in x.cases else []
+    if role == SUPERVISOR:
+        case_student = w.students_b[0]
+        in_case = endpoint in CASE_ROUTES and own_cases
+        return Scene(
+            role, w, x,
+            own={"student": [case_student], "class": [w.class_a], "file": [x.proofs["own"]] if x.proofs else [],
+                 "import_run": own_runs, "batch": [x.batches[w.class_a.id]], "school": [w.school],
+                 "correction": own_cases},
+            foreign={"student": [x.other_student], "class": [x.other_class],
+                     "file": [file[w.students_a[0].id], file[w.students_b[0].id], file[x.other_student.id],
+                              *([x.proofs["other"]] if x.proofs else [])],
+                     "import_run": other_runs, "batch": [], "school": [w.other_school], "correction": other_cases},
+            home=[w.school.name],
+            hidden=[*_markers(*w.students_a, w.students_b[1], x.other_student),
+                    *([] if in_case else _markers(case_student)), w.other_school.name, w.other_school.code,
+                    x.other_class.title, x.other_district.name],
+        )
+    common_own = {"school": [w.school], "correction": own_cases}
     if role == PARENT:
         return Scene(
             role, w, x,
             own={"student": [w.students_a[0]], "class": [w.class_a], "file": [file[w.students_a[0].id]],
                  "import_run": own_runs,  # the school's run: only for URLs of routes parents may not use
-                 "batch": [x.batches[w.class_a.id]]},
+                 "batch": [x.batches[w.class_a.id]], **common_own},
             foreign={
                 # another family (another class), a classmate with no account yet, a child of another school
                 "student": [w.students_b[0], w.students_a[1], x.other_student],
@@ -151,7 +188,7 @@ def _scene(role: str, world: World, extra: Extra) -> Scene:
         return Scene(
             role, w, x,
             own={"student": list(w.students_a), "class": [w.class_a], "file": [file[w.students_a[0].id]],
-                 "import_run": own_runs, "batch": [x.batches[w.class_a.id]]},
+                 "import_run": own_runs, "batch": [x.batches[w.class_a.id]], **common_own},
             foreign={
                 # another class of the same school, and the other school
                 "student": [w.students_b[0], x.other_student],
@@ -170,7 +207,7 @@ def _scene(role: str, world: World, extra: Extra) -> Scene:
             # every class of the own school, also those the admin does not teach
             own={"student": [w.students_b[0], w.students_a[0]], "class": [w.class_b, w.class_a],
                  "file": [file[w.students_b[0].id], file[w.students_a[0].id]], "import_run": own_runs,
-                 "batch": [x.batches[w.class_b.id], x.batches[w.class_a.id]]},
+                 "batch": [x.batches[w.class_b.id], x.batches[w.class_a.id]], **common_own},
             foreign={"student": [x.other_student], "class": [x.other_class], "file": [file[x.other_student.id]],
                      "import_run": other_runs, "batch": [x.batches[x.other_class.id]]},
             home=[w.school.name, w.class_a.title, w.class_b.title],
@@ -186,8 +223,10 @@ LOGINS: dict[str, Callable[[World], str]] = {
     PARENT: lambda w: w.parent.phone,
     TEACHER: lambda w: w.teacher.username,
     ADMIN: lambda w: w.admin.username,
+    SUPERVISOR: lambda w: SUPERVISOR_LOGIN,
 }
-HOMES = {PARENT: "/parent/", TEACHER: "/teacher/", ADMIN: "/admin/"}
+HOMES = {PARENT: "/parent/", TEACHER: "/teacher/", ADMIN: "/admin/", SUPERVISOR: "/district/"}
+SUPERVISOR_LOGIN = "authz_supervisor"
 
 
 # --- the matrix ------------------------------------------------------------------------------------------------
@@ -353,8 +392,11 @@ def _own_account(db, scene: Scene):
 
     db.commit()
     w = scene.world
-    account = (db.get(ParentAccount, w.parent.id) if scene.role == PARENT
-               else db.get(StaffUser, (w.teacher if scene.role == TEACHER else w.admin).id))
+    if scene.role == SUPERVISOR:
+        account = db.get(StaffUser, scene.extra.supervisor.id)
+    else:
+        account = (db.get(ParentAccount, w.parent.id) if scene.role == PARENT
+                   else db.get(StaffUser, (w.teacher if scene.role == TEACHER else w.admin).id))
     db.refresh(account)
     return account
 
@@ -387,7 +429,8 @@ def _still_signed_in(db, scene: Scene) -> None:
 
 def _signed_out_elsewhere(db, scene: Scene) -> None:
     account = _own_account(db, scene)
-    before = {PARENT: scene.world.parent, TEACHER: scene.world.teacher, ADMIN: scene.world.admin}[scene.role]
+    before = {PARENT: scene.world.parent, TEACHER: scene.world.teacher, ADMIN: scene.world.admin,
+              SUPERVISOR: scene.extra.supervisor}[scene.role]
     assert account.session_nonce != before.session_nonce
 
 
@@ -815,7 +858,8 @@ def extra(_matrix, app) -> Extra:
     """This case's copy: its own stored files, and maps it may add to."""
     made, files = _matrix[1], _matrix[3]
     shutil.copytree(files, app.extensions["store"].root, dirs_exist_ok=True)
-    return dataclasses.replace(made, batches=dict(made.batches), batch_items=dict(made.batch_items))
+    return dataclasses.replace(made, batches=dict(made.batches), batch_items=dict(made.batch_items),
+                               photos=dict(made.photos), cases={}, proofs={})
 
 
 def build_extra(world: World, db, store) -> Extra:
@@ -840,7 +884,119 @@ def build_extra(world: World, db, store) -> Extra:
     db.commit()
     made = Extra(other_teacher, other_class, other_student, other_campaign, files, photos)
     _add_batches(world, made, db, store)
+    _add_districts(world, made, db)
     return made
+
+
+# --- districts (issue 16) ----------------------------------------------------------------------------------------
+
+
+def _add_districts(world: World, extra: Extra, db) -> None:
+    """The own school in a county with a supervisor; the other school in another district with its supervisor; a
+    supervisor's unread message to each school."""
+    from confirm.models import DistrictMessage
+    from tests.factories import make_district, make_supervisor
+
+    extra.county = make_district(db, world.school, name="授权测试县教育局")
+    extra.supervisor = make_supervisor(db, extra.county, username=SUPERVISOR_LOGIN)
+    extra.other_district = make_district(db, world.other_school, name="外县教育局")
+    extra.other_supervisor = make_supervisor(db, extra.other_district, username="authz_other_supervisor")
+    for school, district, sender in ((world.school, extra.county, extra.supervisor),
+                                     (world.other_school, extra.other_district, extra.other_supervisor)):
+        db.add(DistrictMessage(district_id=district.id, school_id=school.id, sender_id=sender.id,
+                               body=f"请{school.name}加快进度"))
+    db.commit()
+
+
+def _add_district_cases(db, world: World, extra: Extra, store) -> None:
+    """A name change waiting for each district (students_b[0] of the own school, the other school's student), each
+    with a proof photo."""
+    from confirm.models import utcnow
+
+    campaigns = {c.school_id: c for c in db.scalars(select(Campaign))}
+    for label, student, district in (("own", world.students_b[0], extra.county),
+                                     ("other", extra.other_student, extra.other_district)):
+        confirmation = ensure_confirmation(db, campaigns[student.school_id], student)
+        correction = FieldCorrection(
+            slot=0, field_key="name", old_value=student.name, new_value=KEY_NAME, is_key_data=True,
+            status="pending_district", requested_by_kind="parent", requested_by_id=0, school_opinion="情况属实",
+            school_passed_at=utcnow(), district_id=district.id)
+        confirmation.corrections.append(correction)
+        db.flush()
+        data = jpeg_bytes(size=(24, 16), color=(200, 40 if label == "own" else 90, 40))
+        key = f"proof/{student.school_id}/authz/{student.id}.jpg"
+        store.put(key, data, "image/jpeg")
+        proof = record_file(db, student, kind="proof", storage_key=key, sha256=hashlib.sha256(data).hexdigest(),
+                            content_type="image/jpeg", size_bytes=len(data), width=24, height=16, actor=SYSTEM)
+        proof.confirmation_id = confirmation.id
+        extra.cases[label], extra.proofs[label], extra.photos[proof.id] = correction, proof, data
+    db.commit()
+
+
+def _district_decisions(db) -> dict[int, tuple[str, str]]:
+    db.commit()
+    return {student_id: (status, name) for student_id, status, name in db.execute(
+        select(Confirmation.student_id, FieldCorrection.status, Student.name)
+        .join(Confirmation, Confirmation.id == FieldCorrection.confirmation_id)
+        .join(Student, Student.id == Confirmation.student_id)
+        .where(FieldCorrection.status.in_(("pending_district", "applied", "rejected")),
+               FieldCorrection.field_key == "name"))}
+
+
+def _district_applied(db, scene: Scene) -> None:
+    decisions = _district_decisions(db)
+    assert decisions[scene.world.students_b[0].id] == ("applied", KEY_NAME)
+    assert decisions[scene.extra.other_student.id] == ("pending_district", scene.extra.other_student.name)
+
+
+def _district_rejected(db, scene: Scene) -> None:
+    decisions = _district_decisions(db)
+    assert decisions[scene.world.students_b[0].id] == ("rejected", scene.world.students_b[0].name)
+    assert decisions[scene.extra.other_student.id][0] == "pending_district"
+
+
+def _message_left(db, scene: Scene) -> None:
+    from confirm.models import DistrictMessage
+
+    db.commit()
+    rows = db.execute(select(DistrictMessage.school_id, DistrictMessage.body)).all()
+    assert (scene.world.school.id, "请尽快完成核查") in [tuple(r) for r in rows]
+    assert [r.school_id for r in rows].count(scene.world.other_school.id) == 1
+
+
+def _district_rule_set(db, scene: Scene) -> None:
+    db.commit()
+    rules = dict(db.execute(select(Campaign.school_id, Campaign.key_data_needs_district)).all())
+    assert rules == {scene.world.school.id: True, scene.extra.other_campaign.school_id: False}
+
+
+def _messages_read(db, scene: Scene) -> None:
+    from confirm.models import DistrictMessage
+
+    db.commit()
+    read = dict(db.execute(select(DistrictMessage.school_id, DistrictMessage.read_at)).all())
+    assert read[scene.world.school.id] is not None and read[scene.world.other_school.id] is None
+
+
+ROUTES.update({
+    "district.home": Route(SUP, ("GET",)),
+    "district.export": Route(SUP, ("GET",)),
+    "district.school_page": Route(SUP, ("GET",), obj="school", shows=lambda s, o: [o.name, s.world.class_a.title]),
+    "district.message_school": Route(SUP, ("POST",), obj="school", data=lambda s: {"body": "请尽快完成核查"},
+                                     effect=_message_left),
+    "district.key_data_setting": Route(SUP, ("POST",), obj="school", data=lambda s: {"required": "y"},
+                                       effect=_district_rule_set),
+    "district.key_data": Route(SUP, ("GET",), shows=lambda s, _o: [s.world.school.name, "姓名"]),
+    "district.key_data_case": Route(SUP, ("GET",), obj="correction",
+                                    shows=lambda s, _o: [s.world.students_b[0].name, KEY_NAME, "情况属实"]),
+    "district.key_data_approve": Route(SUP, ("POST",), obj="correction", data=lambda s: {},
+                                       effect=_district_applied),
+    "district.key_data_reject": Route(SUP, ("POST",), obj="correction", data=lambda s: {"reason": "材料不符"},
+                                      effect=_district_rejected),
+    "district.key_data_export": Route(SUP, ("GET",), shows=lambda s, _o: [s.world.students_b[0].name, KEY_NAME]),
+    "admin.read_district_messages": Route(frozenset({ADMIN}), ("POST",), data=lambda s: {}, effect=_messages_read),
+    "admin.key_data_export": Route(frozenset({ADMIN}), ("GET",), shows=lambda s, _o: [s.world.students_b[0].name]),
+})
 
 
 def _add_import_runs(world: World, extra: Extra, db, app, *, real: bool) -> None:
@@ -879,10 +1035,12 @@ def _arrange(role: str, endpoint: str, world: World, extra: Extra, db, app, clie
         _add_key_corrections(db, world, extra)
     if endpoint.endswith("_key_data"):  # a turned-down key-data correction (issue 10)
         _add_returned_key_corrections(db, world, extra)
+    if endpoint.startswith("district.key_data") or endpoint == "files.show":  # key-data 核办 (issue 16)
+        _add_district_cases(db, world, extra, app.extensions["store"])
     if role in LOGINS:
         response = auth.login(LOGINS[role](world), PASSWORD)
         assert response.status_code == 302 and response.headers["Location"] == HOMES[role], role
-    return _scene(role, world, extra)
+    return _scene(role, world, extra, endpoint)
 
 
 def _request(client, method: str, url: str, data: dict | None = None, **kwargs):
@@ -972,6 +1130,10 @@ def test_parents_never_reach_staff_routes_and_staff_never_reach_parent_routes():
             assert {(TEACHER, endpoint), (ADMIN, endpoint)} <= forbidden
         if endpoint.startswith("admin."):
             assert (TEACHER, endpoint) in forbidden
+        if endpoint.startswith(("teacher.", "admin.", "parent.")):
+            assert (SUPERVISOR, endpoint) in forbidden  # a supervisor never opens a school's or family's pages
+        if endpoint.startswith("district."):
+            assert {(PARENT, endpoint), (TEACHER, endpoint), (ADMIN, endpoint)} <= forbidden
     protected = sum(len(r.methods) for r in ROUTES.values() if r.roles != PUBLIC)
     assert len(list(_cases(allowed=None))) == protected
     assert len(list(_cases(allowed=False))) + len(list(_cases(allowed=True))) == len(ROLES) * protected

@@ -75,6 +75,7 @@ def _checked(school: School, data: bytes, filename: str) -> ImportRun:
 CORRECTION_LABELS = {
     CorrectionStatus.APPLIED: _l("已生效"),
     CorrectionStatus.PENDING_ADMIN: _l("待学籍管理员审核"),
+    CorrectionStatus.PENDING_DISTRICT: _l("待主管部门核办"),
     CorrectionStatus.SUBMITTED: _l("待班主任审核"),
     CorrectionStatus.DRAFT: _l("家长未提交"),
 }

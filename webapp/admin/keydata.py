@@ -14,9 +14,9 @@ from wtforms import HiddenField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from confirm.fields import KEY_DATA_KEYS, field_for
-from confirm.models import FieldCorrection, StoredFile
+from confirm.models import FieldCorrection, School, StoredFile
 from confirm.presentation import readable
-from confirm.services import keydata, proofs
+from confirm.services import keydata, proofs, records
 from webapp.adapters import db
 from webapp.admin import bp
 from webapp.auth.identity import actor, staff_student_or_404
@@ -25,6 +25,7 @@ from webapp.unit_of_work import attempt
 
 class ApproveKeyForm(FlaskForm):
     field_key = HiddenField(validators=[DataRequired()])
+    opinion = TextAreaField(_l("学校意见（报主管部门核办时填写）"), validators=[Length(max=500)])
 
 
 class RejectKeyForm(FlaskForm):
@@ -66,10 +67,21 @@ def _pending_count():
     return {"key_data_pending": lambda: keydata.count_pending(db.session(), current_user.school_id)}
 
 
+def _summaries(corrections: list[FieldCorrection]) -> list[Item]:
+    locale = str(get_locale())
+    return [Item(c, field_for(0, c.field_key).label(locale), readable(field_for(0, c.field_key), c.old_value),
+                 readable(field_for(0, c.field_key), c.new_value), []) for c in corrections]
+
+
 @bp.get("/key-data")
 def key_data():
-    return render_template("admin/keydata.html", items=_items(), approve_form=ApproveKeyForm(),
-                           reject_form=RejectKeyForm())
+    s = db.session()
+    campaign = records.active_campaign(s, current_user.school_id)
+    return render_template(
+        "admin/keydata.html", items=_items(), approve_form=ApproveKeyForm(), reject_form=RejectKeyForm(),
+        needs_district=bool(campaign and campaign.key_data_needs_district),
+        at_district=_summaries(keydata.waiting_for_district(s, current_user.school_id)),
+        district_decisions=_summaries(keydata.district_decisions_for_school(s, current_user.school_id)))
 
 
 def _pending_or_404(student_id: int, field_key: str | None) -> FieldCorrection:
@@ -88,8 +100,11 @@ def key_data_approve(student_id: int):
     if not form.validate_on_submit():
         abort(400)
     correction = _pending_or_404(student_id, form.field_key.data)
-    ok, _result = attempt(form, lambda: keydata.approve_key_correction(db.session(), correction, actor=actor()))
-    if ok:
+    ok, _result = attempt(form, lambda: keydata.approve_key_correction(db.session(), correction, actor=actor(),
+                                                                       opinion=form.opinion.data))
+    if ok and correction.status == keydata.PENDING_DISTRICT:
+        flash(_("已将 %(name)s 的关键信息更正报主管部门核办", name=correction.confirmation.student.name), "success")
+    elif ok:
         flash(_("已通过 %(name)s 的关键信息更正，学籍已更新", name=correction.confirmation.student.name), "success")
     return redirect(url_for("admin.key_data"))
 
@@ -108,3 +123,15 @@ def key_data_reject(student_id: int):
     for error in form.reason.errors:
         flash(error, "error")
     return redirect(url_for("admin.key_data"))
+
+
+@bp.get("/key-data/export.xlsx")
+def key_data_export():
+    from datetime import date
+
+    from confirm.key_data_list import key_data_workbook
+    from webapp.shared.downloads import xlsx_download
+
+    school = db.session().get_one(School, current_user.school_id)
+    data = key_data_workbook(db.session(), school_id=school.id)
+    return xlsx_download(data, f"{school.name}-关键数据变更清单-{date.today().isoformat()}.xlsx")

@@ -11,7 +11,7 @@ from wtforms import SelectChoice
 
 from confirm.models import School, SchoolClass, StaffUser
 from confirm.roles import Role
-from confirm.services import records, stats
+from confirm.services import district_messages, records, stats
 from confirm.services import staff as staff_accounts
 from confirm.services.school import assign_head_teacher, create_campaign, create_class
 from confirm.services.sheet_printing import set_sheet_qr_required
@@ -70,6 +70,7 @@ def _render_home(status: int = 200, **forms):
         stages=list(Stage),
         stage_labels=STAGE_LABELS,
         teachers=_teachers(),
+        district_messages=district_messages.messages_to_school(s, school.id, limit=5),
         **_forms(**forms),
     ), status
 
@@ -168,4 +169,13 @@ def set_staff_phone():
         actor=actor()))
     if ok:
         flash(_("已保存 %(name)s 的手机号，第一次敏感操作时会发短信验证", name=staff.display_name), "success")
+    return redirect(url_for("admin.home"))
+
+
+@bp.post("/district-messages/read")
+def read_district_messages():
+    """The admin has read the supervisors' messages: they are marked read for the supervisor to see."""
+    if not FlaskForm().validate_on_submit():  # the CSRF token only
+        abort(400)
+    attempt(None, lambda: district_messages.mark_read(db.session(), current_user.school_id, current_user.account))
     return redirect(url_for("admin.home"))

@@ -43,6 +43,8 @@ def home_for(identity: Identity) -> str:
         return url_for("parent.home")
     if identity.role == Role.SCHOOL_ADMIN:
         return url_for("admin.home")
+    if identity.role == Role.SUPERVISOR:
+        return url_for("district.home")
     return url_for("teacher.home")
 
 

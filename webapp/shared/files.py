@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from confirm.models import Guardianship, StoredFile, Student
 from confirm.roles import STAFF_ROLES, Role
+from confirm.services import keydata
 from confirm.services.exports import record_file_view
 from webapp.adapters import db
 from webapp.adapters.storage import store
@@ -27,12 +28,16 @@ def _may_see(stored: StoredFile) -> bool:
                 Guardianship.student_id == stored.student_id, Guardianship.parent_id == current_user.id
             )
         ) is not None
+    if current_user.role == Role.SUPERVISOR:
+        # only the documents of a key-data case open before this supervisor's district
+        return stored.kind == "proof" and stored.confirmation_id is not None and keydata.district_case_for_confirmation(
+            s, current_user.account.district_id, stored.confirmation_id)
     student = s.get(Student, stored.student_id)
     return student is not None and staff_can_see_class(student.school_class)
 
 
 @bp.get("/<int:file_id>")
-@roles_required(Role.PARENT, *STAFF_ROLES)
+@roles_required(Role.PARENT, *STAFF_ROLES, Role.SUPERVISOR)
 def show(file_id: int):
     stored = db.session().get(StoredFile, file_id)
     if stored is None or not _may_see(stored):
