@@ -184,9 +184,9 @@ class _Names:
 
     def __init__(self, session: Session, staff_ids: set[int], parent_ids: set[int]):
         self.staff = dict(session.execute(select(StaffUser.id, StaffUser.display_name)
-                                          .where(StaffUser.id.in_(staff_ids or {0}))).tuples().all())
+                                          .where(StaffUser.id.in_(staff_ids or {0}))).all())
         self.parents = {pid: mask_phone(phone) for pid, phone in session.execute(
-            select(ParentAccount.id, ParentAccount.phone).where(ParentAccount.id.in_(parent_ids or {0}))).tuples()}
+            select(ParentAccount.id, ParentAccount.phone).where(ParentAccount.id.in_(parent_ids or {0})))}
 
     def of(self, kind: str | None, actor_id: int | None) -> str:
         if kind == "staff" and actor_id in self.staff:

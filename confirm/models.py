@@ -701,6 +701,7 @@ class ArchiveJob(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
+    progress_at: Mapped[datetime | None]  # the build's last sign of life: a job silent for long is stale
     finished_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
 

@@ -260,8 +260,8 @@ class ArchiveStatus(StrEnum):
 ARCHIVE_OPEN = (ArchiveStatus.QUEUED, ArchiveStatus.BUILDING)  # at most one of these per scope
 ARCHIVE_MOVES: dict[ArchiveStatus, frozenset[ArchiveStatus]] = {
     ArchiveStatus.QUEUED: frozenset({ArchiveStatus.BUILDING, ArchiveStatus.FAILED}),
-    # a worker that died mid-build leaves BUILDING: the job run again starts over
-    ArchiveStatus.BUILDING: frozenset({ArchiveStatus.BUILDING, ArchiveStatus.READY, ArchiveStatus.FAILED}),
+    # a worker that died mid-build leaves BUILDING until the job is given up as stale (FAILED)
+    ArchiveStatus.BUILDING: frozenset({ArchiveStatus.READY, ArchiveStatus.FAILED}),
     ArchiveStatus.READY: frozenset({ArchiveStatus.EXPIRED}),
     ArchiveStatus.FAILED: frozenset(),
     ArchiveStatus.EXPIRED: frozenset(),

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from confirm.errors import DomainError
 from confirm.i18n import N_, Message
-from confirm.models import ArchiveJob, School, SchoolClass, StaffUser, Student, utcnow
+from confirm.models import ArchiveJob, PendingObject, School, SchoolClass, StaffUser, Student, utcnow
 from confirm.ports import ObjectStore
 from confirm.roles import Role
 from confirm.services.common import Actor, audit
@@ -24,6 +24,8 @@ from confirm.states import ARCHIVE_MOVES, ARCHIVE_OPEN, ArchiveScope, ArchiveSta
 
 DOWNLOAD_HOURS = 24
 MAX_ERROR_LENGTH = 500
+STALE_AFTER = timedelta(minutes=30)  # a build writes its progress every few seconds; half an hour of silence: dead
+STALE_ERROR = "stale: no progress for 30 minutes"
 
 
 def can_take_archive(user: StaffUser, school: School | int, school_class: SchoolClass | None = None) -> bool:
@@ -61,6 +63,7 @@ def request_archive(
     if not can_take_archive(user, school, school_class):
         raise DomainError(Message(N_("你没有权限导出这份电子档案")))
     key = scope_key(school.id, school_class)
+    give_up_stale(session, key, now=now)
     total = session.scalar(select(func.count()).select_from(
         _students(school.id, school_class.id if school_class else None).subquery()))
     if not total:
@@ -99,20 +102,37 @@ def student_ids(session: Session, job: ArchiveJob) -> list[int]:
     return list(session.scalars(query))
 
 
-def start_build(session: Session, job: ArchiveJob, total: int, *, now: datetime | None = None) -> None:
-    """The worker takes the job (again, after a worker died mid-build: it starts over)."""
-    job.status = move(job.status, ArchiveStatus.BUILDING, ARCHIVE_MOVES).value
-    job.started_at = now or utcnow()
-    job.total = total
-    job.done = 0
-    job.error = None
-    session.flush()
+def start_build(session: Session, job_id: int, *, now: datetime | None = None) -> ArchiveJob | None:
+    """The worker takes the queued job, in one conditional UPDATE: None when it is not queued any more (another
+    worker has it, or it was given up as stale)."""
+    now = now or utcnow()
+    taken = session.execute(update(ArchiveJob).where(ArchiveJob.id == job_id,
+                                                     ArchiveJob.status == ArchiveStatus.QUEUED)
+                            .values(status=ArchiveStatus.BUILDING.value, started_at=now, progress_at=now, done=0))
+    if taken.rowcount != 1:
+        return None
+    job = session.get_one(ArchiveJob, job_id)
+    session.refresh(job)
+    return job
 
 
-def record_progress(session: Session, job_id: int, done: int) -> None:
+def record_progress(session: Session, job_id: int, done: int, *, now: datetime | None = None) -> None:
     """How many students' PDFs are written, in one UPDATE (the page reads it while the build goes on)."""
     session.execute(update(ArchiveJob).where(ArchiveJob.id == job_id, ArchiveJob.status == ArchiveStatus.BUILDING)
-                    .values(done=done))
+                    .values(done=done, progress_at=now or utcnow()))
+
+
+def give_up_stale(session: Session, key: str, *, now: datetime | None = None) -> int:
+    """An open job of scope ``key`` that has shown no sign of life for STALE_AFTER (its worker died, or its queue
+    entry was lost) is failed, in one conditional UPDATE, so that the scope can be asked for again."""
+    now = now or utcnow()
+    cutoff = now - STALE_AFTER
+    result = session.execute(
+        update(ArchiveJob)
+        .where(ArchiveJob.scope_key == key, ArchiveJob.status.in_([s.value for s in ARCHIVE_OPEN]),
+               func.coalesce(ArchiveJob.progress_at, ArchiveJob.created_at) < cutoff)
+        .values(status=ArchiveStatus.FAILED.value, finished_at=now, error=STALE_ERROR))
+    return result.rowcount
 
 
 def finish_build(session: Session, job: ArchiveJob, *, object_key: str, size_bytes: int, missing: int,
@@ -126,6 +146,7 @@ def finish_build(session: Session, job: ArchiveJob, *, object_key: str, size_byt
     job.done = job.total
     job.finished_at = now
     job.expires_at = now + timedelta(hours=DOWNLOAD_HOURS)
+    session.execute(delete(PendingObject).where(PendingObject.key == object_key))  # the row now names the object
     session.flush()
 
 

@@ -35,6 +35,7 @@ def upgrade() -> None:
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('created_at', confirm.models.UTCDateTime(), nullable=False),
     sa.Column('started_at', confirm.models.UTCDateTime(), nullable=True),
+    sa.Column('progress_at', confirm.models.UTCDateTime(), nullable=True),
     sa.Column('finished_at', confirm.models.UTCDateTime(), nullable=True),
     sa.Column('expires_at', confirm.models.UTCDateTime(), nullable=True),
     sa.CheckConstraint("status in ('queued', 'building', 'ready', 'failed', 'expired')", name=op.f('ck_archive_jobs_status_known')),
