@@ -158,11 +158,12 @@ def test_a_50_student_class_archive_holds_every_pdf_with_its_photos_and_a_manife
 
 def test_the_request_returns_before_the_build_when_a_queue_is_configured(app, client, auth, db, world, objects,
                                                                         monkeypatch):
-    queued = []
+    queued, timeouts = [], []
 
     class RecordingQueue:
         def enqueue(self, func, *args, **kwargs):
             queued.append((func, args))
+            timeouts.append(kwargs.get("job_timeout"))
 
     monkeypatch.setitem(app.extensions, "job_queue", RecordingQueue())
     auth.login("admin1", PASSWORD)
@@ -173,6 +174,7 @@ def test_the_request_returns_before_the_build_when_a_queue_is_configured(app, cl
     assert len(jobs) == 1 and jobs[0].status == "queued" and jobs[0].object_key is None
     assert jobs[0].total == len(world.students_a) + len(world.students_b)
     assert [(f.__name__, a) for f, a in queued] == [("build_archive", (jobs[0].id,))]
+    assert timeouts == [app.config["ARCHIVE_JOB_TIMEOUT"]]  # not the 10 minutes of the other jobs
     page = client.get("/admin/archives").get_data(as_text=True)
     assert "排队中" in page and 'http-equiv="refresh"' in page  # progress shown, refreshed without script
 

@@ -77,7 +77,7 @@ def request_archive():
         return _page(form, 400)
     job, created = result
     if created:  # a repeated request finds the job already queued: it is built once
-        enqueue(build_archive, job.id)
+        enqueue(build_archive, job.id, timeout=current_app.config["ARCHIVE_JOB_TIMEOUT"])
         flash(_("已开始生成电子档案，共 %(n)s 名学生；生成后可在下面下载（24 小时内有效）", n=job.total), "success")
     else:
         flash(_("这份电子档案正在生成，不会重复生成；请稍候"), "info")
