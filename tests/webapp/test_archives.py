@@ -296,3 +296,38 @@ def test_who_may_take_an_archive(db, world, user):
     may = (can_take_archive(staff, world.school), can_take_archive(staff, world.school, world.class_a))
     assert may == {"admin": (True, True), "own_teacher": (False, True), "other_teacher": (False, False),
                    "other_admin": (False, False)}[user]
+
+
+def test_two_admins_asking_at_the_same_moment_queue_one_build(app, db, world):
+    import threading
+
+    from sqlalchemy.orm import Session
+
+    from confirm.models import School, StaffUser
+    from confirm.services.archives import request_archive
+    from confirm.services.common import Actor
+
+    engine = app.extensions["db_engine"]
+    start, results, errors = threading.Barrier(2), [], []
+
+    def ask() -> None:
+        try:
+            with Session(engine, expire_on_commit=False) as s:
+                admin = s.get_one(StaffUser, world.admin.id)
+                school = s.get_one(School, world.school.id)
+                start.wait()
+                job, created = request_archive(s, admin, school, actor=Actor("staff", admin.id))
+                s.commit()
+                results.append((job.id, created))
+        except Exception as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert sorted(created for _id, created in results) == [False, True]
+    assert len({job_id for job_id, _created in results}) == 1
+    assert len(db.scalars(select(ArchiveJob)).all()) == 1
