@@ -184,7 +184,10 @@ def expire_archives(session: Session, store: ObjectStore, *, now: datetime | Non
     return len(jobs)
 
 
-def recent_jobs(session: Session, school_id: int, limit: int = 20) -> list[ArchiveJob]:
-    """The school's latest archive requests, newest first."""
-    return list(session.scalars(select(ArchiveJob).where(ArchiveJob.school_id == school_id)
-                                .order_by(ArchiveJob.id.desc()).limit(limit)))
+def recent_jobs(session: Session, school_id: int, school_class: SchoolClass | None = None,
+                limit: int = 20) -> list[ArchiveJob]:
+    """The school's latest archive requests (or one class's), newest first."""
+    query = select(ArchiveJob).where(ArchiveJob.school_id == school_id)
+    if school_class is not None:
+        query = query.where(ArchiveJob.class_id == school_class.id)
+    return list(session.scalars(query.order_by(ArchiveJob.id.desc()).limit(limit)))

@@ -116,7 +116,7 @@ def _ready_job(db, world) -> ArchiveJob:
 
 def _download(client, app, job) -> tuple[object, zipfile.ZipFile | None]:
     with app.test_request_context():
-        from webapp.admin.archives import download_link
+        from webapp.shared.archives import download_link
 
         link = download_link(job)
     response = client.get(link)
@@ -331,3 +331,31 @@ def test_two_admins_asking_at_the_same_moment_queue_one_build(app, db, world):
     assert sorted(created for _id, created in results) == [False, True]
     assert len({job_id for job_id, _created in results}) == 1
     assert len(db.scalars(select(ArchiveJob)).all()) == 1
+
+
+def test_a_head_teacher_takes_their_own_classs_archive_and_not_the_schools(app, client, auth, db, world):
+    auth.login("teacher_a", PASSWORD)
+    page = client.get(f"/teacher/classes/{world.class_a.id}/archive")
+    assert page.status_code == 200 and "生成本班电子档案" in page.get_data(as_text=True)
+    assert client.post(f"/teacher/classes/{world.class_a.id}/archive").status_code == 302
+    job = _ready_job(db, world)
+    assert (job.scope, job.class_id, job.requested_by_id, job.status) == ("class", world.class_a.id,
+                                                                          world.teacher.id, "ready")
+    response, archive = _download(client, app, job)
+    assert response.status_code == 200 and len(archive.namelist()) == len(world.students_a) + 2
+    assert client.post(f"/teacher/classes/{world.class_b.id}/archive").status_code == 404  # another's class
+    assert client.get("/admin/archives").status_code == 403  # the whole school is the admin's
+    auth.logout()
+    auth.login("teacher_b", PASSWORD)
+    response, _archive = _download(client, app, job)  # a valid link, but not their class
+    assert response.status_code == 404
+
+
+def test_the_admin_sees_a_class_archive_the_head_teacher_made_and_may_download_it(app, client, auth, db, world):
+    auth.login("teacher_a", PASSWORD)
+    client.post(f"/teacher/classes/{world.class_a.id}/archive")
+    auth.logout()
+    auth.login("admin1", PASSWORD)
+    assert world.class_a.title in client.get("/admin/archives").get_data(as_text=True)
+    response, _archive = _download(client, app, _ready_job(db, world))
+    assert response.status_code == 200

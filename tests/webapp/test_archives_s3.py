@@ -43,7 +43,7 @@ def test_an_archive_on_s3_is_downloaded_through_a_short_presigned_url(app, db, a
     job = db.scalar(select(ArchiveJob))
     assert job.status == "ready" and objects.exists(job.object_key)
 
-    from webapp.admin.archives import download_link
+    from webapp.shared.archives import download_link
 
     with app.test_request_context():
         link = download_link(job)
