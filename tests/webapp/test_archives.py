@@ -359,3 +359,24 @@ def test_the_admin_sees_a_class_archive_the_head_teacher_made_and_may_download_i
     assert world.class_a.title in client.get("/admin/archives").get_data(as_text=True)
     response, _archive = _download(client, app, _ready_job(db, world))
     assert response.status_code == 200
+
+
+def test_storage_failing_mid_build_fails_the_job_visibly_and_stores_nothing(app, client, auth, db, world, objects,
+                                                                           monkeypatch):
+    from uploads.storage import StorageUnavailable
+
+    _confirmed(db, objects, world, world.students_a[0])
+
+    def down(key):
+        raise StorageUnavailable("get: timeout", operation="get")
+
+    monkeypatch.setattr(objects.backend, "get", down)
+    auth.login("admin1", PASSWORD)
+    client.post("/admin/archives", data={"scope": str(world.class_a.id)})
+    job = _ready_job(db, world)
+    assert (job.status, job.error, job.object_key) == ("failed", "StorageUnavailable", None)
+    assert not [o for o in objects.list_objects("archive/")]
+    assert "生成失败，请重新生成" in client.get("/admin/archives").get_data(as_text=True)
+    monkeypatch.undo()
+    client.post("/admin/archives", data={"scope": str(world.class_a.id)})  # asked again once storage is back
+    assert _ready_job(db, world).status == "ready"

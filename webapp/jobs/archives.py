@@ -21,6 +21,7 @@ from datetime import datetime
 
 from flask import current_app
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 from confirm.archives import StudentArchive, load_archives, safe_name
@@ -63,22 +64,14 @@ def _entry(name: str, when: datetime) -> zipfile.ZipInfo:
     return info
 
 
-def write_archive(session, job: ArchiveJob, student_ids: list[int], campaign: Campaign | None, out, *,
+def write_archive(session, student_ids: list[int], campaign: Campaign | None, out, *,
                   font_file: str, fetch: Callable[[str], bytes],
                   progress: Callable[[int], None] = lambda done: None) -> int:
     """Write the archive ZIP of ``student_ids`` into the open file ``out``; returns the number of documents found
     missing from storage."""
-    names, manifest, missing_total = _Names(), [], 0
+    names, manifest, index_rows, missing_total = _Names(), [], [], 0
     now = utcnow()
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("档案索引")
-    header = []
-    for text in INDEX_HEADERS:
-        cell = _bold(sheet, text)
-        header.append(cell)
-    sheet.append(header)
     with zipfile.ZipFile(out, "w", allowZip64=True) as archive_zip:
-        done = 0
         for start in range(0, len(student_ids), CHUNK):
             for archive in load_archives(session, student_ids[start:start + CHUNK], campaign):
                 name = names.of(archive)
@@ -87,26 +80,32 @@ def write_archive(session, job: ArchiveJob, student_ids: list[int], campaign: Ca
                     result = render_archive(archive, _Hashing(entry, digest), font_file=font_file, fetch=fetch)
                 manifest.append(f"{digest.hexdigest()}  {name}\n")
                 missing_total += len(result.missing)
-                sheet.append([archive.class_title, archive.name, archive.birth_date, archive.student_no,
-                              archive.stage, name, "；".join(f"{m.label}（{m.reason}）" for m in result.missing)])
-            done = min(start + CHUNK, len(student_ids))
+                index_rows.append((archive.class_title, archive.name, archive.birth_date, archive.student_no,
+                                   archive.stage, name, "；".join(f"{m.label}（{m.reason}）" for m in result.missing)))
             session.expunge_all()  # the chunk's students, records and files are let go
-            progress(done)
-        index = io.BytesIO()
-        workbook.save(index)  # one row of a few short texts per student: small even for a whole school
-        data = index.getvalue()
+            progress(min(start + CHUNK, len(student_ids)))
+        data = _index_workbook(index_rows)  # a few short texts per student: small even for a whole school
         archive_zip.writestr(_entry(INDEX_NAME, now), data)
         manifest.append(f"{hashlib.sha256(data).hexdigest()}  {INDEX_NAME}\n")
         archive_zip.writestr(_entry(MANIFEST_NAME, now), "".join(manifest).encode())
     return missing_total
 
 
-def _bold(sheet, text: str):
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(sheet, value=text)
-    cell.font = Font(bold=True)
-    return cell
+def _index_workbook(rows: list[tuple]) -> bytes:
+    """索引.xlsx: one row per student — class, name, birth date, student number, stage, file, missing documents."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("档案索引")
+    header = []
+    for text in INDEX_HEADERS:
+        cell = WriteOnlyCell(sheet, value=text)
+        cell.font = Font(bold=True)
+        header.append(cell)
+    sheet.append(header)
+    for row in rows:
+        sheet.append(list(row))
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
 
 
 class _Hashing:
@@ -149,7 +148,7 @@ def build_archive(job_id: int) -> str:
                 session.commit()
 
             with tempfile.TemporaryFile() as tmp:
-                missing = write_archive(session, job, ids, campaign, tmp, font_file=font, fetch=objects.get,
+                missing = write_archive(session, ids, campaign, tmp, font_file=font, fetch=objects.get,
                                         progress=progress)
                 size = tmp.tell()
                 tmp.seek(0)
