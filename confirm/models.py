@@ -34,6 +34,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from confirm.districts import DistrictKind
 from confirm.roles import STAFF_ACCOUNT_ROLES, Role
 from confirm.states import (
+    ARCHIVE_OPEN,
+    ArchiveScope,
+    ArchiveStatus,
     BatchItemStatus,
     ConflictChoice,
     CorrectionStatus,
@@ -575,6 +578,9 @@ class AuditEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     ip: Mapped[str | None] = mapped_column(String(45))
 
+    # a student's archive reads the trail of the student, its confirmation, corrections and files by target
+    __table_args__ = (Index("ix_audit_events_target", "target_type", "target_id"),)
+
 
 class ImportRun(Base):
     """One import of a student file: checked (file kept for the confirm step) or committed, with its report."""
@@ -788,3 +794,49 @@ class PendingObject(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (CheckConstraint(f"state in ({allowed_values(PendingState)})", name="state_known"),)
+
+
+class ArchiveJob(Base):
+    """One requested electronic archive (电子档案) of a class or a school: a ZIP of one PDF per student, an index
+    workbook and a SHA-256 manifest, built by the background worker and kept in object storage for 24 hours.
+
+    ``scope_key`` (``class:12``, ``school:3``) names what it covers; a partial unique index allows one open (queued
+    or building) job per scope, so a double tap or two admins at once queue one build.
+    """
+
+    __tablename__ = "archive_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    class_id: Mapped[int | None] = mapped_column(ForeignKey("classes.id"), index=True)
+    scope: Mapped[str] = mapped_column(String(10))
+    scope_key: Mapped[str] = mapped_column(String(40))
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    status: Mapped[str] = mapped_column(String(12), default=ArchiveStatus.QUEUED.value)
+    done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    object_key: Mapped[str | None] = mapped_column(String(200))
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    missing_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # documents not in storage
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    progress_at: Mapped[datetime | None]  # the build's last sign of life: a job silent for long is stale
+    finished_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+
+    school_class: Mapped[SchoolClass | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(f"status in ({allowed_values(ArchiveStatus)})", name="status_known"),
+        CheckConstraint(f"scope in ({allowed_values(ArchiveScope)})", name="scope_known"),
+        CheckConstraint("scope = 'school' or class_id is not null", name="class_scope_has_class"),
+        Index("uq_archive_jobs_open_scope", "scope_key", unique=True,
+              sqlite_where=text(f"status in ({allowed_values(ARCHIVE_OPEN)})"),
+              postgresql_where=text(f"status in ({allowed_values(ARCHIVE_OPEN)})")),
+    )
+
+    @property
+    def is_open(self) -> bool:
+        """True while the archive is queued or being built."""
+        return self.status in ARCHIVE_OPEN

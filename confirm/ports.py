@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 if TYPE_CHECKING:
     from confirm.i18n import Message
@@ -43,8 +43,14 @@ class ObjectStore(Protocol):
     def put(self, key: str, data: bytes, content_type: str) -> None:
         """Store ``data`` under ``key``."""
 
+    def put_file(self, key: str, source: BinaryIO, content_type: str) -> None:
+        """Store the rest of the open file ``source`` under ``key`` without reading it all into memory."""
+
     def get(self, key: str) -> bytes:
         """The bytes stored under ``key``; KeyError when there is none."""
+
+    def open_object(self, key: str) -> BinaryIO:
+        """The object under ``key`` as a stream to read from; KeyError when there is none."""
 
     def delete(self, key: str) -> None:
         """Remove ``key`` (no error when it is already gone)."""

@@ -13,8 +13,8 @@ from confirm.errors import InvalidTransition
 from confirm.i18n import N_, Message
 
 
-def allowed_values(enum: type[StrEnum]) -> str:
-    """The SQL list of an enum's values, for the CHECK constraint that guards its column."""
+def allowed_values(enum: type[StrEnum] | tuple[StrEnum, ...]) -> str:
+    """The SQL list of an enum's values (or of some of them), for the CHECK constraint that guards its column."""
     return ", ".join(f"'{member.value}'" for member in enum)
 
 
@@ -281,4 +281,32 @@ REPEAT_MOVES: dict[RepeatState, frozenset[RepeatState]] = {
     RepeatState.RUNNING: frozenset({RepeatState.COMMITTED, RepeatState.ANSWERED}),
     RepeatState.COMMITTED: frozenset({RepeatState.ANSWERED}),
     RepeatState.ANSWERED: frozenset(),
+}
+
+
+class ArchiveScope(StrEnum):
+    """What one electronic archive (电子档案) covers."""
+
+    CLASS = "class"
+    SCHOOL = "school"
+
+
+class ArchiveStatus(StrEnum):
+    """An archive ZIP, from the request to its download link running out."""
+
+    QUEUED = "queued"  # requested; waits for the worker (or for the end of the request's response)
+    BUILDING = "building"  # the worker is writing the students' PDFs
+    READY = "ready"  # stored; downloadable until ``expires_at``
+    FAILED = "failed"  # the build stopped (``error`` says why); the admin may ask again
+    EXPIRED = "expired"  # past its 24 hours: the object is deleted
+
+
+ARCHIVE_OPEN = (ArchiveStatus.QUEUED, ArchiveStatus.BUILDING)  # at most one of these per scope
+ARCHIVE_MOVES: dict[ArchiveStatus, frozenset[ArchiveStatus]] = {
+    ArchiveStatus.QUEUED: frozenset({ArchiveStatus.BUILDING, ArchiveStatus.FAILED}),
+    # a worker that died mid-build leaves BUILDING until the job is given up as stale (FAILED)
+    ArchiveStatus.BUILDING: frozenset({ArchiveStatus.READY, ArchiveStatus.FAILED}),
+    ArchiveStatus.READY: frozenset({ArchiveStatus.EXPIRED}),
+    ArchiveStatus.FAILED: frozenset(),
+    ArchiveStatus.EXPIRED: frozenset(),
 }

@@ -3,6 +3,7 @@ stand-in for Twilio's REST API (so tests run the official client's real code pat
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import threading
@@ -51,6 +52,12 @@ class MemoryStore:
             return self.objects[key]
         except KeyError:
             raise KeyError(key) from None
+
+    def put_file(self, key, source, content_type):
+        self.objects[key] = source.read()
+
+    def open_object(self, key):
+        return io.BytesIO(self.get(key))
 
     def delete(self, key):
         self.objects.pop(key, None)

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlparse
 
 from confirm.storage_keys import is_generated_key, new_object_key  # noqa: F401  (the shape of keys: one rule)
 
 MAX_PRESIGN_SECONDS = 300
 PART_SUFFIX = ".part"  # LocalStore writes here first, then renames
+COPY_BLOCK = 1024 * 1024
 log = logging.getLogger(__name__)
 
 
@@ -53,6 +56,22 @@ class LocalStore:
         tmp = path.with_suffix(path.suffix + PART_SUFFIX)
         tmp.write_bytes(data)
         os.replace(tmp, path)  # readers never see half an object
+
+    def put_file(self, key: str, source: BinaryIO, content_type: str) -> None:
+        """Store the rest of the open file ``source`` under ``key``, copied in blocks (never all in memory)."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + PART_SUFFIX)
+        with tmp.open("wb") as target:
+            shutil.copyfileobj(source, target, COPY_BLOCK)
+        os.replace(tmp, path)
+
+    def open_object(self, key: str) -> BinaryIO:
+        """The object under ``key`` as an open file, to be streamed; KeyError when there is none."""
+        try:
+            return self._path(key).open("rb")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise KeyError(key) from None
 
     def get(self, key: str) -> bytes:
         try:
@@ -227,6 +246,31 @@ class S3Store:
             raise
         except BotoCoreError as exc:  # the body stopped coming (read timeout while streaming)
             raise StorageUnavailable(f"S3 get_object: {_describe(exc)}", operation="get_object") from exc
+
+    def put_file(self, key: str, source: BinaryIO, content_type: str) -> None:
+        """Store the rest of the open file ``source`` under ``key`` (a multipart upload for a large file, part by
+        part: never all in memory). Each part's request has the client's connect and read deadlines."""
+        from boto3.s3.transfer import TransferConfig
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.upload_fileobj(source, self.bucket, self._key(key), ExtraArgs={"ContentType": content_type},
+                                       Config=TransferConfig(multipart_chunksize=8 * 1024 * 1024, max_concurrency=2))
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageUnavailable(f"S3 upload: {_describe(exc)}", operation="upload") from exc
+        except Exception as exc:  # s3transfer wraps a failed part in its own error
+            raise StorageUnavailable(f"S3 upload: {type(exc).__name__}", operation="upload") from exc
+
+    def open_object(self, key: str) -> BinaryIO:
+        """The object under ``key`` as a stream (its body); KeyError when there is none."""
+        from botocore.exceptions import ClientError
+
+        try:
+            return self._call("get_object", Bucket=self.bucket, Key=self._key(key))["Body"]
+        except ClientError as exc:
+            if _error_code(exc) in _NOT_FOUND_CODES or _http_status(exc) == 404:
+                raise KeyError(key) from None
+            raise
 
     def delete(self, key: str) -> None:
         self._call("delete_object", Bucket=self.bucket, Key=self._key(key))

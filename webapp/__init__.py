@@ -83,9 +83,9 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from webapp import admin, auth, district, health, parent, teacher
-    from webapp.shared import files
+    from webapp.shared import archives, files
 
-    for bp in (auth.bp, parent.bp, teacher.bp, admin.bp, district.bp, files.bp, health.bp):
+    for bp in (auth.bp, parent.bp, teacher.bp, admin.bp, district.bp, files.bp, archives.bp, health.bp):
         app.register_blueprint(bp)
 
 

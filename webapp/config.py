@@ -92,6 +92,8 @@ def from_environment(instance_path: str) -> dict:
         "BREAKER_COOL_OFF": float(os.environ.get("BREAKER_COOL_OFF_SECONDS", "5")),
         # The longest a background job may run before the worker stops it (seconds).
         "JOB_TIMEOUT": int(os.environ.get("JOB_TIMEOUT", "600")),
+        # … except an electronic archive, which draws one PDF per student: a school of 5,000 takes a while.
+        "ARCHIVE_JOB_TIMEOUT": int(os.environ.get("ARCHIVE_JOB_TIMEOUT", "14400")),
         # Reminders and invitations: at most this many SMS per school per day (Asia/Shanghai), and the wait before
         # retrying a message the provider refused for the moment (429, 5xx); doubled per try, 3 tries.
         "SMS_DAILY_BUDGET_PER_SCHOOL": int(os.environ.get("SMS_DAILY_BUDGET_PER_SCHOOL", "500")),

@@ -1,6 +1,6 @@
 """Flask extensions, created unbound and initialised in create_app."""
 
-from flask import request
+from flask import has_request_context, request
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
@@ -16,8 +16,9 @@ login_manager.session_protection = "basic"
 
 
 def select_locale() -> str:
-    """Chinese unless the person chose English (cookie set by the language switch)."""
-    chosen = request.cookies.get("lang")
+    """Chinese unless the person chose English (cookie set by the language switch); Chinese in jobs and commands,
+    which have no request (an archive is filed in the school's language)."""
+    chosen = request.cookies.get("lang") if has_request_context() else None
     return chosen if chosen in LOCALES else "zh_CN"
 
 

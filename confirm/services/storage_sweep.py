@@ -1,8 +1,9 @@
 """Keeping object storage and the database consistent: orphaned objects go, missing objects are reported.
 
-Rows refer to objects in four places: a stored file (``stored_files.storage_key``) and its thumbnail
+Rows refer to objects in five places: a stored file (``stored_files.storage_key``) and its thumbnail
 (``thumbnail_key``), a batch photo still to be matched or filed by hand (``batch_items.upload_key`` — also while its
-job waits for a worker that is down), and an import file kept for its confirm step (``import_runs.storage_key``). An
+job waits for a worker that is down), an import file kept for its confirm step (``import_runs.storage_key``), and an
+archive ZIP in its 24 hours (``archive_jobs.object_key``). An
 object none of them names is an orphan; ``pending_objects`` says how it came to be one:
 
 * **abandoned** — its upload failed, or its delete did (S3 was paused or down): it is removed at once, whatever its
@@ -23,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from confirm.models import BatchItem, ImportRun, PendingObject, StoredFile
+from confirm.models import ArchiveJob, BatchItem, ImportRun, PendingObject, StoredFile
 from confirm.ports import ObjectStore
 from confirm.storage_keys import PendingState
 
@@ -31,7 +32,8 @@ MIN_AGE = timedelta(hours=1)
 _CHUNK = 500
 # Every column that holds a storage key, with the table the report names.
 REFERENCES = ((StoredFile, StoredFile.storage_key), (StoredFile, StoredFile.thumbnail_key),
-              (BatchItem, BatchItem.upload_key), (ImportRun, ImportRun.storage_key))
+              (BatchItem, BatchItem.upload_key), (ImportRun, ImportRun.storage_key),
+              (ArchiveJob, ArchiveJob.object_key))
 
 
 def utcnow() -> datetime:

@@ -53,6 +53,22 @@ def test_large_object_round_trips_intact(object_store):
     assert hashlib.sha256(object_store.get(key)).hexdigest() == hashlib.sha256(data).hexdigest()
 
 
+def test_a_file_is_stored_from_disk_and_streamed_back_in_blocks(object_store, tmp_path):
+    data = secrets.token_bytes(9 * 1024 * 1024 + 123)  # more than one 8 MB part of a multipart upload
+    source = tmp_path / "archive.zip"
+    source.write_bytes(data)
+    key = new_object_key("archive", 3, "zip")
+    with source.open("rb") as f:
+        object_store.put_file(key, f, "application/zip")
+    with object_store.open_object(key) as stream:
+        digest = hashlib.sha256()
+        while block := stream.read(1024 * 1024):
+            digest.update(block)
+    assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
+    with pytest.raises(KeyError):
+        object_store.open_object(new_object_key("archive", 3, "zip"))
+
+
 def test_list_objects_gives_keys_sizes_and_times(object_store):
     before = datetime.now(UTC) - timedelta(seconds=5)
     keys = sorted(new_object_key("sheet", school) for school in (1, 1, 2))

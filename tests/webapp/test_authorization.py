@@ -703,6 +703,36 @@ ROUTES.update({
                                       effect=_returned_correction_now("withdrawn"),
                                       data=lambda s: {"field_key": "name"}),
 })
+def _archive_queued(db, scene: Scene) -> None:
+    from confirm.models import ArchiveJob
+
+    db.commit()
+    rows = db.execute(select(ArchiveJob.school_id, ArchiveJob.class_id, ArchiveJob.total)).all()
+    assert [tuple(r) for r in rows] == [(scene.world.school.id, scene.world.class_a.id, len(scene.world.students_a))]
+
+
+def _class_archive_queued(db, scene: Scene) -> None:
+    from confirm.models import ArchiveJob
+
+    db.commit()
+    target = scene.target("class")
+    rows = db.execute(select(ArchiveJob.class_id, ArchiveJob.status)).all()
+    assert [tuple(r) for r in rows] == [(target.id, "ready")]  # built after the response
+
+
+# electronic archives (issue 16 item 3): the page, the request (another school's class refused) and the download
+# link (a garbled token leads back to the page; a real one is tested in test_archives.py)
+ROUTES.update({
+    "admin.archives_page": Route(frozenset({ADMIN}), ("GET",)),
+    "admin.request_archive": Route(frozenset({ADMIN}), ("POST",), data=lambda s: {"scope": str(s.world.class_a.id)},
+                                   effect=_archive_queued,
+                                   foreign_request=lambda s: {"scope": str(s.extra.other_class.id)}),
+    # the head teacher's class archive; the admin may use it for any class of the school
+    "teacher.class_archive": Route(STAFF, ("GET",), obj="class"),
+    "teacher.request_class_archive": Route(STAFF, ("POST",), obj="class", data=lambda s: {},
+                                           effect=_class_archive_queued),
+    "archives.download": Route(STAFF, ("GET",), args={"token": "not-a-token"}),
+})
 # one mechanism for repeated forms (issue 10): following a first request that is still at work
 ROUTES["repeat.follow"] = Route(PUBLIC, ("GET",), args={"token": "not-a-token"})
 ARG_OF_KIND = {kind: arg for arg, kind in KIND_OF_ARG.items()}

@@ -37,14 +37,15 @@ def init_app(app: Flask) -> None:
     app.after_request(_run_after_response)
 
 
-def enqueue(func: Callable, *args) -> str:
+def enqueue(func: Callable, *args, timeout: int | None = None) -> str:
     """Queue ``func(*args)``: "queued" for the worker; "later" to run after this request's response; "ran" when
-    there is no request to wait for (a command or a job) and it ran here and now."""
+    there is no request to wait for (a command or a job) and it ran here and now. ``timeout``: the seconds the
+    worker lets this job run (default JOB_TIMEOUT)."""
     queue = current_app.extensions.get("job_queue")
     breaker: Breaker = current_app.extensions["queue_breaker"]
     if queue is not None and breaker.allow():  # with Redis known to be down, not even a connect is tried
         try:
-            queue.enqueue(func, *args)
+            queue.enqueue(func, *args, **({"job_timeout": timeout} if timeout else {}))
             breaker.succeeded()
             return "queued"
         except Exception as exc:  # Redis down: do the work here rather than lose it

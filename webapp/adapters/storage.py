@@ -54,6 +54,12 @@ class GuardedStore:
     def get(self, key: str) -> bytes:
         return self._guarded("get", lambda: self.backend.get(key))
 
+    def put_file(self, key: str, source, content_type: str) -> None:
+        self._guarded("put", lambda: self.backend.put_file(key, source, content_type))
+
+    def open_object(self, key: str):
+        return self._guarded("get", lambda: self.backend.open_object(key))
+
     def delete(self, key: str) -> None:
         self._guarded("delete", lambda: self.backend.delete(key))
 

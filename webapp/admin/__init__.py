@@ -8,4 +8,4 @@ from webapp.auth.identity import require_role
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(require_role(Role.SCHOOL_ADMIN))  # every page of the area: the school's registry admin only
 
-from webapp.admin import audit, imports, keydata, outreach, staff, views  # noqa: E402,F401
+from webapp.admin import archives, audit, imports, keydata, outreach, staff, views  # noqa: E402,F401

@@ -6,6 +6,7 @@ bp = Blueprint("teacher", __name__, url_prefix="/teacher")
 
 from webapp.teacher import (  # noqa: E402,F401
     account_help,
+    archives,
     directory,
     flags,
     outreach,
