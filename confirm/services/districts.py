@@ -18,10 +18,10 @@ from confirm.districts import MAX_NESTING, DistrictKind
 from confirm.errors import FieldErrors
 from confirm.i18n import N_, Message
 from confirm.models import District, School, SchoolDistrictMembership, StaffUser
+from confirm.passwords import facts_of, password_problem
 from confirm.roles import Role
 from confirm.security import hash_password, new_nonce
 from confirm.services.common import Actor, audit
-from confirm.services.registration import MIN_PASSWORD_LENGTH
 
 _CODE = re.compile(r"^[A-Za-z0-9_-]{2,20}$")
 _USERNAME = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9_.-]{3,64}$")
@@ -123,8 +123,9 @@ def create_supervisor(session: Session, district: District, *, username: str, di
         errors.append(("username", Message(N_("用户名已被使用"))))
     if not display_name:
         errors.append(("display_name", Message(N_("请填写姓名"))))
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        errors.append(("password", Message(N_("密码至少 %(n)s 位"), {"n": MIN_PASSWORD_LENGTH})))
+    problem = password_problem(password or "", facts_of(phones=[phone], numbers=[username]))
+    if problem is not None:
+        errors.append(("password", problem))
     if errors:
         raise FieldErrors(errors)
     user = StaffUser(school_id=None, district_id=district.id, username=username, display_name=display_name,
