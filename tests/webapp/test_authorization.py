@@ -489,6 +489,7 @@ ROUTES: dict[str, Route] = {
     "auth.register": Route(PUBLIC, ("GET", "POST")),
     "auth.register_verify": Route(PUBLIC, ("GET", "POST")),
     "auth.register_resend": Route(PUBLIC, ("POST",)),
+    "auth.privacy": Route(PUBLIC, ("GET",)),
     "auth.set_language": Route(PUBLIC, ("GET",), args={"locale": "en"}),
     "health.healthz": Route(PUBLIC, ("GET",)),
     "health.readyz": Route(PUBLIC, ("GET",)),
