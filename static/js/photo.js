@@ -162,6 +162,7 @@
     this.input.addEventListener("change", function () { self.photo = null; self.clearErrors(self.input); });
     if (this.retry) { this.retry.addEventListener("click", function () { if (self.photo) { self.send(); } }); }
     form.addEventListener("submit", function (event) { self.submit(event); });
+    form.setAttribute("data-ready", "");  // from now on a photo is shrunk before it is sent
   }
 
   Upload.prototype.say = function (message, isAlert) {
@@ -202,7 +203,7 @@
     var data = new FormData(form);
     data.set(this.input.name, this.photo.blob, this.photo.name || "photo.jpg");
     var xhr = new XMLHttpRequest();
-    xhr.open("POST", form.getAttribute("action") || window.location.href);
+    xhr.open("POST", (form.getAttribute("action") || window.location.href).split("#")[0]);
     xhr.upload.onprogress = function (e) {
       if (!e.lengthComputable) { return; }
       if (self.bar) { self.bar.value = Math.round(100 * e.loaded / e.total); }
@@ -216,7 +217,7 @@
       // Show the page the server answered with (after its redirect) as it is: loading it again would lose the
       // one-time message ("提交成功") that this response already carries.
       if (xhr.responseURL && window.history && window.history.replaceState) {
-        window.history.replaceState(null, "", xhr.responseURL);
+        window.history.replaceState(null, "", xhr.responseURL.split("#")[0]);
       }
       document.open(); document.write(xhr.responseText); document.close();
       window.scrollTo(0, 0);  // the answer's message is at the top

@@ -209,7 +209,10 @@ def test_submit_without_ticking_the_confirmation_is_refused(client, world, auth,
     r = client.post(f"/parent/students/{world.students_a[0].id}/submit",
                     data={"sheet": (io.BytesIO(jpeg_bytes()), "a.jpg")}, content_type="multipart/form-data")
     assert r.status_code == 400  # refused: the upload page with the reason
-    assert "请确认您已核对信息并签字" in r.get_data(as_text=True)
+    body = r.get_data(as_text=True)
+    assert "请确认您已核对信息并签字" in body
+    # without JavaScript the reason is at the top of the page, linked to the tick box it is about
+    assert '<div class="flash flash-error" role="alert" id="problems">' in body and '<a href="#confirmed">' in body
     assert db.scalar(select(StoredFile)) is None
 
 
