@@ -291,6 +291,12 @@ def pytest_sessionstart(session):
         root.setLevel(logging.INFO)
 
 
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """The figure of the log check: how many records it saw."""
+    terminalreporter.write_line(f"log check: {LEAK_CATCHER.seen} log records, {len(LEAK_CATCHER.leaks)} with a full "
+                                "phone or ID number")
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Fail the run when any log record held a phone or ID number, naming the logger that wrote it."""
     if not LEAK_CATCHER.leaks:
@@ -299,6 +305,7 @@ def pytest_sessionfinish(session, exitstatus):
     lines = [f"{len(LEAK_CATCHER.leaks)} of {LEAK_CATCHER.seen} log records hold a full phone or ID number:"]
     lines += [f"  logger {name!r}: {line}" for name, line in LEAK_CATCHER.leaks[:20]]
     if reporter is not None:
+        reporter.ensure_newline()
         reporter.write_sep("=", "personal numbers in the logs", red=True)
         for line in lines:
             reporter.write_line(line)

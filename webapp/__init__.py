@@ -65,6 +65,7 @@ def register_logging(app: Flask) -> None:
             if not any(isinstance(f, RequestIdFilter) for f in handler.filters):
                 handler.addFilter(RequestIdFilter())
     log_masking.install()
+    log_masking.install(app.logger)  # Flask's own handler on it, when nothing else handles its records (debug runs)
 
 
 def register_extensions(app: Flask) -> None:

@@ -9,7 +9,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from benchmarks.sheet_photos import make_sheet_photo
-from confirm.models import BatchItem, BatchUpload, Confirmation, StoredFile
+from confirm.models import AuditEvent, BatchItem, BatchUpload, Confirmation, StoredFile
 from confirm.sheets import SheetRef, make_sheet_payload
 from tests.factories import PASSWORD
 from tests.webapp.conftest import jpeg_bytes
@@ -197,3 +197,7 @@ def test_a_photo_left_over_is_shown_large_enough_to_read_its_number(app, teacher
     assert response.status_code == 200 and response.mimetype == "image/jpeg"
     assert max(Image.open(io.BytesIO(response.data)).size) == PREVIEW_EDGE  # not the 320 px thumbnail
     assert teacher.get(batch["batch_url"] + "/photo?item=999999").status_code == 404
+    db.expire_all()  # the view of the photo is audited (no student known yet: the batch item is named)
+    viewed = db.execute(select(AuditEvent.actor_id, AuditEvent.target_type, AuditEvent.target_id)
+                        .where(AuditEvent.action == "batch_photo.viewed")).all()
+    assert viewed == [(world.teacher.id, "batch_items", item.id)]

@@ -142,3 +142,22 @@ def test_the_export_commands_are_audited_as_the_system(app, db, world, runner, t
     assert (changes.actor_kind, changes.detail["students"], changes.detail["campaign_id"]) == (
         "system", 0, world.campaign.id)
     assert db.scalar(select(Confirmation.id)) is None  # exporting changed nothing else
+
+
+def test_the_annotated_import_file_asks_for_the_password_again_and_is_audited_with_its_rows(
+        app, db, world, six_minutes_pass):
+    from benchmarks._template import student_row
+    from tests.webapp.test_import_web import uploaded_run, workbook_bytes
+
+    admin = logged_in(app, world.admin.username)
+    run_id = uploaded_run(admin, workbook_bytes([student_row(i, world.school.code) for i in range(300, 304)]))
+    six_minutes_pass()
+    path = f"/admin/students/import/{run_id}/annotated.xlsx"
+    refused = admin.get(path)
+    assert refused.status_code == 302 and refused.headers["Location"].startswith("/account/confirm")
+    assert events(db, "export.import_annotated") == []
+    back = admin.post(refused.headers["Location"], data={"password": PASSWORD})
+    assert admin.get(back.headers["Location"]).mimetype == XLSX
+    [row] = events(db, "export.import_annotated")
+    assert (row.actor_id, row.target_type, row.target_id, row.detail["students"]) == (
+        world.admin.id, "import_runs", run_id, 4)

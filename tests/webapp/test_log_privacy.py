@@ -56,6 +56,7 @@ def test_the_app_factory_puts_the_filter_on_the_root_loggers_handlers(app):
         root.removeHandler(catcher)
     assert catcher.seen == 1 and catcher.leaks == []
     assert any(isinstance(f, MaskingFilter) for h in root.handlers for f in h.filters)
+    assert any(isinstance(f, MaskingFilter) for f in app.logger.filters)  # current_app.logger's own records
 
 
 def test_the_leak_check_itself_catches_an_unmasked_record():
