@@ -19,7 +19,7 @@ def wide(text: str) -> str:
 def test_parent_registers_with_code_phone_and_sms_code_all_typed_in_full_width(client, world, issue, outbox, db):
     student = world.students_a[1]
     code = issue(student)  # e.g. D376-UG23, typed as Ｄ３７６－ＵＧ２３
-    start = client.post("/register", data={"code": wide(code), "student_name": student.name,
+    start = client.post("/register", data={"consent": "y", "code": wide(code), "student_name": student.name,
                                            "phone": "１３９—１２３４—５６７８"})
     assert start.status_code == 302, start.get_data(as_text=True)
     assert outbox[-1][0] == "13912345678"
