@@ -194,6 +194,7 @@ def test_every_parent_page_passes_axe_and_has_no_tap_target_under_44_px(browser,
         page.locator("input[name=code]").fill(ids["code"])
         page.locator("input[name=student_name]").fill(ids["newcomer_name"])
         page.locator("input[name=phone]").fill("13912345678")
+        page.locator("input[name=consent]").check()  # the guardian agrees to the privacy notice
         page.get_by_role("button", name="获取短信验证码").click()
         expect(page).to_have_url(re.compile(r"/register/verify$"))
         check()
@@ -209,7 +210,12 @@ def test_every_parent_page_passes_axe_and_has_no_tap_target_under_44_px(browser,
             page.goto(base + path)
             check()
         page.goto(f"{base}/parent/students/{ids['returned']}")
-        page.locator("details > summary").first.click()  # a correction editor, opened
+        edit = page.locator("a.edit").first
+        editor_page = edit.get_attribute("href")
+        edit.click()  # a correction editor, opened in place
+        expect(page.locator(".editor").first).to_be_visible()
+        check()
+        page.goto(base + editor_page)  # the same editor as a page of its own (without JavaScript)
         check()
         page.goto(f"{base}/parent/students/{ids['returned']}/submit")
         page.get_by_role("button", name="提交").click()  # nothing chosen: the server's refusal page
@@ -373,6 +379,7 @@ def test_the_whole_parent_journey_fits_slow_3g_with_big_photos(browser, school, 
         page.locator("input[name=code]").fill(ids["code"])
         page.locator("input[name=student_name]").fill(ids["newcomer_name"])
         page.locator("input[name=phone]").fill("13912345679")
+        page.locator("input[name=consent]").check()
         page.get_by_role("button", name="获取短信验证码").click()
         expect(page).to_have_url(re.compile(r"/register/verify$"), timeout=SLOW)
         code = re.search(r"\b(\d{6})\b", newest_sms(app.extensions["notifier"].outbox)[1]).group(1)
@@ -384,10 +391,10 @@ def test_the_whole_parent_journey_fits_slow_3g_with_big_photos(browser, school, 
 
         # One ordinary correction (the address) and one of key data (民族), saved together.
         address = page.locator("#row-c0-current_address")
-        address.locator("details > summary").click()
+        address.locator("a.edit").click()  # the editor, fetched in place
         address.locator("input[name='c0-current_address']").fill("贵阳市云岩区新地址8号")
         ethnicity = page.locator("#row-c0-ethnicity")
-        ethnicity.locator("details > summary").click()
+        ethnicity.locator("a.edit").click()
         ethnicity.locator("select[name='c0-ethnicity']").select_option("06")
         page.get_by_role("button", name="保存并上传确认表").click()
         expect(page).to_have_url(re.compile(rf"/parent/students/{ids['newcomer']}/submit$"), timeout=SLOW)
