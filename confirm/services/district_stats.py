@@ -150,6 +150,19 @@ class DistrictTable:
     totals: Counter
     to_refresh: list[int]
 
+    def lines(self) -> list[tuple]:
+        """The rows as plain tuples for the page (a province's page has 500 rows: the template unpacks tuples
+        instead of following attributes): (school id, name, code, lateness, days left, [(count, %) per stage],
+        total, done %, behind, key-data waiting, is counted)."""
+        out = []
+        for r in self.rows:
+            f = r.figures
+            lateness = f.deadline.lateness if f.behind else None
+            out.append((r.school.id, r.school.name, r.school.code, lateness, f.deadline.days_left,
+                        [(n, pct) for _stage, n, pct in f.steps], f.total, f.done_percent, f.behind,
+                        r.key_data_waiting, r.is_counted))
+        return out
+
     @property
     def oldest_count(self) -> datetime | None:
         """When the oldest figures on the page were counted (None: all counted just now)."""
