@@ -321,3 +321,9 @@ def test_anonymous_visitor_is_sent_to_the_login_page(client, world, own_run):
     for method, url in _routes(own_run):
         response = client.open(url, method=method)
         assert response.status_code == 302 and "/login" in response.headers["Location"], (method, url)
+
+
+def test_the_file_picker_offers_every_format_the_import_reads(admin):
+    page = admin.get("/admin/students/import").get_data(as_text=True)
+    accept = re.search(r'<input id="file" name="file" type="file" accept="([^"]+)"', page).group(1).split(",")
+    assert {".xlsx", ".xls", ".csv"} <= set(accept)
