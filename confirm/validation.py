@@ -446,6 +446,11 @@ def _clean_date_object(field: Field, raw: date, today: date) -> _Cleaned:
     return _check_date(field, day, today)
 
 
+# A code outside the division list: a warning where a person types it; the import makes it an error unless the
+# admin keeps the value for that row (confirm.importing.checker).
+UNKNOWN_COUNTY = N_("行政区划代码前6位（%(county)s）不是现行的县级代码，请核对；已撤销的旧代码可以保留")
+
+
 def _clean_division(field: Field, raw: object, text: str, today: date) -> _Cleaned:
     digits = text.replace(" ", "")
     if not (digits.isascii() and digits.isdigit() and len(digits) in (6, 12)):
@@ -453,10 +458,7 @@ def _clean_division(field: Field, raw: object, text: str, today: date) -> _Clean
     code = digits.ljust(12, "0")
     warnings = []
     if not is_known_county(code):
-        warnings.append(Message(
-            N_("行政区划代码前6位（%(county)s）不是现行的县级代码，请核对；已撤销的旧代码可以保留"),
-            {"county": code[:6]},
-        ))
+        warnings.append(Message(UNKNOWN_COUNTY, {"county": code[:6]}))
     return _ok(code, warnings)
 
 
