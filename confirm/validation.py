@@ -17,7 +17,7 @@ import functools
 import math
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -61,6 +61,14 @@ class Problem:
     key: str  # field key within that slot (e.g. "id_number")
     message: Message
     is_warning: bool = False
+    other_key: str | None = None  # a cross-field check: the other field of the same slot that disagrees
+
+    def where(self, changed: Collection[tuple[int, str]]) -> tuple[int, str]:
+        """The field to show the problem at: of two fields that disagree, the one that was changed (a corrected
+        birth date that no longer matches the ID number is wrong where it was typed), else ``key``."""
+        if self.other_key and (self.slot, self.key) not in changed and (self.slot, self.other_key) in changed:
+            return self.slot, self.other_key
+        return self.slot, self.key
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -685,12 +693,12 @@ def _id_cross_checks(student: Mapping[str, str], id_number: str) -> list[Problem
     if birth and embedded != birth:
         problems.append(Problem(0, "id_number", Message(
             N_("身份证号中的出生日期（%(id_date)s）与填写的出生日期（%(birth_date)s）不一致"),
-            {"id_date": embedded, "birth_date": birth})))
+            {"id_date": embedded, "birth_date": birth}), other_key="birth_date"))
     id_gender, gender = resident_id_gender(id_number), _get(student, "gender")
     if gender in _GENDER_NAMES and id_gender != gender:
         problems.append(Problem(0, "id_number", Message(
             N_("身份证号第17位表示性别为“%(id_gender)s”，与填写的性别“%(gender)s”不一致"),
-            {"id_gender": _GENDER_NAMES[id_gender], "gender": _GENDER_NAMES[gender]})))
+            {"id_gender": _GENDER_NAMES[id_gender], "gender": _GENDER_NAMES[gender]}), other_key="gender"))
     return problems
 
 
