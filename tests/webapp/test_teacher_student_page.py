@@ -35,7 +35,7 @@ def test_before_any_submission_the_page_shows_record_upload_number_parents_messa
     assert student.value("current_address") in page  # the record itself
     assert student.upload_no in page
     assert world.parent.platform_no in page and world.parent.phone not in page and "138****0001" in page
-    assert re.search(r'<ul class="list messages">\s*<li><span class="badge badge-approved">已发送</span> 提醒', page)
+    assert re.search(r'<ul class="list messages">\s*<li>\s*<span class="badge badge-approved">已发送</span> 提醒', page)
     assert page.count("138****0001") >= 2  # the parent row and the message row
     assert f'/teacher/classes/{world.class_a.id}/upload?upload_no={student.upload_no}' in page
     assert f"/teacher/students/{student.id}/reset-code" in page
