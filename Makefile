@@ -20,11 +20,13 @@ translations: $(BIN)/.installed
 	$(BIN)/pybabel compile -f -d translations 2>/dev/null
 
 ## Run the app on the embedded defaults (SQLite, local storage, SMS to the console) with demo data.
+# Slips, sheets, SMS and invitations carry the address the app is served on, unless PUBLIC_BASE_URL says otherwise.
+PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 run: setup
 	$(BIN)/flask --app webapp db upgrade
-	$(BIN)/flask --app webapp demo
-	@echo "→ open http://$(HOST):$(PORT)/"
-	$(BIN)/flask --app webapp run --host $(HOST) --port $(PORT)
+	PUBLIC_BASE_URL=$(PUBLIC_BASE_URL) $(BIN)/flask --app webapp demo
+	@echo "→ open $(PUBLIC_BASE_URL)/"
+	PUBLIC_BASE_URL=$(PUBLIC_BASE_URL) $(BIN)/flask --app webapp run --host $(HOST) --port $(PORT)
 
 ## Serve the app as production does: gunicorn with the project's gunicorn.conf.py (configure it via the environment).
 serve: setup

@@ -17,7 +17,7 @@ import functools
 import math
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -62,6 +62,14 @@ class Problem:
     key: str  # field key within that slot (e.g. "id_number")
     message: Message
     is_warning: bool = False
+    other_key: str | None = None  # a cross-field check: the other field of the same slot that disagrees
+
+    def where(self, changed: Collection[tuple[int, str]]) -> tuple[int, str]:
+        """The field to show the problem at: of two fields that disagree, the one that was changed (a corrected
+        birth date that no longer matches the ID number is wrong where it was typed), else ``key``."""
+        if self.other_key and (self.slot, self.key) not in changed and (self.slot, self.other_key) in changed:
+            return self.slot, self.other_key
+        return self.slot, self.key
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -449,6 +457,11 @@ def _clean_date_object(field: Field, raw: date, today: date) -> _Cleaned:
     return _check_date(field, day, today)
 
 
+# A code outside the division list: a warning where a person types it; the import makes it an error unless the
+# admin keeps the value for that row (confirm.importing.checker).
+UNKNOWN_COUNTY = N_("行政区划代码前6位（%(county)s）不是现行的县级代码，请核对；已撤销的旧代码可以保留")
+
+
 def _clean_division(field: Field, raw: object, text: str, today: date) -> _Cleaned:
     digits = text.replace(" ", "")
     if not (digits.isascii() and digits.isdigit() and len(digits) in (6, 12)):
@@ -456,10 +469,7 @@ def _clean_division(field: Field, raw: object, text: str, today: date) -> _Clean
     code = digits.ljust(12, "0")
     warnings = []
     if not is_known_county(code):
-        warnings.append(Message(
-            N_("行政区划代码前6位（%(county)s）不是现行的县级代码，请核对；已撤销的旧代码可以保留"),
-            {"county": code[:6]},
-        ))
+        warnings.append(Message(UNKNOWN_COUNTY, {"county": code[:6]}))
     return _ok(code, warnings)
 
 
@@ -690,12 +700,12 @@ def _id_cross_checks(student: Mapping[str, str], id_number: str) -> list[Problem
     if birth and embedded != birth:
         problems.append(Problem(0, "id_number", Message(
             N_("身份证号中的出生日期（%(id_date)s）与填写的出生日期（%(birth_date)s）不一致"),
-            {"id_date": embedded, "birth_date": birth})))
+            {"id_date": embedded, "birth_date": birth}), other_key="birth_date"))
     id_gender, gender = resident_id_gender(id_number), _get(student, "gender")
     if gender in _GENDER_NAMES and id_gender != gender:
         problems.append(Problem(0, "id_number", Message(
             N_("身份证号第17位表示性别为“%(id_gender)s”，与填写的性别“%(gender)s”不一致"),
-            {"id_gender": _GENDER_NAMES[id_gender], "gender": _GENDER_NAMES[gender]})))
+            {"id_gender": _GENDER_NAMES[id_gender], "gender": _GENDER_NAMES[gender]}), other_key="gender"))
     return problems
 
 

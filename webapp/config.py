@@ -28,6 +28,10 @@ def _dev_secret_key(instance_path: str) -> str:
     return path.read_text().strip()
 
 
+# Where `flask run` serves by default: the address of links made outside a request when PUBLIC_BASE_URL is unset.
+DEVELOPMENT_ADDRESS = "http://127.0.0.1:5000"
+
+
 def from_environment(instance_path: str) -> dict:
     """Build the app's configuration from the process environment."""
     env = os.environ.get("APP_ENV", "development").strip().lower()
@@ -47,6 +51,12 @@ def from_environment(instance_path: str) -> dict:
         raise ConfigError(
             f"SMS_BACKEND={sms_backend!r} is for development only (the console backend prints codes into the log). "
             "In production set SMS_BACKEND=twilio with TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM."
+        )
+    public_base_url = (os.environ.get("PUBLIC_BASE_URL") or "").strip()
+    if is_production and not public_base_url:
+        raise ConfigError(
+            "PUBLIC_BASE_URL is not set. In production set PUBLIC_BASE_URL to the address parents open "
+            "(for example https://xueji.example.cn): it is printed on slips and sheets and sent in SMS links."
         )
     return {
         "APP_ENV": env,
@@ -79,7 +89,9 @@ def from_environment(instance_path: str) -> dict:
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
-        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        # Unset in development: the address each request came to (make run PORT=5111 → http://127.0.0.1:5111);
+        # see webapp.shared.links.public_base_url. Production refuses to start without it (above).
+        "PUBLIC_BASE_URL": public_base_url,
         # Background jobs (reminders, batch photo matching) go to RQ on this Redis; unset: run in the request.
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "REDIS_CONNECT_TIMEOUT": float(os.environ.get("REDIS_CONNECT_TIMEOUT", "0.5")),

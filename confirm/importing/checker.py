@@ -16,7 +16,7 @@ from confirm.folding import fold_code
 from confirm.i18n import N_, Message
 from confirm.importing.reader import Table
 from confirm.template import CLASS_CODE, CLASS_NAME, GRADE, Column
-from confirm.validation import clean_value, normalize_text, validate_record
+from confirm.validation import UNKNOWN_COUNTY, clean_value, normalize_text, validate_record
 
 SHOWN_VALUE_LIMIT = 50
 CLASS_LIMITS = {GRADE: 20, CLASS_NAME: 40, CLASS_CODE: 20}  # the sizes of classes.grade / name / class_code
@@ -35,6 +35,7 @@ class ImportProblem:
     value: str
     message: Message
     is_warning: bool = False
+    is_keepable: bool = False  # an error the admin may accept for its row by ticking 保留原值 in the report
 
 
 @dataclass
@@ -69,6 +70,7 @@ class CheckResult:
     ignored_headers: list[str]
     present: frozenset[tuple[int, str]] = frozenset()  # (slot, field key) of the columns the file has
     other_schools: tuple[str, ...] = ()  # the school codes of a file none of whose rows names the target school
+    kept_rows: frozenset[int] = frozenset()  # rows whose unlisted division codes the admin chose to keep (保留原值)
 
     @property
     def errors(self) -> list[ImportProblem]:
@@ -104,10 +106,25 @@ def _required_columns() -> list[tuple[int, Field]]:
     return out
 
 
+UNLISTED_DIVISION = N_("行政区划代码前6位（%(county)s）不在现行的区划代码表中。请改为正确的代码；确实要保留原值"
+                       "（例如已撤销的旧代码）的，请在导入报告中勾选这一行的“保留原值”")
+KEPT_DIVISION = N_("行政区划代码前6位（%(county)s）不在现行的区划代码表中，已按您的选择保留原值")
+
+
+def _division_problem(row_no: int, column: Column, raw: object, warning: Message, kept: bool) -> ImportProblem:
+    """A division code outside the list, in an import: an error the admin may keep for its row, or kept."""
+    if kept:
+        return ImportProblem(row_no, column.header, shown(raw), Message(KEPT_DIVISION, warning.params), is_warning=True)
+    return ImportProblem(row_no, column.header, shown(raw), Message(UNLISTED_DIVISION, warning.params),
+                         is_keepable=True)
+
+
 def check_table(
-    table: Table, *, school_code: str, existing: ExistingStudents | None = None, today: date | None = None
+    table: Table, *, school_code: str, existing: ExistingStudents | None = None, today: date | None = None,
+    kept_rows: frozenset[int] = frozenset(),
 ) -> CheckResult:
-    """Check the whole table; returns every problem and the parsed rows."""
+    """Check the whole table; returns every problem and the parsed rows. A division code outside the list is an
+    error, except in ``kept_rows`` (the admin ticked 保留原值 for them), where it is a warning."""
     existing = existing or ExistingStudents()
     today = today or date.today()
     problems: list[ImportProblem] = []
@@ -172,9 +189,14 @@ def check_table(
             value, errors, warnings = clean_value(column.field, raw, today=today)
             for message in errors:
                 problems.append(ImportProblem(row_no, column.header, shown(raw), message))
+            unlisted = False
             for message in warnings:
-                problems.append(ImportProblem(row_no, column.header, shown(raw), message, is_warning=True))
-            if errors:
+                if message.text == UNKNOWN_COUNTY:
+                    problems.append(_division_problem(row_no, column, raw, message, row_no in kept_rows))
+                    unlisted = row_no not in kept_rows
+                else:
+                    problems.append(ImportProblem(row_no, column.header, shown(raw), message, is_warning=True))
+            if errors or unlisted:
                 bad.add((column.slot, column.field.key))
             elif value:
                 (values if column.slot == 0 else members[column.slot])[column.field.key] = value
@@ -207,7 +229,7 @@ def check_table(
         problems.append(ImportProblem(table.header_row, "", "", Message(N_("表头下面没有学生数据"))))
     others = tuple(code for code, _n in schools.most_common()) if schools and school_code not in schools else ()
     return CheckResult(problems, rows, total, table.ignored_headers, frozenset(by_field) | {(0, "school_code")},
-                       others)
+                       others, frozenset(kept_rows))
 
 
 def refuse_other_school(result: CheckResult, school_code: str) -> None:

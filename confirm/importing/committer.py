@@ -66,14 +66,15 @@ def _know(known: ExistingStudents, student_id: int, record: dict, id_number: str
             index.setdefault(key, student_id)
 
 
-def problems_payload(problems: list[ImportProblem]) -> dict:
-    """The problems as JSON for the import report (the first PROBLEMS_KEPT of them)."""
+def problems_payload(problems: list[ImportProblem], kept_rows: frozenset[int] = frozenset()) -> dict:
+    """The problems as JSON for the import report (the first PROBLEMS_KEPT of them), and the rows whose values the
+    admin chose to keep (checked again with them at commit)."""
     items = [
         {"row": p.row, "column": p.column, "value": p.value, "text": p.message.text, "params": p.message.params,
-         "warning": p.is_warning}
+         "warning": p.is_warning, "keepable": p.is_keepable}
         for p in problems[:PROBLEMS_KEPT]
     ]
-    return {"items": items, "truncated": max(0, len(problems) - PROBLEMS_KEPT)}
+    return {"items": items, "truncated": max(0, len(problems) - PROBLEMS_KEPT), "kept_rows": sorted(kept_rows)}
 
 
 class _Classes:
@@ -255,7 +256,7 @@ def commit_import(
     run.updated_count = counts["updated"]
     run.unchanged_count = counts["unchanged"]
     run.rejected_count = 0
-    run.problems = problems_payload(result.problems)
+    run.problems = problems_payload(result.problems, result.kept_rows)
     run.conflict_choice = choices.whole_file.value
     session.flush()
     record_conflicts(session, run, conflicts, choices)
@@ -292,7 +293,8 @@ def record_rejected_check(
         sha256=sha256, storage_key=storage_key,
         status=(ImportStatus.CHECKED if result.is_clean else ImportStatus.REJECTED).value,
         total_rows=result.total_rows, error_count=len(result.errors), warning_count=len(result.warnings),
-        rejected_count=len({p.row for p in result.errors}), problems=problems_payload(result.problems),
+        rejected_count=len({p.row for p in result.errors}),
+        problems=problems_payload(result.problems, result.kept_rows),
         created_at=now or utcnow(),
     )
     session.add(run)

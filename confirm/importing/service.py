@@ -18,7 +18,7 @@ from confirm.importing.conflicts import KEEP_PLATFORM, Choices, Conflict, choose
 from confirm.importing.reader import open_table
 from confirm.models import ImportRun, School
 from confirm.ports import ObjectStore
-from confirm.services.common import Actor
+from confirm.services.common import Actor, audit
 from confirm.services.files import delete_after_commit, put_object
 from confirm.states import ImportStatus
 from confirm.storage_keys import new_object_key
@@ -34,12 +34,13 @@ class ImportOutcome:
     choices: Choices = KEEP_PLATFORM
 
 
-def check_file(session: Session, school: School, data: bytes, filename: str, *, today: date | None = None
-               ) -> CheckResult:
-    """The template check: every problem in the file; writes nothing. Raises UnreadableFile, and OtherSchoolFile for
-    another school's student list."""
+def check_file(session: Session, school: School, data: bytes, filename: str, *, today: date | None = None,
+               kept_rows: frozenset[int] = frozenset()) -> CheckResult:
+    """The template check: every problem in the file (``kept_rows``: rows whose unlisted division codes the admin
+    keeps); writes nothing. Raises UnreadableFile, and OtherSchoolFile for another school's student list."""
     table = open_table(data, filename)
-    result = check_table(table, school_code=school.code, existing=existing_students(session, school.id), today=today)
+    result = check_table(table, school_code=school.code, existing=existing_students(session, school.id), today=today,
+                         kept_rows=kept_rows)
     refuse_other_school(result, school.code)
     return result
 
@@ -55,10 +56,11 @@ def import_file(
     storage_key: str | None = None,
     today: date | None = None,
     choices: Choices = KEEP_PLATFORM,
+    kept_rows: frozenset[int] = frozenset(),
 ) -> ImportOutcome:
     """Check the file; with ``commit`` and no errors, write it, keeping the platform's value where the file
     conflicts with the running campaign unless ``choices`` takes the file's. The caller commits the transaction."""
-    result = check_file(session, school, data, filename, today=today)
+    result = check_file(session, school, data, filename, today=today, kept_rows=kept_rows)
     sha256 = hashlib.sha256(data).hexdigest()
     conflicts = find_conflicts(session, school.id, result) if result.is_clean else []
     if commit and result.is_clean:
@@ -104,9 +106,37 @@ def commit_checked(session: Session, run: ImportRun, school: School, *, store: O
     if data is None:
         raise DomainError(Message(N_("原文件已不再保存，请重新上传检查")))
     outcome = import_file(session, school, data, run.filename, actor=actor, commit=True, storage_key=run.storage_key,
-                          choices=choices)
+                          choices=choices, kept_rows=kept_rows_of(run))
     if outcome.run.status == ImportStatus.COMMITTED:  # superseded by the committed run: its file is not needed
         delete_after_commit(session, store, run.storage_key)
         run.storage_key = None
         session.flush()
+    return outcome.run
+
+
+def kept_rows_of(run: ImportRun) -> frozenset[int]:
+    """The rows of the run's file whose unlisted division codes the admin chose to keep (保留原值)."""
+    return frozenset(int(row) for row in (run.problems or {}).get("kept_rows", []))
+
+
+def recheck_keeping(session: Session, run: ImportRun, school: School, rows: set[int], *, store: ObjectStore,
+                    actor: Actor) -> ImportRun:
+    """Check the run's stored file again, keeping the unlisted division codes of ``rows`` (保留原值) besides those
+    kept before; the new run's report replaces the old one (a checked old run is superseded). Audited."""
+    keep = kept_rows_of(run) | frozenset(rows)
+    if not rows:
+        raise DomainError(Message(N_("请勾选要保留原值的行")))
+    try:
+        data = store.get(run.storage_key) if run.storage_key and run.status != ImportStatus.COMMITTED else None
+    except KeyError:
+        data = None
+    if data is None:
+        raise DomainError(Message(N_("原文件已不再保存，请重新上传检查")))
+    session.execute(update(ImportRun).where(ImportRun.id == run.id, ImportRun.status == ImportStatus.CHECKED.value)
+                    .values(status=ImportStatus.REJECTED.value).execution_options(synchronize_session=False))
+    outcome = import_file(session, school, data, run.filename, actor=actor, commit=False,
+                          storage_key=run.storage_key, kept_rows=keep)
+    audit(session, actor, "import.values_kept", school_id=school.id, target=outcome.run,
+          detail={"from_run": run.id, "rows": sorted(keep)})
+    session.flush()
     return outcome.run

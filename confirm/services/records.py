@@ -157,7 +157,7 @@ def save_corrections(
         if slot_key in changed:
             result.warnings.extend((form_name(*slot_key), m) for m in value_warnings.get(slot_key, []))
     for problem in validate_record(values, members):
-        where = (problem.slot, problem.key)
+        where = problem.where(changed)  # a mismatch shows at the field the parent changed
         if where not in relevant:
             continue
         if problem.is_warning:

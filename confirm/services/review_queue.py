@@ -86,7 +86,7 @@ def correction_verdicts(student: Student, corrections: list[FieldCorrection]) ->
     values, members = proposed_values(student, wanted)
     id_linked = [k for k in wanted if k[0] == 0 and k[1] in _ID_LINKED]
     for problem in validate_record(values, members):
-        where = (problem.slot, problem.key)
+        where = problem.where(wanted.keys())  # a mismatch shows at the corrected field
         targets = [where] if where in wanted else []
         if not targets and where[0] == 0 and where[1] in _ID_LINKED:
             targets = id_linked  # an ID mismatch reported on a field that was not corrected

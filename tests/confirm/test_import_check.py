@@ -519,14 +519,23 @@ def test_annotated_csv_becomes_a_workbook_with_text_kept_as_text():
 # --- warnings ---------------------------------------------------------------------------------------------------
 
 
-def test_unknown_county_code_is_a_warning_not_an_error():
+def test_a_county_code_not_in_the_division_list_is_an_error_the_admin_may_keep():
     data = rows(2)
-    data[1][col("出生地行政区划代码")] = "990100000000"
+    data[1][col("出生地行政区划代码")] = "520199000000"
     result = check(xlsx(data))
+    assert [(p.row, p.column, p.is_warning, p.is_keepable) for p in result.problems] == [
+        (4, "出生地行政区划代码", False, True)]
+    assert "不在现行的区划代码表中" in str(result.problems[0].message) and "保留原值" in str(result.problems[0].message)
+    assert not result.is_clean
+
+
+def test_a_kept_county_code_is_a_warning_and_the_value_is_kept():
+    data = rows(2)
+    data[1][col("出生地行政区划代码")] = "520199000000"
+    result = check_table(open_table(xlsx(data), "学生.xlsx"), school_code=SCHOOL, today=TODAY, kept_rows=frozenset({4}))
     assert [(p.row, p.column, p.is_warning) for p in result.problems] == [(4, "出生地行政区划代码", True)]
-    assert "不是现行的县级代码" in str(result.problems[0].message)
-    assert result.is_clean and result.errors == [] and len(result.warnings) == 1
-    assert result.rows[1].values["birthplace_code"] == "990100000000"
+    assert "已按您的选择保留原值" in str(result.problems[0].message)
+    assert result.is_clean and result.rows[1].values["birthplace_code"] == "520199000000"
 
 
 def test_a_tiny_workbook_claiming_a_huge_range_is_refused_before_it_is_read():

@@ -293,7 +293,7 @@ def test_import_run_keeps_the_report_with_its_counts(session, school):
     run_import(session, school, xlsx(data))
     data[0][col("现住址")] = "改过的地址"
     data.append(student_row(3, SCHOOL))
-    data[3][col("出生地行政区划代码")] = "990100000000"  # a warning only
+    data[3][col("入学年月")] = 2015.1  # a warning only
     payload = xlsx(data)
     outcome = run_import(session, school, payload, "第二批.xlsx")
 
@@ -304,7 +304,7 @@ def test_import_run_keeps_the_report_with_its_counts(session, school):
     assert (run.created_count, run.updated_count, run.unchanged_count, run.rejected_count) == (1, 1, 2, 0)
     assert run.problems["truncated"] == 0
     [item] = run.problems["items"]
-    assert (item["row"], item["column"], item["warning"]) == (6, "出生地行政区划代码", True)
+    assert (item["row"], item["column"], item["warning"]) == (6, "入学年月", True)
     audit = session.scalars(select(AuditEvent).where(AuditEvent.action == "students.imported")
                             .order_by(AuditEvent.id)).all()[-1]
     assert (audit.target_id, audit.detail["created"], audit.detail["updated"]) == (run.id, 1, 1)

@@ -207,17 +207,36 @@ def test_badly_formed_value_is_refused_on_its_input(session, env):
     assert corrections(session) == {}
 
 
-def test_birth_date_that_contradicts_the_id_number_is_reported_on_the_id_number(session, env):
+def test_birth_date_that_contradicts_the_id_number_is_reported_on_the_birth_date_the_parent_changed(session, env):
     confirmation = confirmation_of(session, env)
     recorded = env.student.value("birth_date")
     other = "20150101" if recorded != "20150101" else "20150102"
     with pytest.raises(FieldErrors) as raised:
         records.save_corrections(session, confirmation, {(0, "birth_date"): other}, actor=env.by_parent)
     problems = {name: str(message) for name, message in raised.value.errors}
-    assert "c0-id_number" in problems
-    assert "不一致" in problems["c0-id_number"] and other in problems["c0-id_number"]
-    assert env.student.id_number not in problems["c0-id_number"]  # messages never show a whole ID number
+    assert list(problems) == ["c0-birth_date"]
+    assert "不一致" in problems["c0-birth_date"] and other in problems["c0-birth_date"]
+    assert env.student.id_number not in problems["c0-birth_date"]  # messages never show a whole ID number
     assert corrections(session) == {}
+
+
+def test_gender_that_contradicts_the_id_number_is_reported_on_the_gender_the_parent_changed(session, env):
+    confirmation = confirmation_of(session, env)
+    other = "2" if env.student.value("gender") == "1" else "1"
+    with pytest.raises(FieldErrors) as raised:
+        records.save_corrections(session, confirmation, {(0, "gender"): other}, actor=env.by_parent)
+    problems = {name: str(message) for name, message in raised.value.errors}
+    assert list(problems) == ["c0-gender"] and "第17位" in problems["c0-gender"]
+
+
+def test_an_id_number_that_contradicts_the_birth_date_is_reported_on_the_id_number_the_parent_changed(session, env):
+    confirmation = confirmation_of(session, env)
+    birth = date(2015, 5, 5)
+    number = make_resident_id("520102", birth, 7, env.student.value("gender"))  # valid, but born another day
+    with pytest.raises(FieldErrors) as raised:
+        records.save_corrections(session, confirmation, {(0, "id_number"): number}, actor=env.by_parent)
+    problems = {name: str(message) for name, message in raised.value.errors}
+    assert list(problems) == ["c0-id_number"] and "20150505" in problems["c0-id_number"]
 
 
 def test_birth_date_and_id_number_corrected_together_are_key_data(session, env):

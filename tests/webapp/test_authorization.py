@@ -311,6 +311,15 @@ def _import_choice_made(db, scene: Scene) -> None:
     assert choices == {scene.target("import_run").id: "file", scene.extra.other_run.id: "platform"}
 
 
+def _import_rechecked(db, scene: Scene) -> None:
+    db.commit()
+    runs = db.execute(select(ImportRun.id, ImportRun.school_id, ImportRun.status, ImportRun.problems)).all()
+    own, other = scene.target("import_run"), scene.extra.other_run
+    assert (own.id, own.school_id, "rejected") in [(r.id, r.school_id, r.status) for r in runs]  # superseded
+    assert any(r.school_id == own.school_id and r.id != own.id and r.problems["kept_rows"] == [3] for r in runs)
+    assert (other.id, other.school_id, "checked") in [(r.id, r.school_id, r.status) for r in runs]
+
+
 def _teacher_assigned(db, scene: Scene) -> None:
     db.commit()
     teachers = dict(db.execute(select(SchoolClass.id, SchoolClass.head_teacher_id)).all())
@@ -596,6 +605,8 @@ ROUTES: dict[str, Route] = {
     "admin.import_commit": Route(frozenset({ADMIN}), ("POST",), obj="import_run", data=lambda s: {},
                                  effect=_import_committed),
     "admin.import_annotated": Route(frozenset({ADMIN}), ("GET",), obj="import_run", shows=_own_students),
+    "admin.import_keep": Route(frozenset({ADMIN}), ("POST",), obj="import_run", data=lambda s: {"keep_row": "3"},
+                               effect=_import_rechecked),
     "admin.import_choices": Route(frozenset({ADMIN}), ("POST",), obj="import_run",
                                   data=lambda s: {"whole_file": "file"}, effect=_import_choice_made),
     "admin.export_students_file": Route(frozenset({ADMIN}), ("GET",), shows=_own_students,

@@ -91,14 +91,14 @@ def test_file_with_problems_exits_1_lists_each_problem_and_writes_nothing(runner
     data = rows(3)
     data[2][col("联系电话")] = "12345"
     data[0][col("性别")] = "男\t女"  # a TAB inside a value does not break the line format
-    data[0][col("出生地行政区划代码")] = "990100000000"  # and a warning on the same file
+    data[0][col("入学年月")] = 2015.1  # and a warning on the same file
     path = write_xlsx(tmp_path / "学生.xlsx", data)
 
     result = runner.invoke(args=["import-students", path, "--school", SCHOOL])
 
     assert result.exit_code == 1
     lines = problem_lines(result)
-    assert [(r, c) for r, c, _v, _m in lines] == [("3", "性别"), ("3", "出生地行政区划代码"), ("5", "联系电话")]
+    assert [(r, c) for r, c, _v, _m in lines] == [("3", "性别"), ("3", "入学年月"), ("5", "联系电话")]
     assert lines[0][2] == "男 女" and "不是可选的选项" in lines[0][3]
     assert lines[1][3].startswith("警告:")
     assert lines[2][2] == "12345" and lines[2][3].startswith("电话号码格式不正确")
@@ -106,15 +106,19 @@ def test_file_with_problems_exits_1_lists_each_problem_and_writes_nothing(runner
     assert written(db) == (0, 0, 0, 0)
 
 
-def test_warnings_alone_keep_exit_0_and_are_prefixed(runner, db, school, tmp_path):
+def test_a_county_code_not_in_the_list_is_refused_unless_its_row_is_kept(runner, db, school, tmp_path):
     data = rows(2)
-    data[1][col("户口所在地行政区划")] = "990100000000"
+    data[1][col("户口所在地行政区划")] = "520199000000"
     path = write_xlsx(tmp_path / "学生.xlsx", data)
-    result = runner.invoke(args=["import-students", path, "--school", SCHOOL])
+    refused = runner.invoke(args=["import-students", path, "--school", SCHOOL])
+    assert refused.exit_code == 1 and written(db)[0] == 0
+    [line] = problem_lines(refused)
+    assert line[:3] == ["4", "户口所在地行政区划", "520199000000"] and "保留原值" in line[3]
+    result = runner.invoke(args=["import-students", path, "--school", SCHOOL, "--keep-row", "4"])
     assert result.exit_code == 0, result.output
     [line] = problem_lines(result)
-    assert line[:3] == ["4", "户口所在地行政区划", "990100000000"]
-    assert line[3].startswith("警告: ") and "不是现行的县级代码" in line[3]
+    assert line[:3] == ["4", "户口所在地行政区划", "520199000000"]
+    assert line[3].startswith("警告: ") and "已按您的选择保留原值" in line[3]
     assert result.stdout.splitlines()[-1].endswith("警告 1")
     assert written(db)[0] == 2
 

@@ -14,7 +14,17 @@ from sqlalchemy import func, select
 
 from benchmarks._template import student_row
 from confirm.importing.annotate import ERROR_FILL, WARNING_FILL
-from confirm.models import Campaign, FieldCorrection, ImportRun, ParentAccount, School, SchoolClass, StaffUser, Student
+from confirm.models import (
+    AuditEvent,
+    Campaign,
+    FieldCorrection,
+    ImportRun,
+    ParentAccount,
+    School,
+    SchoolClass,
+    StaffUser,
+    Student,
+)
 from confirm.services.records import ensure_confirmation
 from confirm.template import EXPORT_COLUMNS
 from tests.factories import (
@@ -193,17 +203,17 @@ def test_file_with_errors_gets_a_report_of_every_problem_and_no_import_button(ad
     data = school_rows(world, 3)
     data[1][col("联系电话")] = "12345"
     data[2][col("性别")] = "未知"
-    data[2][col("出生地行政区划代码")] = "990100000000"  # a warning
+    data[2][col("入学年月")] = 2015.1  # a warning: a numeric cell read as January
     before = student_count(db, world)
     run_id = uploaded_run(admin, workbook_bytes(data))
 
     page = text_of(admin.get(f"/admin/students/import/{run_id}"))
     rows = problem_rows(page)
     assert [(r, c, v) for r, c, v, _m in rows] == [
-        ("4", "联系电话", "12345"), ("5", "性别", "未知"), ("5", "出生地行政区划代码", "990100000000")]
+        ("4", "联系电话", "12345"), ("5", "性别", "未知"), ("5", "入学年月", "2015.1")]
     assert rows[0][3].startswith("电话号码格式不正确")
     assert "不是可选的选项" in rows[1][3]
-    assert rows[2][3].startswith("警告") and "不是现行的县级代码" in rows[2][3]
+    assert rows[2][3].startswith("警告") and "按1月理解" in rows[2][3]
     assert "确认导入" not in page and "文件有错误，没有导入任何数据" in page
     assert "下载标注了问题的工作簿" in page
 
@@ -215,7 +225,7 @@ def test_file_with_errors_gets_a_report_of_every_problem_and_no_import_button(ad
 def test_annotated_workbook_marks_each_bad_cell_with_a_fill_and_a_comment(admin, world):
     data = school_rows(world, 3)
     data[1][col("联系电话")] = "12345"
-    data[2][col("出生地行政区划代码")] = "990100000000"  # a warning only
+    data[2][col("入学年月")] = 2015.1  # a warning only
     run_id = uploaded_run(admin, workbook_bytes(data))
 
     response = admin.get(f"/admin/students/import/{run_id}/annotated.xlsx")
@@ -227,7 +237,7 @@ def test_annotated_workbook_marks_each_bad_cell_with_a_fill_and_a_comment(admin,
     assert bad.value == "12345"
     assert bad.fill.fgColor.rgb == ERROR_FILL.fgColor.rgb
     assert bad.comment is not None and "电话号码格式不正确" in bad.comment.text
-    warned = sheet.cell(row=5, column=col("出生地行政区划代码") + 1)
+    warned = sheet.cell(row=5, column=col("入学年月") + 1)
     assert warned.fill.fgColor.rgb == WARNING_FILL.fgColor.rgb and warned.comment.text.startswith("警告：")
     fine = sheet.cell(row=3, column=col("联系电话") + 1)
     assert fine.comment is None and fine.fill.fgColor.rgb != ERROR_FILL.fgColor.rgb
@@ -321,3 +331,45 @@ def test_anonymous_visitor_is_sent_to_the_login_page(client, world, own_run):
     for method, url in _routes(own_run):
         response = client.open(url, method=method)
         assert response.status_code == 302 and "/login" in response.headers["Location"], (method, url)
+
+
+def test_the_file_picker_offers_every_format_the_import_reads(admin):
+    page = admin.get("/admin/students/import").get_data(as_text=True)
+    accept = re.search(r'<input id="file" name="file" type="file" accept="([^"]+)"', page).group(1).split(",")
+    assert {".xlsx", ".xls", ".csv"} <= set(accept)
+
+
+def test_a_county_code_not_in_the_list_is_imported_only_once_the_admin_keeps_it_for_its_row(admin, world, db):
+    data = school_rows(world, 3)
+    data[1][col("出生地行政区划代码")] = "520199000000"  # 520199: no such county
+    data[2][col("户口所在地行政区划")] = "520199000000"
+    before = student_count(db, world)
+    run_id = uploaded_run(admin, workbook_bytes(data))
+    page = text_of(admin.get(f"/admin/students/import/{run_id}"))
+    assert "确认导入" not in page
+    assert re.findall(r'name="keep_row" value="(\d+)"', page) == ["4", "5"]
+
+    kept = admin.post(f"/admin/students/import/{run_id}/keep", data={"keep_row": ["4"]})
+    second = int(re.search(r"/admin/students/import/(\d+)$", kept.headers["Location"]).group(1))
+    page = text_of(admin.get(f"/admin/students/import/{second}"))
+    assert "确认导入" not in page  # row 5 is still an error
+    kept = admin.post(f"/admin/students/import/{second}/keep", data={"keep_row": ["5"]})
+    third = int(re.search(r"/admin/students/import/(\d+)$", kept.headers["Location"]).group(1))
+    page = text_of(admin.get(f"/admin/students/import/{third}"))
+    assert "确认导入" in page and page.count("已按您的选择保留原值") == 2
+
+    admin.post(f"/admin/students/import/{third}/commit")
+    assert student_count(db, world) == before + 3
+    stored = db.scalar(select(Student).where(Student.name == data[1][col("姓名")]))
+    assert stored.value("birthplace_code") == "520199000000"
+    audit = db.scalar(select(AuditEvent).where(AuditEvent.action == "import.values_kept")
+                      .order_by(AuditEvent.id.desc()))
+    assert audit.detail["rows"] == [4, 5]
+
+
+def test_keeping_values_needs_a_ticked_row(admin, world, db):
+    data = school_rows(world, 2)
+    data[1][col("出生地行政区划代码")] = "520199000000"
+    run_id = uploaded_run(admin, workbook_bytes(data))
+    response = admin.post(f"/admin/students/import/{run_id}/keep", data={}, follow_redirects=True)
+    assert "请勾选要保留原值的行" in text_of(response)

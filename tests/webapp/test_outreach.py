@@ -76,14 +76,14 @@ def test_reminding_the_unregistered_texts_every_mobile_on_their_records(app, tea
     student = phones.students_a[1]
     text = next(t for p, t in outbox if p == "13900001001")
     assert student.name[1:] in text and student.name not in text and student.id_number not in text
-    assert phones.school.name in text and "http://127.0.0.1:5000/register?invite=" in text
+    assert phones.school.name in text and "http://localhost/register?invite=" in text  # the address served on
 
 
 def test_registered_parents_get_the_login_link_on_their_account_phone(app, teacher, phones, outbox, db):
     teacher.post(f"/teacher/classes/{phones.class_a.id}/reminders", data={"stage": "open"})
 
     assert [p for p, _ in outbox] == [phones.parent.phone]
-    assert "http://127.0.0.1:5000/login" in outbox[0][1]
+    assert "http://localhost/login" in outbox[0][1]
     assert rows(db)[0].parent_id == phones.parent.id
 
 

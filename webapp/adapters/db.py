@@ -10,7 +10,7 @@ page.
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import create_engine, event, exc, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from confirm.services.outbox import PUBLIC_BASE_URL
 from confirm.unit_of_work import discard
 from webapp.adapters.breaker import Breaker, ServiceUnavailable
+from webapp.config import DEVELOPMENT_ADDRESS
 
 SERVICE = "database"
 CONNECT_TIMEOUT = 2  # seconds; libpq does not wait less than 2
@@ -97,7 +98,7 @@ def init_app(app: Flask) -> None:
                          breaker=breaker)
     app.extensions["db_engine"] = engine
     # Links in messages start with the public address (confirm.services.outbox.public_url).
-    info = {PUBLIC_BASE_URL: app.config.get("PUBLIC_BASE_URL", "")}
+    info = {PUBLIC_BASE_URL: app.config.get("PUBLIC_BASE_URL") or DEVELOPMENT_ADDRESS}
     app.extensions["db_sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False, info=info)
     app.teardown_appcontext(_close_session)
 
@@ -111,6 +112,8 @@ def session() -> Session:
     """The session of the current request (created on first use)."""
     if "db_session" not in g:
         g.db_session = current_app.extensions["db_sessionmaker"]()
+        if has_request_context():  # PUBLIC_BASE_URL, or in development the address this request came to
+            g.db_session.info[PUBLIC_BASE_URL] = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
     return g.db_session
 
 

@@ -17,7 +17,7 @@ from confirm.i18n import Message
 from confirm.importing.checker import OtherSchoolFile
 from confirm.importing.conflicts import ConflictCounts, ConflictPage, choose, conflict_counts, conflict_page
 from confirm.importing.reader import UnreadableFile
-from confirm.importing.service import check_upload, commit_checked
+from confirm.importing.service import check_upload, commit_checked, recheck_keeping
 from confirm.models import ImportConflict, ImportRun, School, SchoolClass, Student
 from confirm.presentation import readable
 from confirm.services import exports
@@ -177,6 +177,20 @@ def import_commit(run_id: int):
     if counts.fields:
         flash(_("与本次核查不一致的 %(n)s 项：保留平台的值 %(k)s 项，采用文件的值 %(t)s 项", n=counts.fields,
                 k=counts.keeping_platform, t=counts.taking_file), "success")
+    return redirect(url_for("admin.import_report", run_id=new.id))
+
+
+@bp.post("/students/import/<int:run_id>/keep")
+def import_keep(run_id: int):
+    """保留原值: check the file again keeping the ticked rows' division codes that are not in the list."""
+    run = _run_or_404(run_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    rows = {int(v) for v in request.form.getlist("keep_row") if v.isdigit()}
+    ok, new = attempt(None, lambda: recheck_keeping(db.session(), run, _school(), rows, store=store(), actor=actor()))
+    if not ok:
+        return redirect(url_for("admin.import_report", run_id=run.id))
+    flash(_("已保留 %(n)s 行的原值并重新检查", n=len(rows)), "success")
     return redirect(url_for("admin.import_report", run_id=new.id))
 
 

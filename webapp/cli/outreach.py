@@ -49,7 +49,7 @@ def send_daily_reminders_command(days: int, now_text: str | None):
     from confirm.states import MessageKind, MessageStatus
     from webapp.adapters import db
     from webapp.adapters.keys import code_key
-    from webapp.shared.links import message_link
+    from webapp.shared.links import command_base_url, message_link
 
     now = _parse_now(now_text) or outreach.utcnow()
     today = outreach.local_today(now)
@@ -68,7 +68,8 @@ def send_daily_reminders_command(days: int, now_text: str | None):
         class_ids = session.scalars(select(SchoolClass.id).where(SchoolClass.school_id == school.id))
         students = [item for cid in class_ids for item in outreach.lagging_students(session, cid, campaign.id)]
         try:
-            with current_app.test_request_context():  # the links in the messages are built as on the web
+            # the links in the messages are built as on the web, on the public address (not the fake request's)
+            with current_app.test_request_context(base_url=command_base_url()):
                 plan, created = outreach.queue_messages(
                     session, school, students, MessageKind.REMINDER, budget=budget, actor=SYSTEM, now=now,
                     key=code_key(), compose=outreach.composer(school, campaign, message_link(campaign)))

@@ -29,7 +29,7 @@ def print_sheets_command(school_code: str, class_name: str | None, invitation: b
     from webapp.adapters import db
     from webapp.adapters.keys import code_key, sheet_key
     from webapp.adapters.pdf import SheetContext, SheetFontMissing, font_path, render_sheets
-    from webapp.shared.links import registration_url
+    from webapp.shared.links import command_base_url, registration_url
 
     session = db.session()
     school = session.scalar(select(School).where(School.code == school_code))
@@ -50,7 +50,7 @@ def print_sheets_command(school_code: str, class_name: str | None, invitation: b
     # Written next to the target and renamed at the end, so a failed run leaves no half-written PDF behind.
     directory = os.path.dirname(os.path.abspath(output))
     # A request context for url_for and the (Chinese) messages, as on the web.
-    with current_app.test_request_context(), \
+    with current_app.test_request_context(base_url=command_base_url()), \
             tempfile.NamedTemporaryFile(dir=directory, suffix=".pdf.part", delete=False) as part:
         register_url = registration_url()
         try:

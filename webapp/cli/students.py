@@ -62,7 +62,10 @@ def _conflict_summary(outcome: ImportOutcome) -> str:
 @click.option("--take-file-values", "take_file", is_flag=True,
               help="for fields the running campaign changed (a correction applied or still pending), take the file's "
                    "value instead of keeping the platform's (the default); pending corrections stay pending")
-def import_students(file: Path, school_code: str, check_only: bool, take_file: bool):
+@click.option("--keep-row", "keep_rows", type=int, multiple=True, metavar="ROW",
+              help="保留原值: keep this row's division codes that are not in the current list (else an error); "
+                   "repeat for several rows")
+def import_students(file: Path, school_code: str, check_only: bool, take_file: bool, keep_rows: tuple[int, ...]):
     """Check (and import) a student file in the national template layout (.xlsx or .csv).
 
     Prints one problem per line as row<TAB>column<TAB>value<TAB>message, then a summary line. During a campaign,
@@ -74,7 +77,7 @@ def import_students(file: Path, school_code: str, check_only: bool, take_file: b
     school = _school(session, school_code)
     try:
         outcome = import_file(session, school, file.read_bytes(), file.name, actor=SYSTEM, commit=not check_only,
-                              choices=TAKE_FILE if take_file else KEEP_PLATFORM)
+                              choices=TAKE_FILE if take_file else KEEP_PLATFORM, kept_rows=frozenset(keep_rows))
     except UnreadableFile as exc:
         session.rollback()
         click.echo(f"无法读取文件：{exc.message}", err=True)

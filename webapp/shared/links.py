@@ -4,17 +4,33 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, url_for
+from flask import current_app, has_request_context, request, url_for
 
 from confirm.invitations import Invitation, make_invitation_token
 from confirm.models import Campaign, Student
 from confirm.states import Stage
 from webapp.adapters.keys import invite_key
+from webapp.config import DEVELOPMENT_ADDRESS
+
+
+def public_base_url() -> str:
+    """The platform's public address: PUBLIC_BASE_URL; unset (development only — production refuses to start), the
+    address this request came to, so ``make run PORT=5111`` prints and sends http://127.0.0.1:5111."""
+    configured = (current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    if configured:
+        return configured
+    return request.host_url.rstrip("/") if has_request_context() else DEVELOPMENT_ADDRESS
+
+
+def command_base_url() -> str:
+    """The address for a command's stand-in request (links built outside any request): PUBLIC_BASE_URL, or where
+    `flask run` serves by default."""
+    return current_app.config.get("PUBLIC_BASE_URL") or DEVELOPMENT_ADDRESS
 
 
 def public_url(path: str) -> str:
-    """``path`` on the platform's public address (PUBLIC_BASE_URL)."""
-    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
+    """``path`` on the platform's public address (see public_base_url)."""
+    return public_base_url() + path
 
 
 def registration_url() -> str:
