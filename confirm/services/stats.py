@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 from openpyxl import Workbook
 from sqlalchemy import and_, case, exists, func, literal, select
@@ -166,7 +167,7 @@ class Figures:
     counts: Counter
     deadline: Deadline
 
-    @property
+    @cached_property  # a school page asks each class's figures a dozen times
     def total(self) -> int:
         return sum(self.counts[stage] for stage in Stage)
 
@@ -189,7 +190,7 @@ class Figures:
         """Students overdue or at risk, by the deadline's lateness; 0 while the deadline is far."""
         return self.behind if self.deadline.lateness else 0
 
-    @property
+    @cached_property
     def steps(self) -> list[tuple[Stage, int, int]]:
         """The funnel as (stage, count, percentage) in campaign order."""
         return [(stage, self.counts[stage], self.share(stage)) for stage in Stage]

@@ -7,7 +7,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import SelectChoice
 
 from confirm.models import School, SchoolClass, StaffUser
 from confirm.roles import Role
@@ -58,13 +57,9 @@ def _teachers() -> list[StaffUser]:
 
 
 def _forms(class_form=None, staff_form=None, campaign_form=None):
-    class_form = class_form or ClassForm(formdata=None)
-    class_form.head_teacher_id.choices = [
-        SelectChoice("", _("（暂不指定）")),
-        *(SelectChoice(str(t.id), t.display_name) for t in _teachers()),
-    ]
+    """The forms of the school page (the new class's head teacher is chosen from ``teachers``, see the template)."""
     return {
-        "class_form": class_form,
+        "class_form": class_form or ClassForm(formdata=None),
         "staff_form": staff_form or StaffForm(formdata=None),
         "campaign_form": campaign_form or CampaignForm(formdata=None),
     }
