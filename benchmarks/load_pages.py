@@ -5,7 +5,8 @@ migrates it, seeds one class of 45 students with a parent (one correction typed)
 then sends GETs from 16 keep-alive connections (stdlib http.client, one thread each, loopback only) for a few
 seconds per page: /healthz (the baseline, same server, same run), the parent's record page and the teacher's class
 page, as a browser asks for them (Accept-Encoding: br, gzip). Prints requests/s, p50/p95, the ratio of each page to
-/healthz, and the record page's size plain, gzip and brotli. Drops the schema at the end.
+/healthz, the gunicorn processes' CPU time per request (steadier than requests/s on a busy machine: the same ratio,
+from CPU time), and the record page's size plain, gzip and brotli. Drops the schema at the end.
 
     .venv/bin/python benchmarks/load_pages.py                         # this checkout
     .venv/bin/python benchmarks/load_pages.py --baseline /tmp/perf-base   # and another checkout first, for before/after
@@ -126,6 +127,23 @@ def _load(base: str, path: str, cookie: str, seconds: float) -> tuple[int, list[
     return len(flat), flat, seconds
 
 
+def _server_cpu_seconds(base: str) -> float:
+    """CPU seconds used so far by the gunicorn processes (master and workers) serving ``base`` (Linux /proc)."""
+    bind = urlsplit(base).netloc.encode()
+    total = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if bind not in (proc / "cmdline").read_bytes():
+                continue
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _sizes(base: str, path: str, cookie: str) -> dict[str, int]:
     """Bytes of one answer of ``path`` as sent: without compression, with gzip, with brotli."""
     parts = urlsplit(base)
@@ -169,9 +187,12 @@ def measure(app_root: Path, label: str) -> dict:
             results = {}
             for name, (path, cookie) in pages.items():
                 _load(base, path, cookie, WARMUP_SECONDS)
+                cpu = _server_cpu_seconds(base)
                 count, samples, seconds = _load(base, path, cookie, SECONDS)
+                cpu = _server_cpu_seconds(base) - cpu
                 cuts = statistics.quantiles(samples, n=100, method="inclusive")
-                results[name] = {"rps": count / seconds, "p50": statistics.median(samples), "p95": cuts[94]}
+                results[name] = {"rps": count / seconds, "p50": statistics.median(samples), "p95": cuts[94],
+                                 "cpu_ms": cpu * 1000 / count}
             results["sizes"] = _sizes(base, pages["record page"][0], parent)
     finally:
         with admin.begin() as conn:
@@ -183,11 +204,13 @@ def measure(app_root: Path, label: str) -> dict:
 
 def _report(label: str, results: dict) -> None:
     health = results["/healthz"]["rps"]
+    health_cpu = results["/healthz"]["cpu_ms"]
     print(f"\n== {label}: gunicorn 2 workers × 4 threads, {CONNECTIONS} connections, {SECONDS:.0f} s per page")
     for name in ("/healthz", "record page", "class page"):
         r = results[name]
         print(f"{name:12s} {r['rps']:8.0f} req/s   p50 {r['p50']:6.1f} ms   p95 {r['p95']:6.1f} ms   "
-              f"× /healthz {r['rps'] / health:5.3f}")
+              f"× /healthz {r['rps'] / health:5.3f}   server CPU {r['cpu_ms']:5.2f} ms/request "
+              f"(/healthz's ÷ this: {health_cpu / r['cpu_ms']:5.3f})")
     sizes = results["sizes"]
     shown = {k: (f"{v:,} B" if v >= 0 else f"{-v:,} B (not compressed)") for k, v in sizes.items()}
     print(f"record page: {shown['plain']} plain, {shown['gzip']} gzip, {shown['br']} brotli")

@@ -235,7 +235,9 @@ class Student(Base):
         back_populates="student", order_by="FamilyMember.slot", cascade="all, delete-orphan"
     )
 
-    __table_args__ = (UniqueConstraint("school_id", "id_number"),)
+    # The school's list of students pages by name (admin school page).
+    __table_args__ = (UniqueConstraint("school_id", "id_number"),
+                      Index("ix_students_school_id_name", "school_id", "name"))
 
     def value(self, key: str) -> str:
         """The stored value of record field ``key`` ("" when empty)."""

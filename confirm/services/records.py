@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from confirm.errors import FieldErrors, InvalidTransition
 from confirm.fields import MEMBER_FIELDS, MEMBER_SLOTS, STUDENT_FIELDS, Field, field_for
@@ -33,11 +33,15 @@ def active_campaign(session: Session, school_id: int) -> Campaign | None:
     )
 
 
-def confirmation_for(session: Session, campaign: Campaign, student: Student) -> Confirmation | None:
-    """The student's confirmation in ``campaign``, if one was started."""
-    return session.scalar(
-        select(Confirmation).where(Confirmation.campaign_id == campaign.id, Confirmation.student_id == student.id)
-    )
+def confirmation_for(session: Session, campaign: Campaign, student: Student, *,
+                     with_corrections: bool = False) -> Confirmation | None:
+    """The student's confirmation in ``campaign``, if one was started (``with_corrections``: loaded in the same
+    statement, for pages that show them)."""
+    query = select(Confirmation).where(Confirmation.campaign_id == campaign.id,
+                                       Confirmation.student_id == student.id)
+    if with_corrections:
+        return session.scalars(query.options(joinedload(Confirmation.corrections))).unique().first()
+    return session.scalar(query)
 
 
 def ensure_confirmation(session: Session, campaign: Campaign, student: Student) -> Confirmation:

@@ -83,6 +83,53 @@ def students_with_stage(
     return [(student, Stage(value)) for student, value in rows]
 
 
+@dataclass(frozen=True)
+class StudentLine:
+    """One student in the school's list of students: who, in which class, at which stage."""
+
+    id: int
+    name: str
+    class_title: str
+    stage: Stage
+
+
+@dataclass(frozen=True)
+class StudentPage:
+    """One page of the school's students matching a search, and how many match in all."""
+
+    lines: list[StudentLine]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        """How many pages the matching students fill (at least one)."""
+        return max(1, -(-self.total // self.per_page))
+
+
+def school_students(session: Session, school_id: int, campaign_id: int | None, *, name: str = "",
+                    stage: Stage | None = None, page: int = 1, per_page: int = 50) -> StudentPage:
+    """The school's students by name, ``per_page`` at a time: those whose name contains ``name`` and, with
+    ``stage``, only those at that stage. Two statements (the page, the count) however large the school."""
+    expr = stage_expression(campaign_id)
+    matching = _join_confirmation(select(Student.id), campaign_id).where(Student.school_id == school_id)
+    if name.strip():
+        matching = matching.where(Student.name.contains(name.strip(), autoescape=True))
+    if stage is not None:
+        matching = matching.where(expr == stage.value)
+    total = session.scalar(select(func.count()).select_from(matching.subquery()))
+    page = max(1, min(page, max(1, -(-total // per_page))))
+    rows = session.execute(
+        matching.add_columns(Student.name, SchoolClass.grade, SchoolClass.name.label("class_name"), expr)
+        .join(SchoolClass, SchoolClass.id == Student.class_id)
+        .order_by(Student.name, Student.id).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    lines = [StudentLine(sid, student_name, f"{grade} {class_name}", Stage(value))
+             for sid, student_name, grade, class_name, value in rows]
+    return StudentPage(lines, total, page, per_page)
+
+
 # --- the campaign's figures: funnel, deadline, who is behind --------------------------------------------------
 
 AT_RISK_DAYS = 3
@@ -137,7 +184,7 @@ class Figures:
     counts: Counter
     deadline: Deadline
 
-    @cached_property  # a district page asks for it some 10 times per school (counts never change after creation)
+    @cached_property  # a school or district page asks each figure many times (counts never change after creation)
     def total(self) -> int:
         return sum(self.counts[stage] for stage in Stage)
 

@@ -22,7 +22,8 @@ def admin(client, world, auth):
 def class_rows(page: str) -> dict[str, list[int]]:
     """Class title → its counts per stage (unregistered, open, submitted, returned, approved) and the total."""
     rows = re.findall(r'<a href="/teacher/classes/\d+">([^<]+)</a></td>(.*?)</tr>', page, flags=re.S)
-    return {title: [int(n) for n in re.findall(r'<td class="num">(\d+)[<]', cells)] for title, cells in rows}
+    return {title: [int(n) for n in re.findall(r'<td>(\d+)<small>', cells)]
+            + [int(re.search(r'<td>(\d+)</td><td class="rate">', cells)[1])] for title, cells in rows}
 
 
 def class_count(db) -> int:

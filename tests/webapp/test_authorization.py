@@ -593,6 +593,7 @@ ROUTES: dict[str, Route] = {
                                     data=lambda s: {"staff_id": str(s.world.teacher.id)},
                                     foreign_request=lambda s: {"staff_id": str(s.extra.other_teacher.id)},
                                     refused=(302, 400)),
+    "admin.change_teacher": Route(frozenset({ADMIN}), ("GET",), obj="class"),
     "admin.assign_teacher": Route(frozenset({ADMIN}), ("POST",), obj="class", effect=_teacher_assigned,
                                   data=lambda s: {"head_teacher_id": str(s.world.teacher.id)},
                                   # the own class given the other school's head teacher: error message, no change

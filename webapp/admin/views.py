@@ -7,7 +7,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import SelectChoice
 
 from confirm.models import School, SchoolClass, StaffUser
 from confirm.roles import Role
@@ -23,6 +22,24 @@ from webapp.auth.fresh import require_recent_auth
 from webapp.auth.identity import actor
 from webapp.shared.downloads import xlsx_download
 from webapp.unit_of_work import attempt
+
+STUDENTS_PER_PAGE = 50
+
+
+class StudentSearch:
+    """The school page's student search from the query string: ?q=<part of a name>&stage=<stage>&page=<n>.
+    Anything unreadable is ignored (the whole list, the first page), never an error."""
+
+    def __init__(self, args):
+        self.name = (args.get("q") or "").strip()[:50]
+        self.stage = next((stage for stage in Stage if stage.value == args.get("stage")), None)
+        page = args.get("page", "")
+        self.page = int(page) if page.isdigit() and 0 < len(page) < 7 else 1
+
+    def url_args(self, **changes) -> dict:
+        """The query of this search with ``changes`` (e.g. another page), without empty parts."""
+        args = {"q": self.name, "stage": self.stage.value if self.stage else "", "page": self.page, **changes}
+        return {k: v for k, v in args.items() if v and not (k == "page" and v == 1)}
 
 
 def _school() -> School:
@@ -40,13 +57,9 @@ def _teachers() -> list[StaffUser]:
 
 
 def _forms(class_form=None, staff_form=None, campaign_form=None):
-    class_form = class_form or ClassForm(formdata=None)
-    class_form.head_teacher_id.choices = [
-        SelectChoice("", _("（暂不指定）")),
-        *(SelectChoice(str(t.id), t.display_name) for t in _teachers()),
-    ]
+    """The forms of the school page (the new class's head teacher is chosen from ``teachers``, see the template)."""
     return {
-        "class_form": class_form,
+        "class_form": class_form or ClassForm(formdata=None),
         "staff_form": staff_form or StaffForm(formdata=None),
         "campaign_form": campaign_form or CampaignForm(formdata=None),
     }
@@ -59,16 +72,22 @@ def _render_home(status: int = 200, **forms):
     school = s.get_one(School, current_user.school_id)
     campaign = records.active_campaign(s, school.id)
     rows, figures = stats.school_table(s, school.id, campaign, sort=request.args.get("sort"))
+    search = StudentSearch(request.args)
+    students = stats.school_students(s, school.id, campaign.id if campaign else None, name=search.name,
+                                     stage=search.stage, page=search.page, per_page=STUDENTS_PER_PAGE)
     return render_template(
         "admin/home.html",
         school=school,
         campaign=campaign,
         rows=rows,
         figures=figures,
+        search=search,
+        students=students,
         sort=stats.parse_sort(request.args.get("sort")),
         totals=figures.counts,
         stages=list(Stage),
         stage_labels=STAGE_LABELS,
+        stage_names={stage: _(label) for stage, label in STAGE_LABELS.items()},
         teachers=_teachers(),
         district_messages=district_messages.messages_to_school(s, school.id, limit=5),
         **_forms(**forms),
@@ -128,12 +147,24 @@ def start_campaign():
     return _render_home(400, campaign_form=form)
 
 
+def _own_class_or_404(class_id: int) -> SchoolClass:
+    school_class = db.session().get(SchoolClass, class_id)
+    if school_class is None or school_class.school_id != current_user.school_id:
+        abort(404)
+    return school_class
+
+
+@bp.get("/classes/<int:class_id>/teacher")
+def change_teacher(class_id: int):
+    """The form that names a class's head teacher (one list of the school's teachers, not one per class)."""
+    return render_template("admin/class_teacher.html", school_class=_own_class_or_404(class_id),
+                           teachers=_teachers())
+
+
 @bp.post("/classes/<int:class_id>/teacher")
 def assign_teacher(class_id: int):
     s = db.session()
-    school_class = s.get(SchoolClass, class_id)
-    if school_class is None or school_class.school_id != current_user.school_id:
-        abort(404)
+    school_class = _own_class_or_404(class_id)
     raw = request.form.get("head_teacher_id", "")
     if raw and not raw.isdigit():
         flash(_("请选择本校的班主任"), "error")
@@ -162,14 +193,14 @@ def sheet_qr_setting():
 
 
 @bp.post("/staff/phone")
-@require_recent_auth(lambda: url_for("admin.home"))
+@require_recent_auth(lambda: url_for("admin.staff_page"))
 def set_staff_phone():
     ok, staff = attempt(None, lambda: staff_accounts.set_staff_phone(
         db.session(), _school(), request.form.get("staff_id", type=int), request.form.get("phone", ""),
         actor=actor()))
     if ok:
         flash(_("已保存 %(name)s 的手机号，第一次敏感操作时会发短信验证", name=staff.display_name), "success")
-    return redirect(url_for("admin.home"))
+    return redirect(url_for("admin.staff_page") + "#staff-phone")
 
 
 @bp.post("/district-messages/read")

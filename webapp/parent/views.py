@@ -6,7 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from confirm.i18n import Message
 from confirm.models import Guardianship, SchoolClass, Student
@@ -37,9 +37,9 @@ def _children():
         select(Student)
         .join(Guardianship, Guardianship.student_id == Student.id)
         .where(Guardianship.parent_id == current_user.id)
-        .options(joinedload(Student.school_class).joinedload(SchoolClass.school), selectinload(Student.members))
+        .options(joinedload(Student.school_class).joinedload(SchoolClass.school), joinedload(Student.members))
         .order_by(Student.name)
-    ).all()
+    ).unique().all()
 
 
 def _child_or_404(children, student_id: int) -> Student:
@@ -53,7 +53,7 @@ def _child_or_404(children, student_id: int) -> Student:
 def _context(student: Student):
     s = db.session()
     campaign = records.active_campaign(s, student.school_id)
-    confirmation = records.confirmation_for(s, campaign, student) if campaign else None
+    confirmation = records.confirmation_for(s, campaign, student, with_corrections=True) if campaign else None
     return campaign, confirmation
 
 
