@@ -64,7 +64,7 @@ def _setup(database_url: str, storage: str, n: int) -> None:
     from datetime import UTC, datetime, timedelta
 
     from alembic import command
-    from sqlalchemy import create_engine, insert
+    from sqlalchemy import create_engine, insert, update
     from sqlalchemy.orm import Session
 
     from confirm.models import (
@@ -124,7 +124,7 @@ def _setup(database_url: str, storage: str, n: int) -> None:
                 files.append({"id": file_id, "school_id": school.id, "student_id": sid, "kind": kind,
                               "storage_key": key, "sha256": hashlib.sha256(data + key.encode()).hexdigest(),
                               "quality": {}, "content_type": "image/jpeg", "size_bytes": len(data),
-                              "confirmation_id": sid if kind == "proof" else None, "uploaded_by_kind": "parent",
+                              "confirmation_id": None, "uploaded_by_kind": "parent",  # set below (a cycle of keys)
                               "uploaded_by_id": 1, "created_at": now})
                 sheet_id = sheet_id or file_id
             confirmations.append({"id": sid, "campaign_id": campaign.id, "student_id": sid, "state": "approved",
@@ -149,6 +149,8 @@ def _setup(database_url: str, storage: str, n: int) -> None:
                             (ConfirmationEvent, events), (AuditEvent, audits)):
             for start in range(0, len(rows), 1000):
                 s.execute(insert(model), rows[start:start + 1000])
+        # a proof belongs to its confirmation (whose id is the student's here), written once both rows exist
+        s.execute(update(StoredFile).where(StoredFile.kind == "proof").values(confirmation_id=StoredFile.student_id))
         s.commit()
     engine.dispose()
 
