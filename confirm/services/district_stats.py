@@ -37,6 +37,7 @@ from confirm.states import STAGE_LABELS, CorrectionStatus, Stage
 
 LIVE_SCHOOLS = 10  # a district of at most this many schools is counted in the request
 PROGRESS_TTL = timedelta(minutes=10)  # a SchoolProgress row older than this is counted again
+PAGE_SIZE = 50  # schools per page of the district table (a province has 500)
 REFRESH_CHUNK = 10  # schools counted per grouped query (and per transaction) by refresh_progress: ~0.2 s
 
 
@@ -151,23 +152,58 @@ class DistrictTable:
     to_refresh: list[int]
 
     def lines(self) -> list[tuple]:
-        """The rows as plain tuples for the page (a province's page has 500 rows: the template unpacks tuples
-        instead of following attributes): (school id, name, code, lateness, days left, the stage cells, total,
-        done %, behind, key-data waiting, is counted). The stage cells hold only integers, so they come as one
-        string of ``<td>``s: escaping 12 numbers per school one by one is most of the page's time."""
-        out = []
-        for r in self.rows:
-            f = r.figures
-            lateness = f.deadline.lateness if f.behind else None
-            cells = "".join(f'<td class="num">{int(n)}<small class="pct">{int(pct)}%</small></td>'
-                            for _stage, n, pct in f.steps)
-            out.append((r.school.id, r.school.name, r.school.code, lateness, f.deadline.days_left, cells, f.total,
-                        f.done_percent, f.behind, r.key_data_waiting, r.is_counted))
-        return out
+        """Every row as a plain tuple for the page (see ``table_lines``)."""
+        return table_lines(self.rows)
 
     @property
     def oldest_count(self) -> datetime | None:
-        """When the oldest figures on the page were counted (None: all counted just now)."""
+        """When the oldest figures in the table were counted (None: all counted just now)."""
+        return min((r.counted_at for r in self.rows if r.counted_at is not None), default=None)
+
+    def page(self, number: int, search: str | None = None, size: int = PAGE_SIZE) -> DistrictPage:
+        """The ``number``th ``size`` rows (from 1; clamped to the pages there are) of the rows whose school name
+        or code holds ``search`` (ignoring case), in the table's order."""
+        needle = (search or "").strip().casefold()
+        rows = [r for r in self.rows if needle in r.school.name.casefold() or needle in r.school.code.casefold()] \
+            if needle else self.rows
+        pages = max(1, -(-len(rows) // size))
+        number = min(max(1, number), pages)
+        return DistrictPage(rows[(number - 1) * size:number * size], number, pages, len(rows), needle != "")
+
+
+def table_lines(rows: Iterable[SchoolRow]) -> list[tuple]:
+    """The rows as plain tuples for the page (the template unpacks tuples instead of following attributes):
+    (school id, name, code, lateness, days left, the stage cells, total, done %, behind, key-data waiting, is
+    counted). The stage cells hold only integers, so they come as one string of ``<td>``s: escaping 12 numbers per
+    school one by one is most of a row's time."""
+    out = []
+    for r in rows:
+        f = r.figures
+        lateness = f.deadline.lateness if f.behind else None
+        cells = "".join(f'<td class="num">{int(n)}<small class="pct">{int(pct)}%</small></td>'
+                        for _stage, n, pct in f.steps)
+        out.append((r.school.id, r.school.name, r.school.code, lateness, f.deadline.days_left, cells, f.total,
+                    f.done_percent, f.behind, r.key_data_waiting, r.is_counted))
+    return out
+
+
+@dataclass(frozen=True)
+class DistrictPage:
+    """One page of the district table: a province's 500 rows are too many to render on every view."""
+
+    rows: list[SchoolRow]  # this page's rows
+    number: int  # from 1
+    pages: int  # at least 1
+    found: int  # rows matching the search (every row without one)
+    is_search: bool
+
+    def lines(self) -> list[tuple]:
+        """This page's rows as plain tuples (see ``table_lines``)."""
+        return table_lines(self.rows)
+
+    @property
+    def oldest_count(self) -> datetime | None:
+        """When the oldest figures on this page were counted (None: all counted just now)."""
         return min((r.counted_at for r in self.rows if r.counted_at is not None), default=None)
 
 
