@@ -160,9 +160,10 @@ class DistrictTable:
         """When the oldest figures in the table were counted (None: all counted just now)."""
         return min((r.counted_at for r in self.rows if r.counted_at is not None), default=None)
 
-    def page(self, number: int, search: str | None = None, size: int = PAGE_SIZE) -> DistrictPage:
+    def page(self, number: int, search: str | None = None, size: int | None = None) -> DistrictPage:
         """The ``number``th ``size`` rows (from 1; clamped to the pages there are) of the rows whose school name
         or code holds ``search`` (ignoring case), in the table's order."""
+        size = size or PAGE_SIZE
         needle = (search or "").strip().casefold()
         rows = [r for r in self.rows if needle in r.school.name.casefold() or needle in r.school.code.casefold()] \
             if needle else self.rows
