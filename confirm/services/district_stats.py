@@ -250,7 +250,10 @@ def district_table(session: Session, district: District, today: date | None = No
             table.append(SchoolRow(s, campaigns[s.id], Figures(Counter(), deadline), 0, is_counted=False))
     key, descending = parse_sort(sort)
     table.sort(key=SORT_KEYS[key], reverse=descending)
-    return DistrictTable(table, sum((r.figures.counts for r in table), start=Counter()), stale)
+    totals: Counter = Counter()
+    for r in table:  # in place: sum(…, start=Counter()) makes a new Counter per school
+        totals.update(r.figures.counts)
+    return DistrictTable(table, totals, stale)
 
 
 def refresh_progress(session: Session, school_ids: Iterable[int], now: datetime | None = None,
