@@ -6,6 +6,9 @@ students. Counting costs about 15 ms per school of 1,000 students on this machin
 school's counts from its ``SchoolProgress`` row, counted at most ``PROGRESS_TTL`` ago by a background job
 (``refresh_progress``, REFRESH_CHUNK schools per grouped query), asks for the missing and old rows to be counted
 again, and says when its oldest figures were counted. A district of up to ``LIVE_SCHOOLS`` schools is counted live.
+The page shows ``PAGE_SIZE`` schools at a time (``DistrictTable.page``): the district's rows (one narrow query)
+are sorted and searched here, a few ms for 500, and only the page's rows are rendered; the totals and the export
+cover every school.
 """
 
 from __future__ import annotations
@@ -150,15 +153,6 @@ class DistrictTable:
     rows: list[SchoolRow]
     totals: Counter
     to_refresh: list[int]
-
-    def lines(self) -> list[tuple]:
-        """Every row as a plain tuple for the page (see ``table_lines``)."""
-        return table_lines(self.rows)
-
-    @property
-    def oldest_count(self) -> datetime | None:
-        """When the oldest figures in the table were counted (None: all counted just now)."""
-        return min((r.counted_at for r in self.rows if r.counted_at is not None), default=None)
 
     def page(self, number: int, search: str | None = None, size: int | None = None) -> DistrictPage:
         """The ``number``th ``size`` rows (from 1; clamped to the pages there are) of the rows whose school name
