@@ -6,6 +6,9 @@ students. Counting costs about 15 ms per school of 1,000 students on this machin
 school's counts from its ``SchoolProgress`` row, counted at most ``PROGRESS_TTL`` ago by a background job
 (``refresh_progress``, REFRESH_CHUNK schools per grouped query), asks for the missing and old rows to be counted
 again, and says when its oldest figures were counted. A district of up to ``LIVE_SCHOOLS`` schools is counted live.
+The page shows ``PAGE_SIZE`` schools at a time (``DistrictTable.page``): the district's rows (one narrow query)
+are sorted and searched here, a few ms for 500, and only the page's rows are rendered; the totals and the export
+cover every school.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from confirm.states import STAGE_LABELS, CorrectionStatus, Stage
 
 LIVE_SCHOOLS = 10  # a district of at most this many schools is counted in the request
 PROGRESS_TTL = timedelta(minutes=10)  # a SchoolProgress row older than this is counted again
+PAGE_SIZE = 50  # schools per page of the district table (a province has 500)
 REFRESH_CHUNK = 10  # schools counted per grouped query (and per transaction) by refresh_progress: ~0.2 s
 
 
@@ -150,24 +154,51 @@ class DistrictTable:
     totals: Counter
     to_refresh: list[int]
 
+    def page(self, number: int, search: str | None = None, size: int | None = None) -> DistrictPage:
+        """The ``number``th ``size`` rows (from 1; clamped to the pages there are) of the rows whose school name
+        or code holds ``search`` (ignoring case), in the table's order."""
+        size = size or PAGE_SIZE
+        needle = (search or "").strip().casefold()
+        rows = [r for r in self.rows if needle in r.school.name.casefold() or needle in r.school.code.casefold()] \
+            if needle else self.rows
+        pages = max(1, -(-len(rows) // size))
+        number = min(max(1, number), pages)
+        return DistrictPage(rows[(number - 1) * size:number * size], number, pages, len(rows), needle != "")
+
+
+def table_lines(rows: Iterable[SchoolRow]) -> list[tuple]:
+    """The rows as plain tuples for the page (the template unpacks tuples instead of following attributes):
+    (school id, name, code, lateness, days left, the stage cells, total, done %, behind, key-data waiting, is
+    counted). The stage cells hold only integers, so they come as one string of ``<td>``s: escaping 12 numbers per
+    school one by one is most of a row's time."""
+    out = []
+    for r in rows:
+        f = r.figures
+        lateness = f.deadline.lateness if f.behind else None
+        cells = "".join(f'<td class="num">{int(n)}<small class="pct">{int(pct)}%</small></td>'
+                        for _stage, n, pct in f.steps)
+        out.append((r.school.id, r.school.name, r.school.code, lateness, f.deadline.days_left, cells, f.total,
+                    f.done_percent, f.behind, r.key_data_waiting, r.is_counted))
+    return out
+
+
+@dataclass(frozen=True)
+class DistrictPage:
+    """One page of the district table: a province's 500 rows are too many to render on every view."""
+
+    rows: list[SchoolRow]  # this page's rows
+    number: int  # from 1
+    pages: int  # at least 1
+    found: int  # rows matching the search (every row without one)
+    is_search: bool
+
     def lines(self) -> list[tuple]:
-        """The rows as plain tuples for the page (a province's page has 500 rows: the template unpacks tuples
-        instead of following attributes): (school id, name, code, lateness, days left, the stage cells, total,
-        done %, behind, key-data waiting, is counted). The stage cells hold only integers, so they come as one
-        string of ``<td>``s: escaping 12 numbers per school one by one is most of the page's time."""
-        out = []
-        for r in self.rows:
-            f = r.figures
-            lateness = f.deadline.lateness if f.behind else None
-            cells = "".join(f'<td class="num">{int(n)}<small class="pct">{int(pct)}%</small></td>'
-                            for _stage, n, pct in f.steps)
-            out.append((r.school.id, r.school.name, r.school.code, lateness, f.deadline.days_left, cells, f.total,
-                        f.done_percent, f.behind, r.key_data_waiting, r.is_counted))
-        return out
+        """This page's rows as plain tuples (see ``table_lines``)."""
+        return table_lines(self.rows)
 
     @property
     def oldest_count(self) -> datetime | None:
-        """When the oldest figures on the page were counted (None: all counted just now)."""
+        """When the oldest figures on this page were counted (None: all counted just now)."""
         return min((r.counted_at for r in self.rows if r.counted_at is not None), default=None)
 
 
@@ -213,7 +244,10 @@ def district_table(session: Session, district: District, today: date | None = No
             table.append(SchoolRow(s, campaigns[s.id], Figures(Counter(), deadline), 0, is_counted=False))
     key, descending = parse_sort(sort)
     table.sort(key=SORT_KEYS[key], reverse=descending)
-    return DistrictTable(table, sum((r.figures.counts for r in table), start=Counter()), stale)
+    totals: Counter = Counter()
+    for r in table:  # in place: sum(…, start=Counter()) makes a new Counter per school
+        totals.update(r.figures.counts)
+    return DistrictTable(table, totals, stale)
 
 
 def refresh_progress(session: Session, school_ids: Iterable[int], now: datetime | None = None,

@@ -91,6 +91,10 @@ def test_supervisor_drills_into_a_school_and_approves_the_change_the_parent_sees
             expect(page.get_by_role("link", name="关键数据变更核办（1 项待核办）")).to_be_visible()
             assert arranged["student"] not in page.content()  # counts only
 
+            page.get_by_label("查找学校").fill(arranged["school"])
+            page.get_by_role("button", name="查找").click()
+            expect(page.locator("p.search-result")).to_have_text("找到 1 所学校")
+            expect(page.locator("table.district-table")).to_contain_text(arranged["school"])
             page.get_by_role("link", name=arranged["school"]).click()
             expect(page.locator("h1")).to_contain_text(arranged["school"])
             expect(page.locator("table.school-table")).to_contain_text(arranged["class"])

@@ -285,3 +285,79 @@ def test_large_district_page_statements_do_not_grow_with_schools(app, db, world,
         page = client.get("/district/").get_data(as_text=True)
     assert len(_school_names_in_table(page)) == 7 and "正在统计" not in page
     assert few.count == many.count <= 10
+
+
+# --- a province's page: 50 schools a page, the sort and the search kept across pages -----------------------------
+
+
+@pytest.fixture
+def one_a_page(monkeypatch):
+    """One school per page, so the county's two schools (three with ``third``) make two pages."""
+    from confirm.services import district_stats
+
+    monkeypatch.setattr(district_stats, "PAGE_SIZE", 1)
+
+
+def _page_links(page: str) -> list[str]:
+    import re
+
+    nav = page[page.index('<nav class="pager"'):]
+    return [link.replace("&amp;", "&") for link in re.findall(r'<a href="([^"]+)">\d+</a>', nav[:nav.index("</nav>")])]
+
+
+def test_every_school_is_reachable_page_by_page_overdue_first(app, world, county, one_a_page):
+    client = logged_in(app, "county_sup")
+    first = client.get("/district/").get_data(as_text=True)
+    assert _school_names_in_table(first) == [county["late"].name]  # the overdue school on page 1
+    assert _page_links(first) == ["/district/?page=2"] and 'aria-current="page">1<' in first
+    second = client.get("/district/?page=2").get_data(as_text=True)
+    assert _school_names_in_table(second) == [world.school.name]
+    assert "全部学校合计" in second and ">5<" in second  # the totals are the district's, on every page: 4 + 1
+    assert _school_names_in_table(client.get("/district/?page=99").get_data(as_text=True)) == [world.school.name]
+    assert _school_names_in_table(client.get("/district/?page=x").get_data(as_text=True)) == [county["late"].name]
+
+
+def test_a_paged_table_is_sorted_on_the_server_not_in_the_browser(app, world, county, one_a_page):
+    page = logged_in(app, "county_sup").get("/district/").get_data(as_text=True)
+    assert "district-table" in page and "data-sortable" not in page  # sort.js would sort one page only
+
+
+@pytest.mark.parametrize("sort", ["school", "-school", "days", "-days", "unregistered", "-approved", "total",
+                                  "done", "-done", "behind", "keydata"])
+def test_the_sort_is_kept_across_pages(app, world, county, one_a_page, sort):
+    from confirm.services import district_stats
+
+    client = logged_in(app, "county_sup")
+    with app.app_context():
+        from webapp.adapters import db as adapters_db
+
+        expected = [r.school.name for r in district_stats.district_table(
+            adapters_db.session(), county["county"], sort=sort).rows]
+    first = client.get(f"/district/?sort={sort}").get_data(as_text=True)
+    assert _page_links(first) == [f"/district/?sort={sort}&page=2"]
+    second = client.get(_page_links(first)[0]).get_data(as_text=True)
+    assert _school_names_in_table(first) + _school_names_in_table(second) == expected
+
+
+def test_search_finds_schools_by_name_or_code_and_keeps_it_in_sort_links(app, world, county):
+    from urllib.parse import quote
+
+    client = logged_in(app, "county_sup")
+    by_name = client.get("/district/?q=" + county["late"].name[1:4]).get_data(as_text=True)
+    assert _school_names_in_table(by_name) == [county["late"].name] and "找到 1 所学校" in by_name
+    assert f'href="/district/?sort=school&amp;q={quote(county["late"].name[1:4])}"' in by_name  # a sort keeps it
+    by_code = client.get(f"/district/?q={world.school.code}&sort=-done").get_data(as_text=True)
+    assert _school_names_in_table(by_code) == [world.school.name]
+    assert 'name="sort" value="-done"' in by_code  # searching again keeps the sort
+    nothing = client.get("/district/?q=没有这所学校").get_data(as_text=True)
+    assert "找到 0 所学校" in nothing and "district-table" not in nothing and "显示全部学校" in nothing
+
+
+def test_paging_and_search_add_no_statement(app, db, world, county, one_a_page):
+    client = logged_in(app, "county_sup")
+    client.get("/district/")
+    with StatementCounter(app.extensions["db_engine"]) as plain:
+        client.get("/district/")
+    with StatementCounter(app.extensions["db_engine"]) as paged:
+        client.get(f"/district/?page=2&sort=-done&q={world.school.code}")
+    assert plain.count == paged.count <= 10

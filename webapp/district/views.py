@@ -44,13 +44,16 @@ def home():
     district = own_district()
     today = date.today()
     table = _table(district, today)
-    rows = table.rows
+    search = request.args.get("q", "").strip()
+    page = table.page(request.args.get("page", 1, type=int), search=search)
+    sort_arg = request.args.get("sort") or None
     return render_template(
         "district/home.html", district=district, kind_label=DISTRICT_KIND_LABELS[DistrictKind(district.kind)],
-        rows=rows, table=table, figures=stats.Figures(table.totals, stats.Deadline(None, today)),
-        sort=district_stats.parse_sort(request.args.get("sort")), stages=list(Stage), stage_labels=STAGE_LABELS,
+        rows=table.rows, table=table, page=page, page_size=district_stats.PAGE_SIZE, search=search, sort_arg=sort_arg,
+        figures=stats.Figures(table.totals, stats.Deadline(None, today)),
+        sort=district_stats.parse_sort(sort_arg), stages=list(Stage), stage_labels=STAGE_LABELS,
         moved_out=past_memberships(db.session(), district.id),
-        key_data_waiting=sum(r.key_data_waiting for r in rows))
+        key_data_waiting=sum(r.key_data_waiting for r in table.rows))
 
 
 @bp.get("/export.xlsx")
