@@ -16,7 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -83,6 +83,10 @@ def reminder(tmp: Path, fake, label: str, **overrides) -> None:
     from confirm.services.outreach import LOCAL_TZ
 
     noon = datetime.now(LOCAL_TZ).replace(hour=12, minute=0, second=0, microsecond=0)  # outside quiet hours
+
+    if noon > datetime.now(LOCAL_TZ):  # the last noon, never a future one: rows are dated by it
+
+        noon -= timedelta(days=1)
     outreach_views.clock = lambda: noon.astimezone(UTC)
     app = fresh_app(tmp, label, fake, **overrides)
     with app.extensions["db_sessionmaker"]() as s:

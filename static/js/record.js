@@ -69,4 +69,5 @@
       window.location.href = link.href;
     });
   });
+  form.setAttribute("data-ready", "");  // the editors now open in place (tests on a slow network wait for this)
 }());

@@ -390,6 +390,7 @@ def test_the_whole_parent_journey_fits_slow_3g_with_big_photos(browser, school, 
         expect(page).to_have_url(re.compile(rf"/parent/students/{ids['newcomer']}$"))
 
         # One ordinary correction (the address) and one of key data (民族), saved together.
+        expect(page.locator("form.record-form[data-ready]")).to_have_count(1, timeout=SLOW)  # record.js is in
         address = page.locator("#row-c0-current_address")
         address.locator("a.edit").click()  # the editor, fetched in place
         address.locator("input[name='c0-current_address']").fill("贵阳市云岩区新地址8号")

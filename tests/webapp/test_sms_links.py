@@ -66,9 +66,10 @@ def test_a_signed_out_parent_following_the_link_lands_on_the_upload_page_after_s
                                               ("key_returned", "/parent/students/{id}")])
 def test_reminders_to_returned_families_link_to_the_page_that_needs_action(app, world, stage, path):
     from confirm.states import Stage
-    from webapp.shared.links import message_link
+    from webapp.shared.links import message_link, public_base_url
 
     student = world.students_a[0]
     with app.test_request_context():
         link = message_link(world.campaign)(student, Stage(stage))
-    assert link == app.config["PUBLIC_BASE_URL"] + path.format(id=student.id)
+        base = public_base_url()  # PUBLIC_BASE_URL, or in development the address the request came to
+    assert link == base + path.format(id=student.id)
