@@ -6,7 +6,8 @@ after an idle time (30 minutes for staff, 2 hours for parents and visitors) and 
 sign-in; the id changes at sign-in and at step-up. Only the SHA-256 of the id is stored.
 
 The store is the database the app already runs on (PostgreSQL in production): read in the request's own transaction
-(its first statement, on the request's one pooled connection), written in short transactions of their own. If it cannot be reached the request gets a 503 page — never a session kept in a cookie.
+(its first statement, on the request's one pooled connection), written in short transactions of their own. If it
+cannot be reached the request gets a 503 page — never a session kept in a cookie.
 """
 
 from __future__ import annotations
