@@ -124,11 +124,11 @@ class DatabaseSessions(ServerSideSessionInterface):
     def _retrieve_session_data(self, store_id: str) -> dict | None:
         # Read as the first statement of the request's own transaction (a plain SELECT takes no lock): one pooled
         # connection, one pre-ping and one transaction per request instead of two. Writes keep transactions of
-        # their own, since they must last whatever the request's transaction does.
+        # their own, since they must last whatever the request's transaction does. (Core, not the ORM: no objects.)
         from webapp.adapters import db
 
         now = utcnow()
-        row = db.session().execute(select(WebSession.data, WebSession.created_at, WebSession.last_seen_at,
+        row = db.session().connection().execute(select(WebSession.data, WebSession.created_at, WebSession.last_seen_at,
                                           WebSession.expires_at).where(WebSession.id == store_id)).first()
         if row is None:
             return None

@@ -43,10 +43,7 @@ def _child_or_404(children, student_id: int) -> Student:
 
 
 def _context(student: Student):
-    s = db.session()
-    campaign = records.active_campaign(s, student.school_id)
-    confirmation = records.confirmation_for(s, campaign, student, with_corrections=True) if campaign else None
-    return campaign, confirmation
+    return records.campaign_and_confirmation(db.session(), student, with_corrections=True)
 
 
 def _running_context(student: Student):
