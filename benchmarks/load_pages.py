@@ -176,7 +176,9 @@ def measure(app_root: Path, label: str) -> dict:
                        check=True, capture_output=True, timeout=300)
         seeded = _seed(url)
         with tempfile.TemporaryDirectory() as tmp, \
-                gunicorn(url, Path(tmp), workers=2, threads=4, root=app_root, PYTHONPATH=str(app_root)) as base:
+                gunicorn(url, Path(tmp), workers=2, threads=4, root=app_root, PYTHONPATH=str(app_root),
+                         # no worker recycled mid-run (max_requests): its CPU time would leave the sum
+                         GUNICORN_CMD_ARGS="--max-requests 0") as base:
             parent = _sign_in(base, seeded["parent"], seeded["password"])
             teacher = _sign_in(base, seeded["teacher"], seeded["password"])
             pages = {

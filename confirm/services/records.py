@@ -44,6 +44,24 @@ def confirmation_for(session: Session, campaign: Campaign, student: Student, *,
     return session.scalar(query)
 
 
+def campaign_and_confirmation(session: Session, student: Student, *,
+                              with_corrections: bool = False) -> tuple[Campaign | None, Confirmation | None]:
+    """The school's running campaign and the student's confirmation in it, in one statement: (None, None) without a
+    running campaign, (campaign, None) before the confirmation was started (``with_corrections``: as
+    ``confirmation_for``)."""
+    query = (
+        select(Campaign, Confirmation)
+        .outerjoin(Confirmation, (Confirmation.campaign_id == Campaign.id) & (Confirmation.student_id == student.id))
+        .where(Campaign.school_id == student.school_id, Campaign.is_active)
+        .order_by(Campaign.created_at.desc(), Campaign.id.desc())
+        .limit(1)
+    )
+    if with_corrections:
+        query = query.options(joinedload(Confirmation.corrections))
+    row = session.execute(query).unique().first()
+    return (row[0], row[1]) if row else (None, None)
+
+
 def ensure_confirmation(session: Session, campaign: Campaign, student: Student) -> Confirmation:
     """The student's confirmation in ``campaign``, created (state open) on first use."""
     found = confirmation_for(session, campaign, student)

@@ -690,3 +690,33 @@ def test_database_refuses_to_change_or_delete_audit_rows(session, env, newcomer,
         session.execute(text(statement))
     session.rollback()
     assert actions(session) == ["registration_code.issued"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# campaign_and_confirmation: what the parent's record page reads in one statement
+
+
+def test_the_running_campaign_comes_with_the_childs_own_confirmation_and_its_corrections(session, env):
+    sibling = make_student(session, env.school_class)
+    records.save_corrections(session, confirmation_of(session, env, sibling), {(0, "current_address"): "兄弟家8号"},
+                             actor=env.by_parent)
+    assert records.campaign_and_confirmation(session, env.student) == (env.campaign, None)  # not started yet
+
+    mine = confirmation_of(session, env)
+    records.save_corrections(session, mine, {(0, "current_address"): "贵阳市新地址8号"}, actor=env.by_parent)
+    session.commit()
+    session.expunge_all()
+    campaign, confirmation = records.campaign_and_confirmation(session, env.student, with_corrections=True)
+
+    assert (campaign.id, confirmation.id) == (env.campaign.id, mine.id)
+    assert [c.new_value for c in confirmation.corrections] == ["贵阳市新地址8号"]
+
+
+def test_only_the_newest_running_campaign_counts_and_none_without_one(session, env):
+    confirmation_of(session, env)
+    newer = make_campaign(session, env.school)
+    assert records.campaign_and_confirmation(session, env.student) == (newer, None)
+
+    env.campaign.is_active = newer.is_active = False
+    session.flush()
+    assert records.campaign_and_confirmation(session, env.student) == (None, None)

@@ -161,6 +161,29 @@ def test_a_session_store_that_is_down_answers_try_again_later_and_sets_no_cookie
     assert "Set-Cookie" not in response.headers  # nothing falls back to a cookie session
 
 
+def test_a_signed_in_page_reads_its_session_account_and_record_on_one_connection_in_one_transaction(
+        app, client, world, auth):
+    from sqlalchemy import event
+
+    auth.login(world.parent.platform_no, PASSWORD)
+    client.get(f"/parent/students/{world.students_a[0].id}")  # the first page after sign-in may still write
+    engine, seen = app.extensions["db_engine"], []
+    listeners = [(engine.pool, "checkout", lambda *_: seen.append("checkout")),
+                 (engine, "begin", lambda *_: seen.append("begin")),
+                 (engine, "before_cursor_execute", lambda _c, _cu, sql, *_: seen.append(sql.split()[0]))]
+    for target, name, listener in listeners:
+        event.listen(target, name, listener)
+    try:
+        page = client.get(f"/parent/students/{world.students_a[0].id}")
+    finally:
+        for target, name, listener in listeners:
+            event.remove(target, name, listener)
+
+    assert page.status_code == 200 and world.students_a[0].name in page.get_data(as_text=True)
+    # the session row, the account with its children, the campaign with the child's confirmation
+    assert seen == ["checkout", "begin", "SELECT", "SELECT", "SELECT"]
+
+
 def test_a_new_password_ends_every_other_session_and_this_browser_stays_in(app, client, world, auth):
     auth.login(world.parent.platform_no, PASSWORD)
     phone = app.test_client()

@@ -5,8 +5,9 @@ change or reset, sign-out everywhere, deactivation) makes every row of the accou
 after an idle time (30 minutes for staff, 2 hours for parents and visitors) and at the latest 12 hours after
 sign-in; the id changes at sign-in and at step-up. Only the SHA-256 of the id is stored.
 
-The store is the database the app already runs on (PostgreSQL in production), read and written in short
-transactions of their own. If it cannot be reached the request gets a 503 page — never a session kept in a cookie.
+The store is the database the app already runs on (PostgreSQL in production): read in the request's own transaction
+(its first statement, on the request's one pooled connection), written in short transactions of their own. If it
+cannot be reached the request gets a 503 page — never a session kept in a cookie.
 """
 
 from __future__ import annotations
@@ -121,15 +122,20 @@ class DatabaseSessions(ServerSideSessionInterface):
     # -- the store
 
     def _retrieve_session_data(self, store_id: str) -> dict | None:
+        # Read as the first statement of the request's own transaction (a plain SELECT takes no lock): one pooled
+        # connection, one pre-ping and one transaction per request instead of two. Writes keep transactions of
+        # their own, since they must last whatever the request's transaction does. (Core, not the ORM: no objects.)
+        from webapp.adapters import db
+
         now = utcnow()
-        with _engine().begin() as connection:
-            row = connection.execute(select(WebSession.data, WebSession.created_at, WebSession.last_seen_at,
-                                            WebSession.expires_at).where(WebSession.id == store_id)).first()
-            if row is None:
-                return None
-            if row.expires_at <= now:
+        row = db.session().connection().execute(select(WebSession.data, WebSession.created_at, WebSession.last_seen_at,
+                                          WebSession.expires_at).where(WebSession.id == store_id)).first()
+        if row is None:
+            return None
+        if row.expires_at <= now:
+            with _engine().begin() as connection:
                 connection.execute(delete(WebSession).where(WebSession.id == store_id))
-                return None
+            return None
         self._times()[store_id] = (row.created_at, row.last_seen_at)
         return self.serializer.decode(row.data)
 

@@ -7,6 +7,7 @@ from functools import wraps
 from flask import abort
 from flask_login import UserMixin, current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from confirm.models import Guardianship, ParentAccount, SchoolClass, StaffUser, Student
 from confirm.roles import STAFF_ROLES, Role
@@ -44,14 +45,26 @@ class Identity(UserMixin):
             return self.account.platform_no
         return self.account.display_name
 
+    def children(self) -> list[Student]:
+        """A parent's children by name, each with its class, school and family members (loaded with the account)."""
+        return sorted((link.student for link in self.account.guardianships), key=lambda child: (child.name, child.id))
+
+
+# A parent's pages all show the family's children: they come with the account, in the same statement.
+_WITH_CHILDREN = joinedload(ParentAccount.guardianships).joinedload(Guardianship.student).options(
+    joinedload(Student.school_class).joinedload(SchoolClass.school), joinedload(Student.members))
+
 
 @login_manager.user_loader
 def load_identity(session_id: str) -> Identity | None:
     """Rebuild the identity from the session; a changed nonce means the session was ended."""
     try:
         kind, raw_id, nonce = session_id.split(":")
-        model = ParentAccount if kind == "parent" else StaffUser
-        account = db.session().get(model, int(raw_id))
+        if kind == "parent":
+            account = db.session().scalars(select(ParentAccount).where(ParentAccount.id == int(raw_id))
+                                           .options(_WITH_CHILDREN)).unique().first()
+        else:
+            account = db.session().get(StaffUser, int(raw_id))
     except (ValueError, TypeError):
         return None
     if account is None or account.session_nonce != nonce or not getattr(account, "is_active", True):

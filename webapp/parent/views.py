@@ -5,11 +5,9 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from confirm.i18n import Message
-from confirm.models import Guardianship, SchoolClass, Student
+from confirm.models import Student
 from confirm.roles import Role
 from confirm.services import keydata, proofs, records, review
 from confirm.states import EDITABLE_STATES, STAGE_LABELS, State, stage_of
@@ -33,13 +31,7 @@ from webapp.unit_of_work import attempt, render
 
 def _children():
     """The parent's children, each with its class, school and family members (what their pages show)."""
-    return db.session().scalars(
-        select(Student)
-        .join(Guardianship, Guardianship.student_id == Student.id)
-        .where(Guardianship.parent_id == current_user.id)
-        .options(joinedload(Student.school_class).joinedload(SchoolClass.school), joinedload(Student.members))
-        .order_by(Student.name)
-    ).unique().all()
+    return current_user.children()
 
 
 def _child_or_404(children, student_id: int) -> Student:
@@ -51,10 +43,7 @@ def _child_or_404(children, student_id: int) -> Student:
 
 
 def _context(student: Student):
-    s = db.session()
-    campaign = records.active_campaign(s, student.school_id)
-    confirmation = records.confirmation_for(s, campaign, student, with_corrections=True) if campaign else None
-    return campaign, confirmation
+    return records.campaign_and_confirmation(db.session(), student, with_corrections=True)
 
 
 def _running_context(student: Student):

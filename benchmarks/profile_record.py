@@ -1,0 +1,126 @@
+"""Where one parent record page's time goes, in one process: the app on PostgreSQL (as gunicorn builds it, not in
+testing mode), a parent signed in through the login form, then the record page asked N times through the test client.
+
+Prints the time per request without a profiler, the SQL statements and pool checkouts per request, the same for
+/healthz (the baseline of the load benchmark, measured in the same run), and the cProfile functions with the most time
+(own and cumulative). Uses a private schema of postgresql+psycopg://postgres@127.0.0.1:5432/test_perf (or
+BENCH_DATABASE_URL), dropped at the end.
+
+    .venv/bin/python benchmarks/profile_record.py            # 200 requests
+    PROFILE_REQUESTS=500 PROFILE_TOP=40 .venv/bin/python benchmarks/profile_record.py
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import logging
+import os
+import pstats
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BASE = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test_perf")
+REQUESTS = int(os.environ.get("PROFILE_REQUESTS", "200"))
+TOP = int(os.environ.get("PROFILE_TOP", "30"))
+
+
+def _sign_in(client, login: str, password: str) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    form = {}
+    for tag in re.findall(r"<input[^>]*>", page):
+        name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
+        if 'type="hidden"' in tag and name and value:
+            form[name[1]] = value[1]
+    form.update(login=login, password=password)
+    answer = client.post("/login", data=form)
+    assert answer.status_code == 302, (answer.status_code, answer.get_data(as_text=True)[:500])
+
+
+def _per_request(client, path: str, engine, n: int) -> tuple[float, float, Counter]:
+    """Mean wall and CPU ms per GET of ``path`` over ``n`` requests, and the statements and checkouts counted."""
+    counts: Counter = Counter()
+
+    def statement(_conn, _cursor, sql, *_args):
+        counts[sql.split(None, 1)[0].upper()] += 1
+
+    def checkout(*_args):
+        counts["pool checkouts"] += 1
+
+    def transaction(name):
+        return lambda *_args: counts.update([name])
+
+    listeners = [(engine, "before_cursor_execute", statement), (engine.pool, "checkout", checkout),
+                 *((engine, name, transaction(name.upper())) for name in ("begin", "commit", "rollback"))]
+    for target, name, listener in listeners:
+        event.listen(target, name, listener)
+    start, cpu = time.perf_counter(), time.process_time()
+    for _ in range(n):
+        answer = client.get(path, headers={"Accept-Encoding": "br, gzip"})
+        assert answer.status_code == 200, answer.status_code
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    for target, name, listener in listeners:
+        event.remove(target, name, listener)
+    return elapsed * 1000 / n, cpu * 1000 / n, Counter({k: v / n for k, v in counts.items()})
+
+
+def main() -> int:
+    from benchmarks.load_pages import _seed
+    from webapp import create_app
+
+    logging.disable(logging.WARNING)
+    schema = f"prof_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(BASE)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{BASE}{'&' if '?' in BASE else '?'}options=-csearch_path%3D{schema}"
+    try:
+        env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-" + "x" * 40}
+        subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", "db", "upgrade"], cwd=ROOT, env=env,
+                       check=True, capture_output=True, timeout=300)
+        seeded = _seed(url)
+        with tempfile.TemporaryDirectory() as tmp:
+            app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-" + "x" * 40,
+                              "STORAGE_URL": f"file://{tmp}/storage", "SMS_BACKEND": "memory",
+                              "PUBLIC_BASE_URL": "http://127.0.0.1:5000"})
+            engine = app.extensions["db_engine"]
+            client = app.test_client()
+            _sign_in(client, seeded["parent"], seeded["password"])
+            path = f"/parent/students/{seeded['student_id']}"
+            _per_request(client, path, engine, 20)  # warm-up: templates compiled, pool filled
+            health_ms, health_cpu, _ = _per_request(client, "/healthz", engine, REQUESTS)
+            ms, cpu, counts = _per_request(client, path, engine, REQUESTS)
+            print(f"/healthz     {health_ms:6.2f} ms/request, CPU {health_cpu:6.2f} ms")
+            print(f"record page  {ms:6.2f} ms/request, CPU {cpu:6.2f} ms  (/healthz ÷ this: {health_cpu / cpu:5.3f})")
+            print("per record page: " + ", ".join(f"{v:g} {k}" for k, v in sorted(counts.items())))
+            profiler = cProfile.Profile()
+            profiler.enable()
+            _per_request(client, path, engine, REQUESTS)
+            profiler.disable()
+            if os.environ.get("PROFILE_DUMP"):
+                profiler.dump_stats(os.environ["PROFILE_DUMP"])
+            engine.dispose()
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+    for order in ("tottime", "cumulative"):
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(TOP)
+        print(f"\n== by {order} ({REQUESTS} requests)\n" + out.getvalue().split("\n", 6)[-1])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
