@@ -14,7 +14,8 @@ KEEP = 4  # characters kept at the end of a masked number
 # 18-character resident ID (17 digits + digit or X), 15-digit old ID, 11-digit mobile 1[3-9]xxxxxxxxx.
 _ID_18 = r"\d{17}[\dXx]"
 _ID_15 = r"\d{15}"
-_MOBILE = r"1[3-9]\d{9}"
+# A mobile may carry the country code as SMS providers write it: +86…, 0086…, 86… or URL-encoded %2B86….
+_MOBILE = r"(?:(?:\+|%2[Bb]|00)?86[- ]?)?1[3-9]\d{9}"
 PERSONAL_NUMBER = re.compile(rf"(?<!\d)(?:{_ID_18}|{_ID_15}|{_MOBILE})(?!\d)")
 
 

@@ -56,6 +56,8 @@ def register_logging(app: Flask) -> None:
     from webapp import log_masking
     from webapp.errors import RequestIdFilter
 
+    # Twilio's client logs each request with the recipient's number at INFO: only its warnings are wanted.
+    logging.getLogger("twilio").setLevel(logging.WARNING)
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s")

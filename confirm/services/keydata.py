@@ -130,6 +130,9 @@ def _pass_to_district(session: Session, correction: FieldCorrection, student: St
     correction.school_passed_at = now
     correction.district_id = district_id
     correction.decision_reason = None
+    # sent again after a district's refusal: the earlier decision is history (in the audit), not this round's
+    correction.district_decided_at = correction.district_decided_by_id = None
+    correction.decided_at = correction.decided_by_id = None
     audit(session, actor, "key_correction.passed_to_district", school_id=student.school_id, target=correction,
           detail={"student_id": student.id, "field": correction.field_key, "district_id": district_id}, at=now)
     session.flush()

@@ -176,5 +176,7 @@ def find_class(session: Session, school_id: int, wanted: str) -> SchoolClass:
     existing = "、".join(f"{c.title}（班号 {c.class_code}）" if c.class_code else c.title for c in classes[:60])
     if len(classes) > 60:
         existing += "…"
+    if not existing:
+        raise DomainError(Message(N_("找不到班级“%(name)s”。本校还没有班级"), {"name": wanted}))
     raise DomainError(Message(N_("找不到班级“%(name)s”。本校现有的班级：%(classes)s"),
-                              {"name": wanted, "classes": existing or "（还没有班级）"}))
+                              {"name": wanted, "classes": existing}))

@@ -148,6 +148,9 @@ def downgrade() -> None:
     op.drop_table('district_messages')
     # a change waiting for the district goes back to the school admin's queue; supervisors cannot exist without it
     op.execute("UPDATE field_corrections SET status = 'pending_admin' WHERE status = 'pending_district'")
+    # a district's decision is kept as the school admin's who passed it on (supervisors are deleted below)
+    op.execute("UPDATE field_corrections SET decided_by_id = school_passed_by_id WHERE decided_by_id IN "
+               "(SELECT id FROM staff_users WHERE role = 'supervisor')")
     op.execute("UPDATE import_conflicts SET correction_status = 'pending_admin' "
                "WHERE correction_status = 'pending_district'")
     with op.batch_alter_table('import_conflicts', schema=None) as batch_op:
@@ -170,6 +173,12 @@ def downgrade() -> None:
         batch_op.drop_column('key_data_needs_district')
     op.execute("DELETE FROM web_sessions WHERE account_kind = 'staff' AND account_id IN "
                "(SELECT id FROM staff_users WHERE role = 'supervisor')")
+    for table, column in (("field_corrections", "decided_by_id"), ("confirmations", "decided_by_id"),
+                          ("notifications", "created_by_id"), ("misuse_flags", "resolved_by_id"),
+                          ("import_runs", "created_by_id"), ("registration_codes", "issued_by_id"),
+                          ("classes", "head_teacher_id")):  # every nullable reference a supervisor may hold
+        op.execute(f"UPDATE {table} SET {column} = NULL WHERE {column} IN "
+                   "(SELECT id FROM staff_users WHERE role = 'supervisor')")
     op.execute("DELETE FROM staff_users WHERE role = 'supervisor'")
     with op.batch_alter_table('staff_users', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_staff_users_school_or_district'), type_='check')

@@ -17,6 +17,10 @@ ID_18 = make_resident_id("520102", date(2016, 3, 1), 7, "1")
     ("old id 520102160301123 ok", "old id ***********1123 ok"),
     ("Key (phone)=(13912340000) already exists", "Key (phone)=(*******0000) already exists"),
     ("身份证号52010220160301007X不符", "身份证号**************007X不符"),
+    # with the country code, as Twilio's client logs the recipient
+    ("Query Params: {'To': '+8613800138000'}", "Query Params: {'To': '**********8000'}"),
+    ("Messages.json?To=%2B8613800138000&PageSize=20", "Messages.json?To=************8000&PageSize=20"),
+    ("to 008613800138000", "to ***********8000"),
 ])
 def test_phones_and_id_numbers_keep_only_their_last_four_characters(text, masked):
     assert mask_personal_numbers(text) == masked

@@ -25,6 +25,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 from confirm.archives import StudentArchive, load_archives, safe_name
+from confirm.exporting import _as_text
 from confirm.models import ArchiveJob, Campaign, utcnow
 from confirm.services import archives as service
 from confirm.services.records import active_campaign
@@ -102,7 +103,7 @@ def _index_workbook(rows: list[tuple]) -> bytes:
         header.append(cell)
     sheet.append(header)
     for row in rows:
-        sheet.append(list(row))
+        sheet.append(_as_text(sheet, list(row)))  # a name or class title starting with "=" stays text
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
