@@ -29,22 +29,14 @@ def _when(at) -> str:
     return at.strftime("%Y-%m-%d %H:%M") if at else ""
 
 
-def key_data_rows(session: Session, *, school_id: int | None = None, district_id: int | None = None) -> list[list]:
-    """The list's rows for one school, or for the changes passed on to one district (and those below it)."""
+def _listed(query, *, school_id: int | None, district_id: int | None):
+    """``query`` (from FieldCorrection) narrowed to the list's changes: one school's, or those passed on to one
+    district (and those below it)."""
     from confirm.services.districts import subtree_select
 
-    school_staff, district_staff = aliased(StaffUser), aliased(StaffUser)
     query = (
-        select(FieldCorrection, Student, SchoolClass, School, school_staff.display_name,
-               district_staff.display_name, District.name)
-        .join(Confirmation, Confirmation.id == FieldCorrection.confirmation_id)
+        query.join(Confirmation, Confirmation.id == FieldCorrection.confirmation_id)
         .join(Student, Student.id == Confirmation.student_id)
-        .join(SchoolClass, SchoolClass.id == Student.class_id)
-        .join(School, School.id == Student.school_id)
-        .outerjoin(school_staff, school_staff.id == func.coalesce(FieldCorrection.school_passed_by_id,
-                                                                   FieldCorrection.decided_by_id))
-        .outerjoin(district_staff, district_staff.id == FieldCorrection.district_decided_by_id)
-        .outerjoin(District, District.id == FieldCorrection.district_id)
         .where(FieldCorrection.slot == 0, FieldCorrection.is_key_data,
                FieldCorrection.status.in_([s.value for s in LISTED]))
     )
@@ -53,6 +45,33 @@ def key_data_rows(session: Session, *, school_id: int | None = None, district_id
     if district_id is not None:
         query = query.where(FieldCorrection.school_passed_at.is_not(None),
                             FieldCorrection.district_id.in_(subtree_select(district_id)))
+    return query
+
+
+def students_by_school(session: Session, *, school_id: int | None = None,
+                       district_id: int | None = None) -> dict[int, int]:
+    """How many students the list holds, by school id (the schools with none are left out)."""
+    query = select(Student.school_id, func.count(func.distinct(Student.id))).select_from(FieldCorrection)
+    query = _listed(query, school_id=school_id, district_id=district_id).group_by(Student.school_id)
+    return dict(session.execute(query).all())
+
+
+def key_data_rows(session: Session, *, school_id: int | None = None, district_id: int | None = None) -> list[list]:
+    """The list's rows for one school, or for the changes passed on to one district (and those below it)."""
+    school_staff, district_staff = aliased(StaffUser), aliased(StaffUser)
+    query = _listed(
+        select(FieldCorrection, Student, SchoolClass, School, school_staff.display_name,
+               district_staff.display_name, District.name).select_from(FieldCorrection),
+        school_id=school_id, district_id=district_id,
+    )
+    query = (
+        query.join(SchoolClass, SchoolClass.id == Student.class_id)
+        .join(School, School.id == Student.school_id)
+        .outerjoin(school_staff, school_staff.id == func.coalesce(FieldCorrection.school_passed_by_id,
+                                                                   FieldCorrection.decided_by_id))
+        .outerjoin(district_staff, district_staff.id == FieldCorrection.district_decided_by_id)
+        .outerjoin(District, District.id == FieldCorrection.district_id)
+    )
     found = session.execute(query).all()
     proofs = dict(session.execute(
         select(StoredFile.confirmation_id, func.count())

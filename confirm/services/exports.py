@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 from confirm.exporting import count_changed_students, count_students, export_changes, export_students
 from confirm.importing.annotate import annotated_workbook
 from confirm.importing.service import check_file
-from confirm.models import BatchItem, Campaign, ImportRun, School, SchoolClass, StoredFile, Student
+from confirm.key_data_list import key_data_workbook as build_key_data_workbook
+from confirm.key_data_list import students_by_school
+from confirm.models import BatchItem, Campaign, District, ImportRun, School, SchoolClass, StoredFile, Student
 from confirm.services.common import Actor, audit
 
 
@@ -27,6 +29,7 @@ class AuditAction(StrEnum):
     IMPORT_ANNOTATED = "export.import_annotated"  # the admin's import file, problems marked
     CLASS_STATS_EXPORTED = "export.class_stats"  # names and stages of one class
     AUDIT_LOG_EXPORTED = "export.audit_log"
+    KEY_DATA_EXPORTED = "export.key_data"  # 关键数据变更清单: names and full ID numbers of the students changed
     FILE_VIEWED = "file.viewed"  # a stored sheet photo or proof document of one student
     BATCH_PHOTO_VIEWED = "batch_photo.viewed"  # a photo of a batch upload not yet filed to a student
 
@@ -58,6 +61,26 @@ def changes_workbook(session: Session, school: School, campaign: Campaign | None
     audit(session, actor, AuditAction.CHANGES_EXPORTED, school_id=school.id, target=campaign or school,
           detail={"students": students, "corrections": corrections,
                   "campaign_id": campaign.id if campaign else None})
+    session.flush()
+    return data
+
+
+def key_data_workbook(session: Session, *, actor: Actor, school: School | None = None,
+                      district: District | None = None) -> bytes:
+    """The key-data change list (关键数据变更清单) of one school, or of the changes passed on to one district,
+    audited with one row per school in the file, each with that school's number of students."""
+    school_id = school.id if school is not None else None
+    district_id = district.id if district is not None else None
+    data = build_key_data_workbook(session, school_id=school_id, district_id=district_id)
+    counts = students_by_school(session, school_id=school_id, district_id=district_id)
+    if school is not None:
+        counts.setdefault(school.id, 0)  # the school's own export is audited even when the list is empty
+    for listed_school_id, students in sorted(counts.items()):
+        detail = {"students": students, "scope": "district" if district is not None else "school"}
+        if district is not None:
+            detail["district_id"] = district.id
+        audit(session, actor, AuditAction.KEY_DATA_EXPORTED, school_id=listed_school_id,
+              target=district if district is not None else school, detail=detail)
     session.flush()
     return data
 

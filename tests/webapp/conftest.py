@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -36,6 +37,18 @@ class World:
     other_parent: ParentAccount  # linked to students_b[0]
     other_school: School
     other_admin: StaffUser
+
+
+@pytest.fixture
+def six_minutes_pass(monkeypatch):
+    """Call after signing in: the sign-in is then 6 minutes old, and a sensitive step asks for the password."""
+    import webapp.auth.fresh as fresh
+
+    def later():
+        at = time.time() + 6 * 60
+        monkeypatch.setattr(fresh, "_clock", lambda: at)
+
+    return later
 
 
 @pytest.fixture

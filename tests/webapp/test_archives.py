@@ -230,6 +230,34 @@ def test_every_download_is_audited_with_who_the_scope_and_the_number_of_students
     assert events[0].detail == {"scope": "school", "class_id": None, "students": 5}
 
 
+def test_the_whole_schools_archive_asks_for_a_recent_password_before_the_download_and_its_row(
+        app, client, auth, db, world, six_minutes_pass):
+    auth.login("admin1", PASSWORD)
+    client.post("/admin/archives", data={"scope": "school"})
+    job = _ready_job(db, world)
+    six_minutes_pass()
+
+    refused, _archive = _download(client, app, job)
+    assert refused.status_code == 302 and refused.headers["Location"].startswith("/account/confirm")
+    assert db.scalar(select(AuditEvent).where(AuditEvent.action == "archive.downloaded")) is None
+
+    back = client.post(refused.headers["Location"], data={"password": PASSWORD})
+    assert back.headers["Location"].startswith("/archives/")  # the same signed link
+    response = client.get(back.headers["Location"])
+    assert response.status_code == 200 and len(zipfile.ZipFile(io.BytesIO(response.get_data())).namelist()) > 1
+    db.expire_all()
+    [event] = db.scalars(select(AuditEvent).where(AuditEvent.action == "archive.downloaded")).all()
+    assert event.detail == {"scope": "school", "class_id": None, "students": 5}
+
+
+def test_a_class_archive_downloads_without_a_second_password(app, client, auth, db, world, six_minutes_pass):
+    auth.login("admin1", PASSWORD)
+    client.post("/admin/archives", data={"scope": str(world.class_a.id)})
+    six_minutes_pass()
+    response, archive = _download(client, app, _ready_job(db, world))
+    assert response.status_code == 200 and archive is not None
+
+
 def test_an_expired_link_is_refused_with_a_clear_message_and_nothing_is_audited(app, client, auth, db, world):
     auth.login("admin1", PASSWORD)
     client.post("/admin/archives", data={"scope": str(world.class_a.id)})

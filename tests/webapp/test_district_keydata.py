@@ -12,10 +12,18 @@ from sqlalchemy.orm import Session
 
 from confirm.errors import InvalidTransition
 from confirm.key_data_list import HEADERS
-from confirm.models import AuditEvent, Campaign, FieldCorrection, StaffUser, Student
+from confirm.models import AuditEvent, Campaign, FieldCorrection, StaffUser, Student, utcnow
 from confirm.services import keydata, proofs, records, review
 from confirm.services.common import Actor
-from tests.factories import make_district, make_supervisor
+from tests.factories import (
+    PASSWORD,
+    make_campaign,
+    make_class,
+    make_district,
+    make_school,
+    make_student,
+    make_supervisor,
+)
 from tests.webapp.test_teacher_review import hand_in, logged_in
 
 
@@ -236,6 +244,45 @@ def test_change_lists_follow_the_national_order_of_fields(app, db, world, distri
     school_rows = _rows(logged_in(app, world.admin.username).get("/admin/key-data/export.xlsx"))
     assert [r[6] for r in school_rows[1:]] == ["姓名", "民族"] and school_rows[1][0] == world.school.code
     assert _rows(logged_in(app, "sup_other").get("/district/key-data/export.xlsx")) == [HEADERS]
+
+
+def _passed_to(db, district, school, n: int) -> None:
+    """``n`` students of ``school``, each with two key-data changes passed on to ``district``."""
+    campaign = make_campaign(db, school)
+    school_class = make_class(db, school)
+    for _ in range(n):
+        confirmation = records.ensure_confirmation(db, campaign, make_student(db, school_class))
+        for key, old, new in (("ethnicity", "01", "06"), ("gender", "1", "2")):
+            db.add(FieldCorrection(confirmation_id=confirmation.id, slot=0, field_key=key, old_value=old,
+                                   new_value=new, is_key_data=True, requested_by_kind="parent", requested_by_id=0,
+                                   status="pending_district", school_passed_at=utcnow(), district_id=district.id))
+    db.commit()
+
+
+def test_the_district_list_asks_for_a_recent_password_then_is_audited_once_per_school(
+        app, db, world, district, at_district, six_minutes_pass):
+    second = make_school(db, name="第二小学")
+    _passed_to(db, district, second, 2)
+    supervisor = db.scalar(select(StaffUser).where(StaffUser.username == "sup_a"))
+    client = logged_in(app, "sup_a")
+    six_minutes_pass()
+    path = "/district/key-data/export.xlsx"
+
+    def exported() -> list[AuditEvent]:
+        db.expire_all()
+        return list(db.scalars(select(AuditEvent).where(AuditEvent.action == "export.key_data")))
+
+    refused = client.get(path)
+    assert refused.status_code == 302 and refused.headers["Location"].startswith("/account/confirm")
+    assert exported() == []
+
+    back = client.post(refused.headers["Location"], data={"password": PASSWORD})
+    assert back.headers["Location"] == path
+    assert len(_rows(client.get(path))) == 1 + 1 + 4  # the header, world.school's one change, the second school's
+    rows = exported()
+    assert {r.school_id: r.detail["students"] for r in rows} == {world.school.id: 1, second.id: 2}
+    assert len(rows) == 2 and {(r.actor_kind, r.actor_id, r.detail["district_id"]) for r in rows} == {
+        ("staff", supervisor.id, district.id)}
 
 
 @pytest.mark.postgres

@@ -3,8 +3,6 @@ whole-school exports with full personal data ask for the password again (or a st
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from sqlalchemy import select
 
@@ -21,18 +19,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def events(db, action: str) -> list[AuditEvent]:
     db.expire_all()
     return list(db.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
-
-
-@pytest.fixture
-def six_minutes_pass(monkeypatch):
-    """Call after signing in: the sign-in is then 6 minutes old, and a sensitive step asks for the password."""
-    import webapp.auth.fresh as fresh
-
-    def later():
-        at = time.time() + 6 * 60
-        monkeypatch.setattr(fresh, "_clock", lambda: at)
-
-    return later
 
 
 @pytest.mark.parametrize(("path", "action"), [
@@ -61,6 +47,31 @@ def test_a_whole_school_export_without_a_recent_password_is_refused_then_works_o
     assert (row.actor_kind, row.actor_id, row.school_id) == ("staff", world.admin.id, world.school.id)
     expected = 5 if action == "export.students" else 1  # every student of the school / the one with a correction
     assert row.detail["students"] == expected
+
+
+def test_the_schools_key_data_list_asks_for_a_recent_password_then_is_audited_with_its_students(
+        app, db, world, six_minutes_pass):
+    confirmation = ensure_confirmation(db, db.get(Campaign, world.campaign.id), world.students_a[1])
+    for key, old, new in (("ethnicity", "01", "06"), ("name", "测试", "测试改")):
+        db.add(FieldCorrection(confirmation_id=confirmation.id, slot=0, field_key=key, old_value=old, new_value=new,
+                               is_key_data=True, requested_by_kind="parent", requested_by_id=world.parent.id,
+                               status="pending_admin"))
+    db.commit()
+    admin = logged_in(app, world.admin.username)
+    six_minutes_pass()
+    path = "/admin/key-data/export.xlsx"
+
+    refused = admin.get(path)
+    assert refused.status_code == 302 and refused.headers["Location"].startswith("/account/confirm")
+    assert events(db, "export.key_data") == []
+
+    back = admin.post(refused.headers["Location"], data={"password": PASSWORD})
+    assert back.headers["Location"] == path
+    exported = admin.get(path)
+    assert exported.status_code == 200 and exported.mimetype == XLSX
+    [row] = events(db, "export.key_data")
+    assert (row.actor_kind, row.actor_id, row.school_id) == ("staff", world.admin.id, world.school.id)
+    assert row.detail == {"students": 1, "scope": "school"}  # one student, two changes
 
 
 def test_the_export_right_after_sign_in_needs_no_second_password_and_writes_one_row_per_download(app, db, world):

@@ -26,6 +26,7 @@ ACTION_LABELS = {
     AuditAction.IMPORT_ANNOTATED.value: _l("下载导入检查结果"),
     AuditAction.CLASS_STATS_EXPORTED.value: _l("导出班级统计"),
     AuditAction.AUDIT_LOG_EXPORTED.value: _l("导出操作记录"),
+    AuditAction.KEY_DATA_EXPORTED.value: _l("导出关键数据变更清单"),
     AuditAction.FILE_VIEWED.value: _l("查看照片或证明材料"),
     AuditAction.BATCH_PHOTO_VIEWED.value: _l("查看批量上传的照片"),
     "sheets.printed": _l("打印确认表"),

@@ -17,11 +17,11 @@ from wtforms import TextAreaField
 from wtforms.validators import Length
 
 from confirm.fields import field_for
-from confirm.key_data_list import key_data_workbook
 from confirm.models import FieldCorrection, School, StoredFile
 from confirm.presentation import readable
-from confirm.services import keydata, proofs, records
+from confirm.services import exports, keydata, proofs, records
 from webapp.adapters import db
+from webapp.auth.fresh import ask_again_unless_recent
 from webapp.auth.identity import actor
 from webapp.district import bp
 from webapp.district.access import district_school_or_404, own_district
@@ -161,6 +161,10 @@ def key_data_setting(school_id: int):
 
 @bp.get("/key-data/export.xlsx")
 def key_data_export():
+    """The district's key-data change list (names and full ID numbers of several schools' students): asks for a
+    recent password or step-up, and is audited with one row per school in the file."""
+    if (ask := ask_again_unless_recent()) is not None:
+        return ask
     district = own_district()
-    data = key_data_workbook(db.session(), district_id=district.id)
+    _ok, data = attempt(None, lambda: exports.key_data_workbook(db.session(), district=district, actor=actor()))
     return xlsx_download(data, f"{district.name}-关键数据变更清单-{date.today().isoformat()}.xlsx")

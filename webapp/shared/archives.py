@@ -17,6 +17,7 @@ from confirm.services import archives
 from webapp.adapters import db
 from webapp.adapters.queue import enqueue
 from webapp.adapters.storage import store
+from webapp.auth.fresh import ask_again_unless_recent
 from webapp.auth.identity import actor, roles_required
 from webapp.jobs.archives import build_archive
 from webapp.unit_of_work import attempt
@@ -82,6 +83,10 @@ def download(token: str):
         abort(404)
     if not archives.is_downloadable(job):
         return _expired_page()
+    # the whole school's archive (every student's sheet and proofs) asks for the password again, like the
+    # whole-school Excel export; the link leads back here afterwards
+    if job.school_class is None and (ask := ask_again_unless_recent()) is not None:
+        return ask
     attempt(None, lambda: archives.record_download(s, job, actor=actor()))
     scope = job.school_class.title if job.school_class else _("全校")
     school = s.get_one(School, job.school_id)
