@@ -314,3 +314,28 @@ def pytest_sessionfinish(session, exitstatus):
 
 def pytest_report_header(config):
     return f"database: {'PostgreSQL' if _is_postgres() else 'SQLite'}"
+
+
+# -- engines a test leaves open ------------------------------------------------------------------------------------
+# A test that builds an app and fails before disposing its engine leaves pooled connections for the garbage
+# collector, whose ResourceWarning (an error here) then lands on whichever later test happens to be running. Every
+# engine the app factory makes during a test has its pool closed when the test ends (the engine stays usable).
+_ENGINES_OF_THIS_TEST: list = []
+
+
+def _recording_make_engine(original):
+    def make_engine(*args, **kwargs):
+        engine = original(*args, **kwargs)
+        _ENGINES_OF_THIS_TEST.append(engine)
+        return engine
+    return make_engine
+
+
+@pytest.fixture(autouse=True)
+def _close_the_engines_a_test_made(monkeypatch):
+    from webapp.adapters import db as db_adapter
+
+    monkeypatch.setattr(db_adapter, "make_engine", _recording_make_engine(db_adapter.make_engine))
+    yield
+    while _ENGINES_OF_THIS_TEST:
+        _ENGINES_OF_THIS_TEST.pop().dispose()
