@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from confirm.models import ParentAccount
+from tests.e2e.browser import sign_in
 from tests.e2e.conftest import ACTION_TIMEOUT_MS
-from tests.factories import PASSWORD
 from tests.images import sheet_image
 
 pytestmark = pytest.mark.browser
@@ -176,10 +176,7 @@ def test_parent_registers_corrects_uploads_and_teacher_approves(browser, live_se
         page = teacher_ctx.new_page()
         watch_page(page, problems)
 
-        page.goto(f"{base}/login")
-        page.locator("input[name=login]").fill(live_server.teacher_username)
-        page.locator("input[name=password]").fill(PASSWORD)
-        page.get_by_role("button", name="登录").click()
+        sign_in(page, base, live_server.teacher_username)
 
         expect(page).to_have_url(re.compile(rf"/teacher/classes/{live_server.class_id}$"))
         legend = page.locator("ul.legend > li")
@@ -258,10 +255,7 @@ def test_a_key_data_correction_the_school_turned_down_is_fixed_by_the_parent_and
         try:
             page = parent_ctx.new_page()
             watch_page(page, problems)
-            page.goto(f"{base}/login")
-            page.locator("input[name=login]").fill(parent.phone)
-            page.locator("input[name=password]").fill(PASSWORD)
-            page.get_by_role("button", name="登录").click()
+            sign_in(page, base, parent.phone)
             expect(page).to_have_url(re.compile(rf"/parent/students/{student.id}$"))
             expect(page.locator(".status")).to_contain_text("关键信息被退回")
             returned = page.locator("#returned")
@@ -279,10 +273,7 @@ def test_a_key_data_correction_the_school_turned_down_is_fixed_by_the_parent_and
         try:
             page = admin_ctx.new_page()
             watch_page(page, problems)
-            page.goto(f"{base}/login")
-            page.locator("input[name=login]").fill(admin.username)
-            page.locator("input[name=password]").fill(PASSWORD)
-            page.get_by_role("button", name="登录").click()
+            sign_in(page, base, admin.username)
             page.goto(f"{base}/admin/key-data")
             item = page.locator("article.keydata-item").filter(has_text=student.name)
             expect(item).to_contain_text("上次不通过的原因：户口簿照片看不清民族一栏")
@@ -296,10 +287,7 @@ def test_a_key_data_correction_the_school_turned_down_is_fixed_by_the_parent_and
         try:
             page = parent_ctx.new_page()
             watch_page(page, problems)
-            page.goto(f"{base}/login")
-            page.locator("input[name=login]").fill(parent.phone)
-            page.locator("input[name=password]").fill(PASSWORD)
-            page.get_by_role("button", name="登录").click()
+            sign_in(page, base, parent.phone)
             expect(page.locator(".status")).to_contain_text("已通过")
             expect(page.locator("#row-c0-ethnicity .outcome")).to_have_text("已生效")
         finally:

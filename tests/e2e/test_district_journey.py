@@ -14,9 +14,9 @@ from confirm.services import keydata, proofs, records, review
 from confirm.services.common import Actor
 from confirm.services.files import record_file
 from tests.conftest import test_app_config
+from tests.e2e.browser import sign_in
 from tests.e2e.test_browser_journey import DESKTOP_CONTEXT, PHONE_CONTEXT
 from tests.factories import (
-    PASSWORD,
     make_campaign,
     make_class,
     make_district,
@@ -67,12 +67,6 @@ def _arrange(app) -> dict:
                 "student": student.name, "phone": parent.phone, "correction_id": correction.id}
 
 
-def _sign_in(page, base: str, login: str) -> None:
-    page.goto(f"{base}/login")
-    page.locator("input[name=login]").fill(login)
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-
 
 def test_supervisor_drills_into_a_school_and_approves_the_change_the_parent_sees_it(browser, db_url, tmp_path):
     from playwright.sync_api import expect
@@ -83,7 +77,7 @@ def test_supervisor_drills_into_a_school_and_approves_the_change_the_parent_sees
         desk = browser.new_context(**DESKTOP_CONTEXT)
         try:
             page = desk.new_page()
-            _sign_in(page, base, "county_e2e")
+            sign_in(page, base, "county_e2e")
             expect(page).to_have_url(f"{base}/district/")
             expect(page.locator("h1")).to_contain_text("核办县教育局")
             table = page.locator("table.district-table")
@@ -117,7 +111,7 @@ def test_supervisor_drills_into_a_school_and_approves_the_change_the_parent_sees
         phone = browser.new_context(**PHONE_CONTEXT)
         try:
             page = phone.new_page()
-            _sign_in(page, base, arranged["phone"])
+            sign_in(page, base, arranged["phone"])
             page.goto(f"{base}/parent/students/{arranged['student_id']}")
             expect(page.locator("body")).to_contain_text("已生效")
             expect(page.locator("body")).to_contain_text("苗族")

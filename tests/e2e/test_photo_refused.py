@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from confirm.models import StoredFile
 from tests.conftest import test_app_config
+from tests.e2e.browser import sign_in
 from tests.e2e.test_browser_journey import PHONE_CONTEXT, sheet_photo
-from tests.factories import PASSWORD, make_campaign, make_class, make_parent, make_school, make_staff, make_student
+from tests.factories import make_campaign, make_class, make_parent, make_school, make_staff, make_student
 from tests.servers import serve
 from uploads.storage import StorageUnavailable
 from webapp import create_app
@@ -54,10 +55,7 @@ def test_a_refused_upload_keeps_the_photo_and_shows_the_servers_message_in_place
         context = browser.new_context(**PHONE_CONTEXT)
         try:
             page = context.new_page()
-            page.goto(f"{base}/login")
-            page.locator("input[name=login]").fill(phone)
-            page.locator("input[name=password]").fill(PASSWORD)
-            page.get_by_role("button", name="登录").click()
+            sign_in(page, base, phone)
             page.goto(f"{base}/parent/students/{student_id}/submit")
             page.locator("input[name=sheet]").set_input_files(str(photo))
             page.locator("input[name=confirmed]").check()

@@ -25,9 +25,10 @@ from confirm.services.common import SYSTEM, Actor
 from confirm.services.files import record_file
 from confirm.services.registration import issue_code
 from tests.conftest import test_app_config
+from tests.e2e.browser import sign_in
 from tests.e2e.conftest import ACTION_TIMEOUT_MS
 from tests.e2e.test_browser_journey import ANDROID_WECHAT_UA, newest_sms, watch_page
-from tests.factories import PASSWORD, make_campaign, make_class, make_parent, make_school, make_staff, make_student
+from tests.factories import make_campaign, make_class, make_parent, make_school, make_staff, make_student
 from tests.images import sheet_image
 from tests.servers import serve
 from webapp import create_app
@@ -161,13 +162,6 @@ def school(db_url, tmp_path):
         yield app, url, ids
     app.extensions["db_engine"].dispose()
 
-
-def sign_in(page, base, login):
-    page.goto(f"{base}/login")
-    page.locator("input[name=login]").fill(login)
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_load_state()
 
 
 # --- the tests ---------------------------------------------------------------------------------------------------

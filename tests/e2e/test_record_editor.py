@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from confirm.models import FieldCorrection
 from tests.conftest import test_app_config
+from tests.e2e.browser import sign_in
 from tests.e2e.test_browser_journey import PHONE_CONTEXT
-from tests.factories import PASSWORD, make_campaign, make_class, make_parent, make_school, make_staff, make_student
+from tests.factories import make_campaign, make_class, make_parent, make_school, make_staff, make_student
 from tests.servers import serve
 from webapp import create_app
 
@@ -36,10 +37,7 @@ def parent_page(browser, db_url, tmp_path):
         context = browser.new_context(**PHONE_CONTEXT)
         try:
             page = context.new_page()
-            page.goto(f"{base}/login")
-            page.locator("input[name=login]").fill(phone)
-            page.locator("input[name=password]").fill(PASSWORD)
-            page.get_by_role("button", name="登录").click()
+            sign_in(page, base, phone)
             page.goto(f"{base}/parent/students/{ids[0]}")
             yield page, app, ids
         finally:
