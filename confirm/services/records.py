@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -44,21 +44,25 @@ def confirmation_for(session: Session, campaign: Campaign, student: Student, *,
     return session.scalar(query)
 
 
+# Built once (a record page asks for it on every view): the parameters are bound at execution.
+_CAMPAIGN_AND_CONFIRMATION = (
+    select(Campaign, Confirmation)
+    .outerjoin(Confirmation, (Confirmation.campaign_id == Campaign.id)
+               & (Confirmation.student_id == bindparam("student_id")))
+    .where(Campaign.school_id == bindparam("school_id"), Campaign.is_active)
+    .order_by(Campaign.created_at.desc(), Campaign.id.desc())
+    .limit(1)
+)
+_CAMPAIGN_AND_CONFIRMATION_WITH_CORRECTIONS = _CAMPAIGN_AND_CONFIRMATION.options(joinedload(Confirmation.corrections))
+
+
 def campaign_and_confirmation(session: Session, student: Student, *,
                               with_corrections: bool = False) -> tuple[Campaign | None, Confirmation | None]:
     """The school's running campaign and the student's confirmation in it, in one statement: (None, None) without a
     running campaign, (campaign, None) before the confirmation was started (``with_corrections``: as
     ``confirmation_for``)."""
-    query = (
-        select(Campaign, Confirmation)
-        .outerjoin(Confirmation, (Confirmation.campaign_id == Campaign.id) & (Confirmation.student_id == student.id))
-        .where(Campaign.school_id == student.school_id, Campaign.is_active)
-        .order_by(Campaign.created_at.desc(), Campaign.id.desc())
-        .limit(1)
-    )
-    if with_corrections:
-        query = query.options(joinedload(Confirmation.corrections))
-    row = session.execute(query).unique().first()
+    query = _CAMPAIGN_AND_CONFIRMATION_WITH_CORRECTIONS if with_corrections else _CAMPAIGN_AND_CONFIRMATION
+    row = session.execute(query, {"student_id": student.id, "school_id": student.school_id}).unique().first()
     return (row[0], row[1]) if row else (None, None)
 
 

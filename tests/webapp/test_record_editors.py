@@ -124,3 +124,35 @@ def test_the_record_page_warns_before_leaving_with_unsaved_corrections(parent, w
     page = parent.get(_record_url(world)).get_data(as_text=True)
     assert 'data-unsaved="您填写的更正还没有保存' in page
     assert re.search(r'<script src="/static/js/record\.js\?v=[0-9a-f]{12}"', page)
+
+
+def _kept():
+    from webapp.shared.record_view import _kept_rows_html
+
+    return _kept_rows_html.cache_info()
+
+
+def test_an_unchanged_record_is_rendered_once_and_its_rows_reused(parent, world):
+    first = parent.get(_record_url(world)).get_data(as_text=True)
+    hits = _kept().hits
+    again = parent.get(_record_url(world)).get_data(as_text=True)
+    assert _kept().hits == hits + 1
+    rows = re.compile(r'<section class="card record-block">.*</section>', re.S)
+    assert rows.search(again)[0] == rows.search(first)[0]
+
+
+def test_a_change_to_any_shown_value_shows_at_once_after_the_rows_were_kept(parent, world, db):
+    parent.get(_record_url(world))  # the rows of the record as it is are kept
+    parent.post(_record_url(world), data={"c0-current_address": NEW_ADDRESS})
+    page = parent.get(_record_url(world)).get_data(as_text=True)
+    assert f"→ {NEW_ADDRESS}" in page
+    # a decision taken elsewhere (no request of this parent's) changes what the row shows
+    correction = db.scalar(select(FieldCorrection))
+    correction.is_key_data, correction.status, correction.decision_reason = True, "rejected", "请上传户口簿首页"
+    db.commit()
+    page = parent.get(_record_url(world)).get_data(as_text=True)
+    assert "请上传户口簿首页" in page and "outcome-rejected" in page
+    # the same record in the other language is rendered in that language, not taken from the Chinese one
+    parent.get("/lang/en?next=/")
+    english = parent.get(_record_url(world)).get_data(as_text=True)
+    assert ">Change</a>" in english and "Reason for rejection: 请上传户口簿首页" in english and "未通过的原因" not in english

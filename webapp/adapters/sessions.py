@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from flask import Flask, current_app, g, request, session
 from flask_session.base import ServerSideSession, ServerSideSessionInterface
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -128,8 +128,7 @@ class DatabaseSessions(ServerSideSessionInterface):
         from webapp.adapters import db
 
         now = utcnow()
-        row = db.session().connection().execute(select(WebSession.data, WebSession.created_at, WebSession.last_seen_at,
-                                          WebSession.expires_at).where(WebSession.id == store_id)).first()
+        row = db.session().connection().execute(_READ, {"id": store_id}).first()
         if row is None:
             return None
         if row.expires_at <= now:
@@ -163,6 +162,10 @@ class DatabaseSessions(ServerSideSessionInterface):
     def _delete_expired_sessions(self) -> None:
         with _engine().begin() as connection:
             connection.execute(delete(WebSession).where(WebSession.expires_at <= utcnow()))
+
+
+_READ = select(WebSession.data, WebSession.created_at, WebSession.last_seen_at, WebSession.expires_at).where(
+    WebSession.id == bindparam("id"))
 
 
 def _engine():

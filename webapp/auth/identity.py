@@ -6,7 +6,7 @@ from functools import wraps
 
 from flask import abort
 from flask_login import UserMixin, current_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from confirm.models import Guardianship, ParentAccount, SchoolClass, StaffUser, Student
@@ -53,6 +53,7 @@ class Identity(UserMixin):
 # A parent's pages all show the family's children: they come with the account, in the same statement.
 _WITH_CHILDREN = joinedload(ParentAccount.guardianships).joinedload(Guardianship.student).options(
     joinedload(Student.school_class).joinedload(SchoolClass.school), joinedload(Student.members))
+_PARENT_WITH_CHILDREN = select(ParentAccount).where(ParentAccount.id == bindparam("id")).options(_WITH_CHILDREN)
 
 
 @login_manager.user_loader
@@ -61,8 +62,7 @@ def load_identity(session_id: str) -> Identity | None:
     try:
         kind, raw_id, nonce = session_id.split(":")
         if kind == "parent":
-            account = db.session().scalars(select(ParentAccount).where(ParentAccount.id == int(raw_id))
-                                           .options(_WITH_CHILDREN)).unique().first()
+            account = db.session().scalars(_PARENT_WITH_CHILDREN, {"id": int(raw_id)}).unique().first()
         else:
             account = db.session().get(StaffUser, int(raw_id))
     except (ValueError, TypeError):

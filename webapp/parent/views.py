@@ -25,6 +25,7 @@ from webapp.shared.record_view import (
     editors_of,
     posted_names,
     record_blocks,
+    record_rows_html,
 )
 from webapp.unit_of_work import attempt, render
 
@@ -109,11 +110,11 @@ def record(student_id: int):
         children=children,
         campaign=campaign,
         confirmation=confirmation,
-        blocks=record_blocks(student, confirmation),
+        record_rows=record_rows_html(record_blocks(student, confirmation), editable=editable and campaign is not None,
+                                     fields_url=url_for("parent.record", student_id=student.id) + "/fields/",
+                                     outcomes=keydata.OUTCOME_LABELS, editors=editors_of(form)),
         editors=editors_of(form),
-        has_errors=form is not None and bool(form.errors),
         editable=editable and campaign is not None,
-        key_outcomes=keydata.OUTCOME_LABELS,
         returned=returned,
         resubmit_form=ResubmitKeyForm(formdata=None) if returned else None,
         withdraw_form=WithdrawKeyForm(formdata=None) if returned else None,

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from flask import current_app, render_template
 from flask_babel import get_locale
+from markupsafe import Markup
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import Length
@@ -87,6 +89,71 @@ def record_blocks(student: Student, confirmation: Confirmation | None) -> list[B
         ]
         blocks.append(Block(f"{MEMBER_SECTION.label(locale)} {slot}", rows, slot))
     return blocks
+
+
+# --- what the parent's record page shows of the rows: plain values, so the same record renders once ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class ShownRow:
+    """Everything the record page shows of one row, as plain values (equal rows render to the same HTML)."""
+
+    input_name: str
+    label: str
+    is_key_data: bool
+    value: str  # the value now, or the value the correction was asked against
+    new_value: str | None  # what the correction asks for (None: not corrected)
+    outcome: str | None  # a key-data correction's state with a label (CorrectionStatus value)
+    reason: str  # why a correction was not accepted
+    correctable: bool  # the parent may correct this field
+
+
+@dataclass(frozen=True, slots=True)
+class ShownBlock:
+    title: str
+    rows: tuple[ShownRow, ...]
+    folded: str | None  # "school": kept by the school; "empty": a family member not recorded; None: open
+
+
+def shown_blocks(blocks: list[Block], outcomes) -> tuple[ShownBlock, ...]:
+    """What the record page shows of ``blocks`` (``outcomes``: the correction states that have a label)."""
+    shown = []
+    for block in blocks:
+        rows = []
+        for row in block.rows:
+            c = row.correction
+            outcome = c.status if c is not None and c.is_key_data and c.status in outcomes else None
+            reason = (c.decision_reason or "") if outcome == "rejected" else ""
+            rows.append(ShownRow(row.input_name, row.label, row.is_key_data,
+                                 row.old_display if c is not None else row.display,
+                                 row.corrected_display if c is not None else None, outcome, reason,
+                                 row.field.parent_editable))
+        folded = "school" if block.is_school_managed else "empty" if block.slot and block.is_empty else None
+        shown.append(ShownBlock(block.title, tuple(rows), folded))
+    return tuple(shown)
+
+
+def record_rows_html(blocks: list[Block], *, editable: bool, fields_url: str, outcomes, editors=None) -> Markup:
+    """The record page's rows of ``blocks`` (``editors``: the inputs opened by a save that was refused).
+
+    The template reads only the plain ShownBlock values, the locale and the arguments, so the HTML of an equal
+    record is the same: without open editors it is kept (per process, the most recent records) and reused, since a
+    family reloads the same page again and again. A change of any shown value is another key, never a stale page.
+    """
+    shown = shown_blocks(blocks, outcomes)
+    if editors or current_app.jinja_env.auto_reload:
+        rows = {row.input_name: row for block in blocks for row in block.rows}
+        return Markup(render_template("parent/_record_rows.html", blocks=shown, editable=editable,
+                                      fields_url=fields_url, key_outcomes=outcomes, editors=editors, rows=rows))
+    return _kept_rows_html(shown, editable, fields_url, str(get_locale()), tuple(outcomes.items()))
+
+
+@lru_cache(maxsize=256)  # about 20 KB each
+def _kept_rows_html(shown: tuple[ShownBlock, ...], editable: bool, fields_url: str, locale: str,
+                    outcomes: tuple) -> Markup:
+    del locale  # part of the key: the template is rendered in the request's locale
+    return Markup(render_template("parent/_record_rows.html", blocks=shown, editable=editable, fields_url=fields_url,
+                                  key_outcomes=dict(outcomes), editors=None, rows={}))
 
 
 # --- the correction editors: rendered only for the fields a parent opens ---------------------------------------------
