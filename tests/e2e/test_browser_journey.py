@@ -247,8 +247,8 @@ def test_a_key_data_correction_the_school_turned_down_is_fixed_by_the_parent_and
                                       actor=Actor("staff", admin.id))
         s.commit()
     problems: list[str] = []
-    proof_path = tmp_path / "hukou.jpg"
-    sheet_image((1200, 900), background=(200, 190, 170)).save(proof_path, "JPEG", quality=85)
+    proof_path = tmp_path / "hukou.jpg"  # a phone camera's size: the page shrinks it before sending
+    sheet_image((4000, 3000), background=(200, 190, 170)).save(proof_path, "JPEG", quality=95)
 
     with serve(app) as base:
         parent_ctx = browser.new_context(**PHONE_CONTEXT)
@@ -262,9 +262,14 @@ def test_a_key_data_correction_the_school_turned_down_is_fixed_by_the_parent_and
             expect(returned).to_contain_text("户口簿照片看不清民族一栏")
             assert_fits_the_screen(page)
             full_page_screenshot(page, screenshot_dir / "parent-key-data-returned.png")
+            expect(returned.locator("form[data-ready] input[name=proof]")).to_have_count(1)  # photo.js is in
+            sent: list[int] = []
+            page.on("request", lambda r: sent.append(len(r.post_data_buffer or b""))
+                    if r.method == "POST" and r.url.endswith("/key-data/resubmit") else None)
             returned.locator("input[name=proof]").set_input_files(str(proof_path))
             returned.get_by_role("button", name="上传并重新提交审核").click()
             expect(page.locator(".flash-success")).to_contain_text("新的证明材料已提交")
+            assert len(sent) == 1 and sent[0] < proof_path.stat().st_size / 2, (sent, proof_path.stat().st_size)
             expect(page.locator("#returned")).to_have_count(0)
         finally:
             parent_ctx.close()
