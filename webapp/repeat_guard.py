@@ -40,6 +40,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import delete, event, update
 from sqlalchemy.exc import IntegrityError
@@ -63,7 +64,8 @@ bp = Blueprint("repeat", __name__)
 def once_token() -> Markup:
     """The hidden field every POST form carries: a fresh one-time token. (Rendering it also gives an anonymous
     browser its owner id in the session, so both taps of a double tap are known as the same browser's.)"""
-    _owner()
+    if not current_user.is_authenticated:  # an anonymous browser's owner id, for the taps of a double tap
+        session.setdefault(_OWNER, secrets.token_hex(12))
     return Markup('<input type="hidden" name="{}" value="{}">').format(FIELD, secrets.token_urlsafe(18))
 
 
@@ -82,8 +84,6 @@ def _key(token: str) -> str:
 
 def _owner() -> str:
     """Who sent the form: the account when signed in, else this browser's session (e.g. registration)."""
-    from flask_login import current_user
-
     if current_user.is_authenticated:
         who = f"{current_user.kind}:{current_user.id}"
     else:

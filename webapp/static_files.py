@@ -66,7 +66,7 @@ def init_app(app: Flask) -> None:
     """
     app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
     app.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["br"])  # Flask-Compress streams no gzip
-    app.config.setdefault("COMPRESS_BR_LEVEL", 4)  # brotli 4: a record page in 0.3 ms of CPU, still 7× smaller than plain
+    app.config.setdefault("COMPRESS_BR_LEVEL", 4)  # brotli 4: a record page in 0.3 ms of CPU, 7× smaller
     app.config.setdefault("COMPRESS_LEVEL", 6)
     app.config.setdefault("COMPRESS_MIN_SIZE", 500)
     app.config.setdefault("COMPRESS_MIMETYPES", [

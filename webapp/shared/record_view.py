@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
+from threading import Lock
 
 from flask import current_app, render_template
 from flask_babel import get_locale
-from markupsafe import Markup
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import Length
 
@@ -16,6 +18,7 @@ from confirm.fields import MEMBER_FIELDS, MEMBER_SECTION, MEMBER_SLOTS, SECTIONS
 from confirm.models import Confirmation, FieldCorrection, Student
 from confirm.presentation import readable
 from confirm.services.common import mask_id_number, mask_phone
+from confirm.services.keydata import OUTCOME_LABELS
 from confirm.services.records import fields_checked_together, form_name, parent_fields
 
 
@@ -133,27 +136,65 @@ def shown_blocks(blocks: list[Block], outcomes) -> tuple[ShownBlock, ...]:
     return tuple(shown)
 
 
-def record_rows_html(blocks: list[Block], *, editable: bool, fields_url: str, outcomes, editors=None) -> Markup:
-    """The record page's rows of ``blocks`` (``editors``: the inputs opened by a save that was refused).
+def record_rows_html(student: Student, confirmation: Confirmation | None, *, editable: bool, fields_url: str,
+                     editors=None) -> Markup:
+    """The record page's rows of the student's record (``editors``: the inputs opened by a save that was refused).
 
-    The template reads only the plain ShownBlock values, the locale and the arguments, so the HTML of an equal
-    record is the same: without open editors it is kept (per process, the most recent records) and reused, since a
-    family reloads the same page again and again. A change of any shown value is another key, never a stale page.
+    Rows are built from the record, the family members' records and the corrections alone, and the template reads
+    nothing else than those, the locale and the arguments: the HTML of the same data is the same. Without open
+    editors it is kept (per process, the most recent records) and reused, since a family reloads the same page
+    again and again; a change of anything shown is another key, never a stale page.
     """
-    shown = shown_blocks(blocks, outcomes)
     if editors or current_app.jinja_env.auto_reload:
+        blocks = record_blocks(student, confirmation)
         rows = {row.input_name: row for block in blocks for row in block.rows}
-        return Markup(render_template("parent/_record_rows.html", blocks=shown, editable=editable,
-                                      fields_url=fields_url, key_outcomes=outcomes, editors=editors, rows=rows))
-    return _kept_rows_html(shown, editable, fields_url, str(get_locale()), tuple(outcomes.items()))
+        return _render_rows(blocks, editable, fields_url, editors, rows)
+    key = (_record_data(student, confirmation), editable, fields_url, str(get_locale()))
+    html = _KEPT.get(key)
+    if html is None:
+        html = _KEPT.put(key, _render_rows(record_blocks(student, confirmation), editable, fields_url, None, {}))
+    return html
 
 
-@lru_cache(maxsize=256)  # about 20 KB each
-def _kept_rows_html(shown: tuple[ShownBlock, ...], editable: bool, fields_url: str, locale: str,
-                    outcomes: tuple) -> Markup:
-    del locale  # part of the key: the template is rendered in the request's locale
-    return Markup(render_template("parent/_record_rows.html", blocks=shown, editable=editable, fields_url=fields_url,
-                                  key_outcomes=dict(outcomes), editors=None, rows={}))
+def _render_rows(blocks: list[Block], editable: bool, fields_url: str, editors, rows) -> Markup:
+    return Markup(render_template("parent/_record_rows.html", blocks=shown_blocks(blocks, OUTCOME_LABELS),
+                                  editable=editable, fields_url=fields_url, key_outcomes=OUTCOME_LABELS,
+                                  editors=editors, rows=rows))
+
+
+def _record_data(student: Student, confirmation: Confirmation | None) -> tuple:
+    """Everything the rows are built from, as plain values: the record, each family member's, the corrections."""
+    members = tuple(tuple(sorted(m.record.items())) if (m := student.member(slot)) and m.record else ()
+                    for slot in MEMBER_SLOTS)
+    corrections = tuple(sorted(
+        (c.slot, c.field_key, c.old_value or "", c.new_value or "", str(c.status), bool(c.is_key_data),
+         c.decision_reason or "") for c in confirmation.corrections)) if confirmation else ()
+    return tuple(sorted((student.record or {}).items())), members, corrections
+
+
+class _RecentlyRendered:
+    """The HTML of the most recently shown records, shared by a process's threads (least recently used goes)."""
+
+    def __init__(self, size: int):
+        self.size, self._items, self._lock = size, OrderedDict(), Lock()
+
+    def get(self, key) -> Markup | None:
+        with self._lock:
+            html = self._items.get(key)
+            if html is not None:
+                self._items.move_to_end(key)
+            return html
+
+    def put(self, key, html: Markup) -> Markup:
+        with self._lock:
+            self._items[key] = html
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return html
+
+
+_KEPT = _RecentlyRendered(256)  # about 20 KB of HTML each
 
 
 # --- the correction editors: rendered only for the fields a parent opens ---------------------------------------------
