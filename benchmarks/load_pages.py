@@ -10,6 +10,7 @@ from CPU time), and the record page's size plain, gzip and brotli. Drops the sch
 
     .venv/bin/python benchmarks/load_pages.py                         # this checkout
     .venv/bin/python benchmarks/load_pages.py --baseline /tmp/perf-base   # and another checkout first, for before/after
+    BENCH_THREADS=2 .venv/bin/python benchmarks/load_pages.py   # threads per worker (default 4, as gunicorn.conf.py)
 
 Targets (issue 14): record page ≥ 0.20 × /healthz requests/s, p95 ≤ 50 ms; record page ≤ 12 KB compressed.
 """
@@ -176,7 +177,7 @@ def measure(app_root: Path, label: str) -> dict:
                        check=True, capture_output=True, timeout=300)
         seeded = _seed(url)
         with tempfile.TemporaryDirectory() as tmp, \
-                gunicorn(url, Path(tmp), workers=2, threads=4, root=app_root, PYTHONPATH=str(app_root),
+                gunicorn(url, Path(tmp), workers=2, threads=int(os.environ.get("BENCH_THREADS", "4")), root=app_root, PYTHONPATH=str(app_root),
                          # no worker recycled mid-run (max_requests): its CPU time would leave the sum
                          GUNICORN_CMD_ARGS="--max-requests 0") as base:
             parent = _sign_in(base, seeded["parent"], seeded["password"])
@@ -207,7 +208,7 @@ def measure(app_root: Path, label: str) -> dict:
 def _report(label: str, results: dict) -> None:
     health = results["/healthz"]["rps"]
     health_cpu = results["/healthz"]["cpu_ms"]
-    print(f"\n== {label}: gunicorn 2 workers × 4 threads, {CONNECTIONS} connections, {SECONDS:.0f} s per page")
+    print(f"\n== {label}: gunicorn 2 workers × {os.environ.get('BENCH_THREADS', '4')} threads, {CONNECTIONS} connections, {SECONDS:.0f} s per page")
     for name in ("/healthz", "record page", "class page"):
         r = results[name]
         print(f"{name:12s} {r['rps']:8.0f} req/s   p50 {r['p50']:6.1f} ms   p95 {r['p95']:6.1f} ms   "
