@@ -41,6 +41,7 @@ BASE = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0
 CONNECTIONS = 16
 SECONDS = float(os.environ.get("BENCH_SECONDS", "6"))
 WARMUP_SECONDS = 1.5
+THREADS = int(os.environ.get("BENCH_THREADS", "4"))  # per worker, as gunicorn.conf.py
 
 
 def _seed(url: str) -> dict:
@@ -177,7 +178,7 @@ def measure(app_root: Path, label: str) -> dict:
                        check=True, capture_output=True, timeout=300)
         seeded = _seed(url)
         with tempfile.TemporaryDirectory() as tmp, \
-                gunicorn(url, Path(tmp), workers=2, threads=int(os.environ.get("BENCH_THREADS", "4")), root=app_root, PYTHONPATH=str(app_root),
+                gunicorn(url, Path(tmp), workers=2, threads=THREADS, root=app_root, PYTHONPATH=str(app_root),
                          # no worker recycled mid-run (max_requests): its CPU time would leave the sum
                          GUNICORN_CMD_ARGS="--max-requests 0") as base:
             parent = _sign_in(base, seeded["parent"], seeded["password"])
@@ -208,7 +209,7 @@ def measure(app_root: Path, label: str) -> dict:
 def _report(label: str, results: dict) -> None:
     health = results["/healthz"]["rps"]
     health_cpu = results["/healthz"]["cpu_ms"]
-    print(f"\n== {label}: gunicorn 2 workers × {os.environ.get('BENCH_THREADS', '4')} threads, {CONNECTIONS} connections, {SECONDS:.0f} s per page")
+    print(f"\n== {label}: gunicorn 2 workers × {THREADS} threads, {CONNECTIONS} connections, {SECONDS:.0f} s per page")
     for name in ("/healthz", "record page", "class page"):
         r = results[name]
         print(f"{name:12s} {r['rps']:8.0f} req/s   p50 {r['p50']:6.1f} ms   p95 {r['p95']:6.1f} ms   "
