@@ -2,7 +2,8 @@
 testing mode), a parent signed in through the login form, then the record page asked N times through the test client.
 
 Prints the time per request without a profiler, the SQL statements and pool checkouts per request, the same for
-/healthz (the baseline of the load benchmark, measured in the same run), and the cProfile functions with the most time
+/healthz (the baseline of the load benchmark, measured in the same run) and for a signed-in page that shows nothing
+(what every parent page costs before its own work), and the cProfile functions with the most time
 (own and cumulative). Uses a private schema of postgresql+psycopg://postgres@127.0.0.1:5432/test_perf (or
 BENCH_DATABASE_URL), dropped at the end.
 
@@ -75,6 +76,21 @@ def _per_request(client, path: str, engine, n: int) -> tuple[float, float, Count
     return elapsed * 1000 / n, cpu * 1000 / n, Counter({k: v / n for k, v in counts.items()})
 
 
+FLOOR = "/_bench/signed-in"
+
+
+def _add_floor_page(app) -> None:
+    """A page that a signed-in parent may open and that shows nothing: what any parent page costs before its own
+    work (the session row, the parent with the children, the hooks of every request)."""
+    from confirm.roles import Role
+    from webapp.auth.identity import roles_required
+
+    @app.get(FLOOR)
+    @roles_required(Role.PARENT)
+    def _signed_in():
+        return "ok"
+
+
 def main() -> int:
     from benchmarks.load_pages import _seed
     from webapp import create_app
@@ -94,14 +110,18 @@ def main() -> int:
             app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-" + "x" * 40,
                               "STORAGE_URL": f"file://{tmp}/storage", "SMS_BACKEND": "memory",
                               "PUBLIC_BASE_URL": "http://127.0.0.1:5000"})
+            _add_floor_page(app)
             engine = app.extensions["db_engine"]
             client = app.test_client()
             _sign_in(client, seeded["parent"], seeded["password"])
             path = f"/parent/students/{seeded['student_id']}"
             _per_request(client, path, engine, 20)  # warm-up: templates compiled, pool filled
             health_ms, health_cpu, _ = _per_request(client, "/healthz", engine, REQUESTS)
+            floor_ms, floor_cpu, floor_counts = _per_request(client, FLOOR, engine, REQUESTS)
             ms, cpu, counts = _per_request(client, path, engine, REQUESTS)
             print(f"/healthz     {health_ms:6.2f} ms/request, CPU {health_cpu:6.2f} ms")
+            print(f"signed in, nothing shown {floor_ms:6.2f} ms/request, CPU {floor_cpu:6.2f} ms  ("
+                  + ", ".join(f"{v:g} {k}" for k, v in sorted(floor_counts.items())) + ")")
             print(f"record page  {ms:6.2f} ms/request, CPU {cpu:6.2f} ms  (/healthz ÷ this: {health_cpu / cpu:5.3f})")
             print("per record page: " + ", ".join(f"{v:g} {k}" for k, v in sorted(counts.items())))
             profiler = cProfile.Profile()
