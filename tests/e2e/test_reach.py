@@ -27,7 +27,7 @@ from confirm.services.registration import issue_code
 from tests.conftest import test_app_config
 from tests.e2e.browser import sign_in
 from tests.e2e.conftest import ACTION_TIMEOUT_MS
-from tests.e2e.test_browser_journey import ANDROID_WECHAT_UA, newest_sms, watch_page
+from tests.e2e.test_browser_journey import ANDROID_WECHAT_UA, full_page_screenshot, newest_sms, watch_page
 from tests.factories import make_campaign, make_class, make_parent, make_school, make_staff, make_student
 from tests.images import sheet_image
 from tests.servers import serve
@@ -181,6 +181,8 @@ def test_every_parent_page_passes_axe_and_has_no_tap_target_under_44_px(browser,
             page.wait_for_load_state()
             violations.extend(axe_violations(page))
             small.extend(small_targets(page))
+            if path == klass:
+                full_page_screenshot(page, screenshot_dir / "teacher-class-phone.png")
 
         for path in ("/login", "/login/forgot", "/register"):
             page.goto(base + path)
@@ -224,9 +226,9 @@ def test_every_parent_page_passes_axe_and_has_no_tap_target_under_44_px(browser,
     assert not small, "\n".join(small)
 
 
-def test_every_teacher_page_passes_axe(browser, school):
+def test_every_teacher_page_passes_axe_and_has_no_tap_target_under_44_px_on_a_phone(browser, school, screenshot_dir):
     app, base, ids = school
-    violations = []
+    violations, small = [], []
     context = browser.new_context(**REACH_CONTEXT, bypass_csp=True)
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     try:
@@ -242,9 +244,13 @@ def test_every_teacher_page_passes_axe(browser, school):
             page.goto(base + path)
             page.wait_for_load_state()
             violations.extend(axe_violations(page))
+            small.extend(small_targets(page))
+            if path == klass:
+                full_page_screenshot(page, screenshot_dir / "teacher-class-phone.png")
     finally:
         context.close()
     assert not violations, "\n".join(violations)
+    assert not small, "\n".join(small)
 
 
 @pytest.mark.parametrize("language", ["中文", "English"])
