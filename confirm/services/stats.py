@@ -10,7 +10,7 @@ from functools import cached_property
 
 from openpyxl import Workbook
 from sqlalchemy import and_, case, exists, func, literal, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from confirm.exporting import _as_text, _header_cells, _save, student_identifier
 from confirm.i18n import N_
@@ -22,6 +22,7 @@ from confirm.models import (
     ParentAccount,
     School,
     SchoolClass,
+    StaffUser,
     Student,
 )
 from confirm.services.namesakes import StudentLabels
@@ -48,20 +49,29 @@ def _join_confirmation(query, campaign_id: int | None):
     )
 
 
+def _counts_by_class(session: Session, where, campaign_id: int | None) -> dict[int, Counter]:
+    """A Counter of students per Stage for each class with students matching ``where``: one grouped statement."""
+    stage = stage_expression(campaign_id).label("stage")
+    query = _join_confirmation(select(Student.class_id, stage, func.count()), campaign_id)
+    result: dict[int, Counter] = {}
+    for class_id, stage_value, n in session.execute(query.where(where).group_by(Student.class_id, stage)):
+        result.setdefault(class_id, Counter())[Stage(stage_value)] = n
+    return result
+
+
 def stage_counts(session: Session, class_ids: Iterable[int], campaign_id: int | None) -> dict[int, Counter]:
     """For each class id, a Counter of students per Stage."""
     class_ids = list(class_ids)
-    result: dict[int, Counter] = {cid: Counter() for cid in class_ids}
     if not class_ids:
-        return result
-    stage = stage_expression(campaign_id).label("stage")
-    query = _join_confirmation(select(Student.class_id, stage, func.count()), campaign_id)
-    rows = session.execute(
-        query.where(Student.class_id.in_(class_ids)).group_by(Student.class_id, stage)
-    ).all()
-    for class_id, stage_value, n in rows:
-        result[class_id][Stage(stage_value)] = n
-    return result
+        return {}
+    counts = _counts_by_class(session, Student.class_id.in_(class_ids), campaign_id)
+    return {cid: counts.get(cid, Counter()) for cid in class_ids}
+
+
+def school_stage_counts(session: Session, school_id: int, campaign_id: int | None) -> dict[int, Counter]:
+    """For each class of the school that has students, a Counter of its students per Stage (one statement on the
+    school's students, not a list of its class ids)."""
+    return _counts_by_class(session, Student.school_id == school_id, campaign_id)
 
 
 def students_with_stage(
@@ -229,10 +239,24 @@ def students_behind(session: Session, class_id: int, campaign_id: int | None) ->
 
 
 @dataclass(frozen=True)
+class ClassRef:
+    """A class as the school table shows it (its id, grade and name), read as plain columns, not a SchoolClass."""
+
+    id: int
+    grade: str
+    name: str
+
+    @property
+    def title(self) -> str:
+        """e.g. 三年级 2班 (as SchoolClass.title)."""
+        return f"{self.grade} {self.name}"
+
+
+@dataclass(frozen=True)
 class ClassRow:
     """One line of the school table."""
 
-    school_class: SchoolClass
+    school_class: ClassRef
     teacher_name: str
     figures: Figures
 
@@ -260,22 +284,19 @@ def school_table(
 ) -> tuple[list[ClassRow], Figures]:
     """Every class of the school with its figures, sorted by ``sort`` (see parse_sort), and the school's totals.
 
-    Two queries however many classes and students: the classes with their head teachers, then the grouped counts.
+    Two statements however many classes and students: the classes with their head teachers' names (columns, not
+    ORM objects), then the school's grouped counts.
     """
     deadline = deadline_of(campaign, today)
-    classes = list(
-        session.scalars(
-            select(SchoolClass)
-            .options(joinedload(SchoolClass.head_teacher))
-            .where(SchoolClass.school_id == school_id)
-            .order_by(SchoolClass.grade, SchoolClass.name)
-        )
-    )
-    counts = stage_counts(session, [c.id for c in classes], campaign.id if campaign else None)
-    rows = [
-        ClassRow(c, c.head_teacher.display_name if c.head_teacher else "", Figures(counts[c.id], deadline))
-        for c in classes
-    ]
+    classes = session.execute(
+        select(SchoolClass.id, SchoolClass.grade, SchoolClass.name, StaffUser.display_name)
+        .outerjoin(StaffUser, StaffUser.id == SchoolClass.head_teacher_id)
+        .where(SchoolClass.school_id == school_id)
+        .order_by(SchoolClass.grade, SchoolClass.name)
+    ).all()
+    counts = school_stage_counts(session, school_id, campaign.id if campaign else None)
+    rows = [ClassRow(ClassRef(class_id, grade, name), teacher or "", Figures(counts.get(class_id, Counter()), deadline))
+            for class_id, grade, name, teacher in classes]
     key, descending = parse_sort(sort)
     rows.sort(key=SORT_KEYS[key], reverse=descending)  # stable: ties keep class order
     return rows, Figures(sum(counts.values(), start=Counter()), deadline)
