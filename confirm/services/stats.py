@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -53,10 +53,10 @@ def _counts_by_class(session: Session, where, campaign_id: int | None) -> dict[i
     """A Counter of students per Stage for each class with students matching ``where``: one grouped statement."""
     stage = stage_expression(campaign_id).label("stage")
     query = _join_confirmation(select(Student.class_id, stage, func.count()), campaign_id)
-    result: dict[int, Counter] = {}
+    result: dict[int, Counter] = defaultdict(Counter)
     for class_id, stage_value, n in session.execute(query.where(where).group_by(Student.class_id, stage)):
-        result.setdefault(class_id, Counter())[Stage(stage_value)] = n
-    return result
+        result[class_id][Stage(stage_value)] = n
+    return dict(result)
 
 
 def stage_counts(session: Session, class_ids: Iterable[int], campaign_id: int | None) -> dict[int, Counter]:
