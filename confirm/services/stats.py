@@ -6,11 +6,12 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from functools import cached_property
+from functools import cache, cached_property
 
 from openpyxl import Workbook
-from sqlalchemy import and_, case, exists, func, literal, or_, select
+from sqlalchemy import and_, bindparam, case, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from confirm.exporting import _as_text, _header_cells, _save, student_identifier
 from confirm.i18n import N_
@@ -30,7 +31,13 @@ from confirm.states import STAGE_LABELS, CorrectionStatus, Stage, State
 
 
 def stage_expression(campaign_id: int | None):
-    """A SQL expression giving each student's Stage, for a query joined as in ``_students_with_stage``."""
+    """A SQL expression giving each student's Stage, for a query joined as in ``_join_confirmation`` (the campaign
+    is chosen by that join, so the expression is the same for every campaign: built once, see _stage_case)."""
+    return _stage_case()
+
+
+@cache
+def _stage_case():
     has_parent = exists().where(Guardianship.student_id == Student.id)
     key_returned = exists().where(FieldCorrection.confirmation_id == Confirmation.id,
                                   FieldCorrection.status == CorrectionStatus.REJECTED.value)
@@ -42,21 +49,36 @@ def stage_expression(campaign_id: int | None):
     )
 
 
-def _join_confirmation(query, campaign_id: int | None):
-    return query.outerjoin(
-        Confirmation,
-        and_(Confirmation.student_id == Student.id, Confirmation.campaign_id == (campaign_id or -1)),
-    )
+def _join_confirmation(query, campaign_id: int | BindParameter | None):
+    """``query`` joined to each student's confirmation in the campaign (a bound parameter in a statement built once)."""
+    campaign = campaign_id if isinstance(campaign_id, BindParameter) else (campaign_id or -1)
+    return query.outerjoin(Confirmation,
+                           and_(Confirmation.student_id == Student.id, Confirmation.campaign_id == campaign))
 
 
 def _counts_by_class(session: Session, where, campaign_id: int | None) -> dict[int, Counter]:
     """A Counter of students per Stage for each class with students matching ``where``: one grouped statement."""
+    return _counted(session.execute(_grouped_counts(where, campaign_id)))
+
+
+def _grouped_counts(where, campaign_id):
     stage = stage_expression(campaign_id).label("stage")
     query = _join_confirmation(select(Student.class_id, stage, func.count()), campaign_id)
+    return query.where(where).group_by(Student.class_id, stage)
+
+
+def _counted(rows) -> dict[int, Counter]:
     result: dict[int, Counter] = defaultdict(Counter)
-    for class_id, stage_value, n in session.execute(query.where(where).group_by(Student.class_id, stage)):
+    for class_id, stage_value, n in rows:
         result[class_id][Stage(stage_value)] = n
     return dict(result)
+
+
+@cache
+def _school_counts_statement():
+    """The school page's grouped counts, built once: school and campaign are bound when it runs (building and keying
+    the statement took longer than running it)."""
+    return _grouped_counts(Student.school_id == bindparam("school_id"), bindparam("campaign_id"))
 
 
 def stage_counts(session: Session, class_ids: Iterable[int], campaign_id: int | None) -> dict[int, Counter]:
@@ -71,7 +93,8 @@ def stage_counts(session: Session, class_ids: Iterable[int], campaign_id: int | 
 def school_stage_counts(session: Session, school_id: int, campaign_id: int | None) -> dict[int, Counter]:
     """For each class of the school that has students, a Counter of its students per Stage (one statement on the
     school's students, not a list of its class ids)."""
-    return _counts_by_class(session, Student.school_id == school_id, campaign_id)
+    return _counted(session.execute(_school_counts_statement(),
+                                    {"school_id": school_id, "campaign_id": campaign_id or -1}))
 
 
 def students_with_stage(
