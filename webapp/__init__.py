@@ -104,6 +104,7 @@ def register_templates(app: Flask) -> None:
     from confirm.i18n import Message
     from confirm.presentation import readable
     from confirm.states import STAGE_LABELS, Stage
+    from webapp.shared.urls import id_url
 
     def msg(value):
         return value.render(gettext) if isinstance(value, Message) else gettext(value)
@@ -113,6 +114,7 @@ def register_templates(app: Flask) -> None:
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
     app.jinja_env.globals["field_for"] = field_for  # the field schema, for pages that show one correction
     app.jinja_env.globals["readable"] = readable
+    app.jinja_env.globals["id_url"] = id_url  # one URL pattern for a table's rows instead of url_for per row
     # One wording for each stage on every page, the parent's and the teacher's (confirm.states.STAGE_LABELS)
     app.jinja_env.globals["stage_label"] = lambda stage: gettext(STAGE_LABELS[Stage(stage)])
 

@@ -75,6 +75,24 @@ def create_class(
     return school_class
 
 
+@dataclass(frozen=True)
+class TeacherChoice:
+    """A head teacher as the choices of a form list them: id and name only."""
+
+    id: int
+    display_name: str
+
+
+def head_teachers(session: Session, school_id: int) -> list[TeacherChoice]:
+    """The school's head teachers by name, to choose a class's head teacher from (two columns, no ORM objects)."""
+    rows = session.execute(
+        select(StaffUser.id, StaffUser.display_name)
+        .where(StaffUser.school_id == school_id, StaffUser.role == Role.HEAD_TEACHER)
+        .order_by(StaffUser.display_name)
+    )
+    return [TeacherChoice(teacher_id, name) for teacher_id, name in rows]
+
+
 def assign_head_teacher(session: Session, school_class: SchoolClass, teacher_id: int | None, *, actor: Actor) -> None:
     """Give the class a (new) head teacher, or none."""
     if teacher_id is not None:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from functools import cached_property
+from functools import cache, cached_property
 
 from openpyxl import Workbook
-from sqlalchemy import and_, case, exists, func, literal, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import and_, bindparam, case, exists, func, literal, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from confirm.exporting import _as_text, _header_cells, _save, student_identifier
 from confirm.i18n import N_
@@ -22,6 +23,7 @@ from confirm.models import (
     ParentAccount,
     School,
     SchoolClass,
+    StaffUser,
     Student,
 )
 from confirm.services.namesakes import StudentLabels
@@ -29,7 +31,13 @@ from confirm.states import STAGE_LABELS, CorrectionStatus, Stage, State
 
 
 def stage_expression(campaign_id: int | None):
-    """A SQL expression giving each student's Stage, for a query joined as in ``_students_with_stage``."""
+    """A SQL expression giving each student's Stage, for a query joined as in ``_join_confirmation`` (the campaign
+    is chosen by that join, so the expression is the same for every campaign: built once, see _stage_case)."""
+    return _stage_case()
+
+
+@cache
+def _stage_case():
     has_parent = exists().where(Guardianship.student_id == Student.id)
     key_returned = exists().where(FieldCorrection.confirmation_id == Confirmation.id,
                                   FieldCorrection.status == CorrectionStatus.REJECTED.value)
@@ -41,27 +49,52 @@ def stage_expression(campaign_id: int | None):
     )
 
 
-def _join_confirmation(query, campaign_id: int | None):
-    return query.outerjoin(
-        Confirmation,
-        and_(Confirmation.student_id == Student.id, Confirmation.campaign_id == (campaign_id or -1)),
-    )
+def _join_confirmation(query, campaign_id: int | BindParameter | None):
+    """``query`` joined to each student's confirmation in the campaign (a bound parameter in a statement built once)."""
+    campaign = campaign_id if isinstance(campaign_id, BindParameter) else (campaign_id or -1)
+    return query.outerjoin(Confirmation,
+                           and_(Confirmation.student_id == Student.id, Confirmation.campaign_id == campaign))
+
+
+def _counts_by_class(session: Session, where, campaign_id: int | None) -> dict[int, Counter]:
+    """A Counter of students per Stage for each class with students matching ``where``: one grouped statement."""
+    return _counted(session.execute(_grouped_counts(where, campaign_id)))
+
+
+def _grouped_counts(where, campaign_id):
+    stage = stage_expression(campaign_id).label("stage")
+    query = _join_confirmation(select(Student.class_id, stage, func.count()), campaign_id)
+    return query.where(where).group_by(Student.class_id, stage)
+
+
+def _counted(rows) -> dict[int, Counter]:
+    result: dict[int, Counter] = defaultdict(Counter)
+    for class_id, stage_value, n in rows:
+        result[class_id][Stage(stage_value)] = n
+    return dict(result)
+
+
+@cache
+def _school_counts_statement():
+    """The school page's grouped counts, built once: school and campaign are bound when it runs (building and keying
+    the statement took longer than running it)."""
+    return _grouped_counts(Student.school_id == bindparam("school_id"), bindparam("campaign_id"))
 
 
 def stage_counts(session: Session, class_ids: Iterable[int], campaign_id: int | None) -> dict[int, Counter]:
     """For each class id, a Counter of students per Stage."""
     class_ids = list(class_ids)
-    result: dict[int, Counter] = {cid: Counter() for cid in class_ids}
     if not class_ids:
-        return result
-    stage = stage_expression(campaign_id).label("stage")
-    query = _join_confirmation(select(Student.class_id, stage, func.count()), campaign_id)
-    rows = session.execute(
-        query.where(Student.class_id.in_(class_ids)).group_by(Student.class_id, stage)
-    ).all()
-    for class_id, stage_value, n in rows:
-        result[class_id][Stage(stage_value)] = n
-    return result
+        return {}
+    counts = _counts_by_class(session, Student.class_id.in_(class_ids), campaign_id)
+    return {cid: counts.get(cid, Counter()) for cid in class_ids}
+
+
+def school_stage_counts(session: Session, school_id: int, campaign_id: int | None) -> dict[int, Counter]:
+    """For each class of the school that has students, a Counter of its students per Stage (one statement on the
+    school's students, not a list of its class ids)."""
+    return _counted(session.execute(_school_counts_statement(),
+                                    {"school_id": school_id, "campaign_id": campaign_id or -1}))
 
 
 def students_with_stage(
@@ -133,6 +166,7 @@ def school_students(session: Session, school_id: int, campaign_id: int | None, *
 # --- the campaign's figures: funnel, deadline, who is behind --------------------------------------------------
 
 AT_RISK_DAYS = 3
+STAGES: tuple[Stage, ...] = tuple(Stage)  # campaign order
 # Stages in which the family still has to act (register, submit, or submit again after a return). A student in
 # one of these after the deadline is overdue; within AT_RISK_DAYS of it, at risk. 待审核 and 已通过 are never late:
 # the parent has done their part and the rest is the school's.
@@ -184,23 +218,29 @@ class Figures:
     counts: Counter
     deadline: Deadline
 
-    @cached_property  # a school or district page asks each figure many times (counts never change after creation)
+    # Each figure is worked out once (counts never change after creation): a school page asks for them on 100
+    # classes, a district page sorts 500 schools by them. Counter.get and a tuple of the stages, not the Enum's
+    # iterator and Counter.__missing__, keep that well under a millisecond per page.
+
+    @cached_property
     def total(self) -> int:
-        return sum(self.counts[stage] for stage in Stage)
+        get = self.counts.get
+        return sum([get(stage, 0) for stage in STAGES])
 
     def share(self, stage: Stage) -> int:
         """Percentage of the students in ``stage``."""
-        return percent(self.counts[stage], self.total)
+        return percent(self.counts.get(stage, 0), self.total)
 
-    @cached_property  # a district page sorts 500 schools by it
+    @cached_property
     def done_percent(self) -> int:
         """Percentage of the students whose record is approved (已通过)."""
         return self.share(Stage.APPROVED)
 
-    @cached_property  # a district page sorts 500 schools by it
+    @cached_property
     def behind(self) -> int:
         """Students in BEHIND_STAGES (whatever the date)."""
-        return sum(self.counts[stage] for stage in BEHIND_STAGES)
+        get = self.counts.get
+        return sum([get(stage, 0) for stage in BEHIND_STAGES])
 
     @property
     def late(self) -> int:
@@ -210,7 +250,8 @@ class Figures:
     @cached_property
     def steps(self) -> list[tuple[Stage, int, int]]:
         """The funnel as (stage, count, percentage) in campaign order."""
-        return [(stage, self.counts[stage], self.share(stage)) for stage in Stage]
+        total, get = self.total, self.counts.get
+        return [(stage, n, percent(n, total)) for stage, n in [(stage, get(stage, 0)) for stage in STAGES]]
 
 
 def deadline_of(campaign: Campaign | None, today: date | None = None) -> Deadline:
@@ -229,10 +270,24 @@ def students_behind(session: Session, class_id: int, campaign_id: int | None) ->
 
 
 @dataclass(frozen=True)
+class ClassRef:
+    """A class as the school table shows it (its id, grade and name), read as plain columns, not a SchoolClass."""
+
+    id: int
+    grade: str
+    name: str
+
+    @property
+    def title(self) -> str:
+        """e.g. 三年级 2班 (as SchoolClass.title)."""
+        return f"{self.grade} {self.name}"
+
+
+@dataclass(frozen=True)
 class ClassRow:
     """One line of the school table."""
 
-    school_class: SchoolClass
+    school_class: ClassRef
     teacher_name: str
     figures: Figures
 
@@ -260,22 +315,19 @@ def school_table(
 ) -> tuple[list[ClassRow], Figures]:
     """Every class of the school with its figures, sorted by ``sort`` (see parse_sort), and the school's totals.
 
-    Two queries however many classes and students: the classes with their head teachers, then the grouped counts.
+    Two statements however many classes and students: the classes with their head teachers' names (columns, not
+    ORM objects), then the school's grouped counts.
     """
     deadline = deadline_of(campaign, today)
-    classes = list(
-        session.scalars(
-            select(SchoolClass)
-            .options(joinedload(SchoolClass.head_teacher))
-            .where(SchoolClass.school_id == school_id)
-            .order_by(SchoolClass.grade, SchoolClass.name)
-        )
-    )
-    counts = stage_counts(session, [c.id for c in classes], campaign.id if campaign else None)
-    rows = [
-        ClassRow(c, c.head_teacher.display_name if c.head_teacher else "", Figures(counts[c.id], deadline))
-        for c in classes
-    ]
+    classes = session.execute(
+        select(SchoolClass.id, SchoolClass.grade, SchoolClass.name, StaffUser.display_name)
+        .outerjoin(StaffUser, StaffUser.id == SchoolClass.head_teacher_id)
+        .where(SchoolClass.school_id == school_id)
+        .order_by(SchoolClass.grade, SchoolClass.name)
+    ).all()
+    counts = school_stage_counts(session, school_id, campaign.id if campaign else None)
+    rows = [ClassRow(ClassRef(class_id, grade, name), teacher or "", Figures(counts.get(class_id, Counter()), deadline))
+            for class_id, grade, name, teacher in classes]
     key, descending = parse_sort(sort)
     rows.sort(key=SORT_KEYS[key], reverse=descending)  # stable: ties keep class order
     return rows, Figures(sum(counts.values(), start=Counter()), deadline)

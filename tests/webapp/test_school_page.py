@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from benchmarks.stats_queries import PASSWORD as BULK_PASSWORD
@@ -112,3 +113,29 @@ def test_another_schools_class_has_no_teacher_page(admin, world, db):
     foreign = make_class(db, world.other_school)
     db.commit()
     assert admin.get(f"/admin/classes/{foreign.id}/teacher").status_code == 404
+
+
+def test_the_page_reads_a_fixed_set_of_statements_and_never_the_students_records(app):
+    """However many classes and students: the same statements, none of them reading a student's record (the JSON
+    of every field) or building a Student per row just to show a name."""
+    with Session(app.extensions["db_engine"]) as s:
+        small = populate(s, classes=2, per_class=5, school_code="5100000721")
+        large = populate(s, classes=30, per_class=40, school_code="5100000722")
+        s.commit()
+    seen = []
+    for built in (small, large):
+        client = app.test_client()
+        assert client.post("/login", data={"login": built["admin"], "password": BULK_PASSWORD}).status_code == 302
+        statements: list[str] = []
+
+        def record(_conn, _cursor, sql, *_args, statements=statements):
+            statements.append(sql)
+
+        event.listen(app.extensions["db_engine"], "before_cursor_execute", record)
+        try:
+            assert client.get("/admin/?sort=-done").status_code == 200
+        finally:
+            event.remove(app.extensions["db_engine"], "before_cursor_execute", record)
+        assert not [sql for sql in statements if "students.record" in sql]
+        seen.append(len(statements))
+    assert seen[0] == seen[1] <= 12

@@ -6,13 +6,12 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 
-from confirm.models import School, SchoolClass, StaffUser
+from confirm.models import School, SchoolClass
 from confirm.roles import Role
 from confirm.services import district_messages, records, stats
 from confirm.services import staff as staff_accounts
-from confirm.services.school import assign_head_teacher, create_campaign, create_class
+from confirm.services.school import assign_head_teacher, create_campaign, create_class, head_teachers
 from confirm.services.sheet_printing import set_sheet_qr_required
 from confirm.states import STAGE_LABELS, Stage
 from webapp.adapters import db
@@ -44,16 +43,6 @@ class StudentSearch:
 
 def _school() -> School:
     return db.session().get_one(School, current_user.school_id)
-
-
-def _teachers() -> list[StaffUser]:
-    return list(
-        db.session().scalars(
-            select(StaffUser)
-            .where(StaffUser.school_id == current_user.school_id, StaffUser.role == Role.HEAD_TEACHER)
-            .order_by(StaffUser.display_name)
-        )
-    )
 
 
 def _forms(class_form=None, staff_form=None, campaign_form=None):
@@ -88,7 +77,7 @@ def _render_home(status: int = 200, **forms):
         stages=list(Stage),
         stage_labels=STAGE_LABELS,
         stage_names={stage: _(label) for stage, label in STAGE_LABELS.items()},
-        teachers=_teachers(),
+        teachers=head_teachers(s, school.id),
         district_messages=district_messages.messages_to_school(s, school.id, limit=5),
         **_forms(**forms),
     ), status
@@ -158,7 +147,7 @@ def _own_class_or_404(class_id: int) -> SchoolClass:
 def change_teacher(class_id: int):
     """The form that names a class's head teacher (one list of the school's teachers, not one per class)."""
     return render_template("admin/class_teacher.html", school_class=_own_class_or_404(class_id),
-                           teachers=_teachers())
+                           teachers=head_teachers(db.session(), current_user.school_id))
 
 
 @bp.post("/classes/<int:class_id>/teacher")
