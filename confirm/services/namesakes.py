@@ -26,6 +26,11 @@ class StudentLabels:
     def suffix(self, student: Student) -> Message | None:
         return self.suffixes.get(student.id)
 
+    def shown(self, students: Iterable, gettext) -> dict[int, str]:
+        """Each student's label as a page shows it, by id (students: anything with ``id`` and ``name``). Only a
+        namesake's label needs ``gettext``: a name alone in its class is shown as it is."""
+        return {s.id: self(s).render(gettext) if s.id in self.suffixes else s.name for s in students}
+
 
 def student_labels(session: Session, class_ids: Iterable[int]) -> StudentLabels:
     """The labels of the classes' students, in two queries however many students: only namesakes are loaded, and

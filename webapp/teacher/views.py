@@ -38,36 +38,41 @@ def home():
     return render_template("teacher/home.html", classes=classes, counts=counts, campaign=campaign)
 
 
+def _id_url(endpoint: str, key: str) -> str:
+    """``endpoint``'s URL without its trailing id, built once for a page that links many ids: + str(id)."""
+    return url_for(endpoint, **{key: 0}).removesuffix("0")
+
+
 @bp.get("/classes/<int:class_id>")
 @roles_required(*STAFF)
 def class_page(class_id: int):
     school_class = staff_class_or_404(class_id)
     s = db.session()
-    campaign = records.active_campaign(s, school_class.school_id)
-    campaign_id = campaign.id if campaign else None
-    counts = stats.stage_counts(s, [school_class.id], campaign_id)[school_class.id]
     try:
         selected = Stage(request.args["stage"]) if request.args.get("stage") else None
     except ValueError:
         abort(404)
     search = request.args.get("q", "").strip()[:50]
-    students = stats.students_with_stage(s, school_class.id, campaign_id, selected, search)
-    figures = stats.Figures(counts, stats.deadline_of(campaign))
-    behind = stats.students_behind(s, school_class.id, campaign_id) if figures.deadline.lateness else []
+    campaign = records.active_campaign(s, school_class.school_id)
+    overview = stats.class_overview(s, school_class.id, campaign, selected, search)
+    labels = student_labels(s, [school_class.id])
     return render_template(
         "teacher/class.html",
         school_class=school_class,
         campaign=campaign,
-        counts=counts,
-        total=sum(counts.values()),
-        figures=figures,
-        behind=behind,
+        counts=overview.counts,
+        total=overview.figures.total,
+        figures=overview.figures,
+        behind=overview.behind,
         stages=list(Stage),
         stage_labels=STAGE_LABELS,
+        # said once, not per student: each stage's word, each student's label, the review link's path
+        stage_names={stage: _(STAGE_LABELS[stage]) for stage in Stage},
+        names=labels.shown([*overview.listed, *overview.behind], _),
+        student_url=_id_url("teacher.student_page", "student_id"),
         selected=selected,
         search=search,
-        students=students,
-        label=student_labels(s, [school_class.id]),
+        students=overview.listed,
         codes_form=IssueCodesForm(),
     )
 
