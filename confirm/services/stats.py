@@ -255,6 +255,7 @@ class ClassOverview:
     """What the class page shows: the figures of the whole class, who is behind (once the deadline is near), and
     the students the page lists (those at ``selected``, if given, found by the search)."""
 
+    roster: list[RosterLine]  # the whole class
     figures: Figures
     behind: list[RosterLine]
     listed: list[RosterLine]
@@ -272,7 +273,7 @@ def class_overview(session: Session, class_id: int, campaign: Campaign | None, s
     figures = Figures(Counter(line.stage for line in roster), deadline_of(campaign, today))
     behind = [line for line in roster if line.stage in BEHIND_STAGES] if figures.deadline.lateness else []
     listed = [line for line in roster if line.matches and (selected is None or line.stage == selected)]
-    return ClassOverview(figures, behind, listed)
+    return ClassOverview(roster, figures, behind, listed)
 
 
 @dataclass(frozen=True)

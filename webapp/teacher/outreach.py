@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import HiddenField, SelectChoice, SelectField, SelectMultipleField
 
-from confirm.models import Notification, SchoolClass, Student, utcnow
+from confirm.models import Campaign, Notification, SchoolClass, Student, utcnow
 from confirm.services import outbox, outreach
 from confirm.services.common import mask_phone
 from confirm.services.outreach import REMINDER_STAGES
@@ -168,10 +168,10 @@ def student_messages(student_id: int):
     )
 
 
-def invitation_summary(school_class: SchoolClass) -> dict[str, int]:
-    """For the class page: the class's invitations at a glance (``outreach.invitation_counts``)."""
-    s = db.session()
-    return outreach.invitation_counts(s, school_class.id, outreach.active_campaign_id(s, school_class.school_id))
+def invitation_summary(school_class: SchoolClass, campaign: Campaign | None) -> dict[str, int]:
+    """For the class and outreach pages: the class's invitations at a glance (``outreach.invitation_counts``) in the
+    page's running ``campaign`` (None: none is running)."""
+    return outreach.invitation_counts(db.session(), school_class.id, campaign.id if campaign else None)
 
 
 @bp.app_context_processor

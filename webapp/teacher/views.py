@@ -10,7 +10,7 @@ from confirm.i18n import N_
 from confirm.roles import Role
 from confirm.services import directory, keydata, outreach, proofs, provenance, records, review, review_queue, stats
 from confirm.services.common import mask_phone
-from confirm.services.namesakes import student_labels
+from confirm.services.namesakes import class_labels, student_labels
 from confirm.services.school import issue_class_codes
 from confirm.states import REMINDER_STAGES, STAGE_LABELS, Stage, State, stage_of
 from webapp.adapters import db
@@ -53,9 +53,9 @@ def class_page(class_id: int):
     except ValueError:
         abort(404)
     search = request.args.get("q", "").strip()[:50]
-    campaign = records.active_campaign(s, school_class.school_id)
+    _school, campaign = records.school_and_campaign(s, school_class.school_id)  # the page shows the school's name
     overview = stats.class_overview(s, school_class.id, campaign, selected, search)
-    labels = student_labels(s, [school_class.id])
+    labels = class_labels(s, school_class.id, overview.roster)
     return render_template(
         "teacher/class.html",
         school_class=school_class,
