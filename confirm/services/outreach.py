@@ -107,11 +107,11 @@ def _has_mobile(raws: Iterable[str | None]) -> bool:
     return any(raw and mobile_number(raw) is not None for raw in raws)
 
 
-def invitation_counts(session: Session, class_id: int, campaign_id: int | None) -> dict[str, int]:
+def invitation_counts(session: Session, class_id: int, unregistered: Iterable[int]) -> dict[str, int]:
     """The class's invitations at a glance: students whose latest invitation was delivered (``sent``), failed or is
-    ``pending``, how many were ever ``invited``, and the unregistered students with no mobile on record
-    (``no_mobile``: they cannot be invited, as ``recipients_for`` finds). Two statements however many students; only
-    the phone fields of the records are read."""
+    ``pending``, how many were ever ``invited``, and of the ``unregistered`` students (ids) those with no mobile on
+    record (``no_mobile``: they cannot be invited, as ``recipients_for`` finds). Two statements however many
+    students; only the phone fields of the records are read."""
     rows = session.execute(
         select(Notification.student_id, Notification.status)
         .join(Student, Student.id == Notification.student_id)
@@ -133,16 +133,23 @@ def invitation_counts(session: Session, class_id: int, campaign_id: int | None) 
             continue
         counts[outcome] = counts.get(outcome, 0) + 1
     phones: dict[int, list[str | None]] = {}
-    for student_id, own, member in session.execute(
-        stage_query(campaign_id, Student.id, Student.record["phone"].as_string(),
-                    FamilyMember.record["phone"].as_string())
-        .outerjoin(FamilyMember, FamilyMember.student_id == Student.id)
-        .where(Student.class_id == class_id, stage_expression(campaign_id) == Stage.UNREGISTERED.value)
-    ):
-        phones.setdefault(student_id, [own]).append(member)
+    ids = list(unregistered)
+    if ids:
+        for student_id, own, member in session.execute(
+            select(Student.id, Student.record["phone"].as_string(), FamilyMember.record["phone"].as_string())
+            .outerjoin(FamilyMember, FamilyMember.student_id == Student.id)
+            .where(Student.id.in_(ids))
+        ):
+            phones.setdefault(student_id, [own]).append(member)
     counts["no_mobile"] = sum(not _has_mobile(raws) for raws in phones.values())
     counts["invited"] = len(per_student)
     return counts
+
+
+def unregistered_students(session: Session, class_id: int, campaign_id: int | None) -> list[int]:
+    """The ids of the class's students no parent has registered for (one statement)."""
+    return list(session.scalars(stage_query(campaign_id, Student.id).where(
+        Student.class_id == class_id, stage_expression(campaign_id) == Stage.UNREGISTERED.value)))
 
 
 # --- the clock, quiet hours and the budget ----------------------------------------------------------------------

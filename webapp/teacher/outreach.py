@@ -169,9 +169,11 @@ def student_messages(student_id: int):
 
 
 def invitation_summary(school_class: SchoolClass, campaign: Campaign | None) -> dict[str, int]:
-    """For the class and outreach pages: the class's invitations at a glance (``outreach.invitation_counts``) in the
-    page's running ``campaign`` (None: none is running)."""
-    return outreach.invitation_counts(db.session(), school_class.id, campaign.id if campaign else None)
+    """For the outreach page: the class's invitations at a glance (``outreach.invitation_counts``) in the page's
+    running ``campaign`` (None: none is running). The class page counts them from its roster."""
+    s = db.session()
+    unregistered = outreach.unregistered_students(s, school_class.id, campaign.id if campaign else None)
+    return outreach.invitation_counts(s, school_class.id, unregistered)
 
 
 @bp.app_context_processor

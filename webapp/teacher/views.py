@@ -20,7 +20,6 @@ from webapp.shared.links import registration_url
 from webapp.shared.record_view import record_blocks
 from webapp.teacher import bp
 from webapp.teacher.forms import ApproveForm, IssueCodesForm, ReturnForm
-from webapp.teacher.outreach import ReminderForm
 from webapp.teacher.queue import position, url_after_decision, waiting
 from webapp.unit_of_work import attempt
 
@@ -56,6 +55,7 @@ def class_page(class_id: int):
     _school, campaign = records.school_and_campaign(s, school_class.school_id)  # the page shows the school's name
     overview = stats.class_overview(s, school_class.id, campaign, selected, search)
     labels = class_labels(s, school_class.id, overview.roster)
+    unregistered = [line.id for line in overview.roster if line.stage == Stage.UNREGISTERED]
     return render_template(
         "teacher/class.html",
         school_class=school_class,
@@ -74,6 +74,7 @@ def class_page(class_id: int):
         search=search,
         students=overview.listed,
         codes_form=IssueCodesForm(),
+        invitations=outreach.invitation_counts(s, school_class.id, unregistered),
     )
 
 
@@ -93,20 +94,21 @@ def issue_codes(class_id: int):
 
 def _review_context(student_id: int):
     student = staff_student_or_404(student_id)
-    s = db.session()
-    campaign = records.active_campaign(s, student.school_id)
-    confirmation = records.confirmation_for(s, campaign, student) if campaign else None
-    return student, confirmation
+    # the running campaign, the student's confirmation and its corrections: one statement
+    campaign, confirmation = records.campaign_and_confirmation(db.session(), student, with_corrections=True)
+    return student, campaign, confirmation
 
 
 EVENT_LABELS = {State.APPROVED.value: N_("审核通过"), State.RETURNED.value: N_("退回给家长")}  # submissions: how
 
 
-def _render_review(student, confirmation, approve_form=None, return_form=None, status=200):
+def _render_review(student, campaign, confirmation, approve_form=None, return_form=None, status=200):
     s = db.session()
     linked = directory.student_parents(s, student)
     stage = stage_of(confirmation.state if confirmation else None, bool(linked),
                      key_data_returned=bool(keydata.returned_corrections(s, confirmation)))
+    is_submitted = confirmation is not None and confirmation.state == State.SUBMITTED.value
+    found_proofs = proofs.proofs_of(s, confirmation) if confirmation else []
     return render_template(
         "teacher/student.html",
         student=student,
@@ -120,41 +122,42 @@ def _render_review(student, confirmation, approve_form=None, return_form=None, s
         kind_labels=outreach.KIND_LABELS,
         status_labels=outreach.STATUS_LABELS,
         can_remind=stage in REMINDER_STAGES,
-        reminder_form=ReminderForm(),
         stage_labels=STAGE_LABELS,
         event_label=lambda event: provenance.event_label(event, EVENT_LABELS),
         provenance=provenance.provenance_of(s, confirmation),
         key_outcomes=keydata.OUTCOME_LABELS,
         blocks=record_blocks(student, confirmation),
-        approve_form=approve_form or ApproveForm(),
-        return_form=return_form or ReturnForm(),
-        is_submitted=confirmation is not None and confirmation.state == State.SUBMITTED.value,
+        # the decision's forms only when there is a submission to decide on
+        approve_form=approve_form or (ApproveForm() if is_submitted else None),
+        return_form=return_form or (ReturnForm() if is_submitted else None),
+        is_submitted=is_submitted,
         # the review queue: proof documents, the checks of each new value, previous / next submission
-        proofs=proofs.proofs_of(db.session(), confirmation) if confirmation else [],
-        missing_proof=confirmation is not None and proofs.is_missing_proof(db.session(), confirmation),
+        proofs=found_proofs,
+        missing_proof=confirmation is not None and proofs.is_missing_among(confirmation, found_proofs),
         verdicts=review_queue.correction_verdicts(student, confirmation.corrections) if confirmation else {},
-        position=position(student),
+        # only a submission waits in the queue
+        position=position(student, campaign) if is_submitted else None,
     ), status
 
 
 @bp.get("/students/<int:student_id>")
 @roles_required(*STAFF)
 def student_page(student_id: int):
-    student, confirmation = _review_context(student_id)
-    return _render_review(student, confirmation)
+    student, campaign, confirmation = _review_context(student_id)
+    return _render_review(student, campaign, confirmation)
 
 
 @bp.post("/students/<int:student_id>/approve")
 @roles_required(*STAFF)
 def approve(student_id: int):
-    student, confirmation = _review_context(student_id)
+    student, campaign, confirmation = _review_context(student_id)
     form = ApproveForm()
     if confirmation is None or not form.validate_on_submit():
         abort(400)
     queue_before = waiting(student)
     ok, _result = attempt(form, lambda: review.approve_confirmation(db.session(), confirmation, actor=actor()))
     if not ok:
-        return _render_review(student, confirmation, approve_form=form, status=409)
+        return _render_review(student, campaign, confirmation, approve_form=form, status=409)
     flash(_("已通过 %(name)s 的确认表", name=student.name), "success")
     return redirect(url_after_decision(student, queue_before))
 
@@ -162,7 +165,7 @@ def approve(student_id: int):
 @bp.post("/students/<int:student_id>/return")
 @roles_required(*STAFF)
 def return_(student_id: int):
-    student, confirmation = _review_context(student_id)
+    student, campaign, confirmation = _review_context(student_id)
     form = ReturnForm()
     if confirmation is None:
         abort(400)
@@ -173,4 +176,4 @@ def return_(student_id: int):
         if ok:
             flash(_("已退回 %(name)s 的确认表，家长会收到短信通知", name=student.name), "success")
             return redirect(url_after_decision(student, queue_before))
-    return _render_review(student, confirmation, return_form=form, status=400)
+    return _render_review(student, campaign, confirmation, return_form=form, status=400)
