@@ -26,6 +26,11 @@ class StudentLabels:
     def suffix(self, student: Student) -> Message | None:
         return self.suffixes.get(student.id)
 
+    def shown(self, students: Iterable, gettext) -> dict[int, str]:
+        """Each student's label as a page shows it, by id (students: anything with ``id`` and ``name``). Only a
+        namesake's label needs ``gettext``: a name alone in its class is shown as it is."""
+        return {s.id: self(s).render(gettext) if s.id in self.suffixes else s.name for s in students}
+
 
 def student_labels(session: Session, class_ids: Iterable[int]) -> StudentLabels:
     """The labels of the classes' students, in two queries however many students: only namesakes are loaded, and
@@ -39,12 +44,24 @@ def student_labels(session: Session, class_ids: Iterable[int]) -> StudentLabels:
         .group_by(Student.class_id, Student.name)
         .having(func.count() > 1)
     )
-    pairs = session.execute(shared).all()
+    return _labels_of(session, [tuple(p) for p in session.execute(shared)])
+
+
+def class_labels(session: Session, class_id: int, students: Iterable) -> StudentLabels:
+    """The labels of a class's students from the whole class already loaded (``students``: each with ``id`` and
+    ``name``): no statement at all unless two of them share a name, then one for the namesakes."""
+    seen: set[str] = set()
+    shared = {s.name for s in students if s.name in seen or seen.add(s.name)}
+    return _labels_of(session, [(class_id, name) for name in sorted(shared)])
+
+
+def _labels_of(session: Session, pairs: list[tuple[int, str]]) -> StudentLabels:
+    """The labels of the students of the (class id, name) ``pairs`` (names shared in their class)."""
     if not pairs:
         return StudentLabels()
     rows = session.execute(
         select(Student.id, Student.class_id, Student.name, Student.record, Student.upload_no)
-        .where(tuple_(Student.class_id, Student.name).in_([tuple(p) for p in pairs]))
+        .where(tuple_(Student.class_id, Student.name).in_(pairs))
     ).all()
     namesakes = [Namesake(i, c, n, (r or {}).get("birth_date") or "", (r or {}).get("class_seat_no") or "", u or "")
                  for i, c, n, r, u in rows]

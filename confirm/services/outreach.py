@@ -18,11 +18,20 @@ from sqlalchemy.orm import Session, selectinload
 
 from confirm.errors import DomainError
 from confirm.i18n import N_, Message
-from confirm.models import Campaign, Guardianship, Notification, ParentAccount, School, Student, utcnow
+from confirm.models import (
+    Campaign,
+    FamilyMember,
+    Guardianship,
+    Notification,
+    ParentAccount,
+    School,
+    Student,
+    utcnow,
+)
 from confirm.services.common import Actor, audit
 from confirm.services.limits import OUTREACH_PER_PHONE, SCHOOL_DAY, peek, spend, used
 from confirm.services.outbox import queue_sms
-from confirm.services.stats import students_with_stage
+from confirm.services.stats import stage_expression, stage_query, students_with_stage
 from confirm.states import REMINDER_STAGES, STAGE_LABELS, MessageKind, MessageStatus, Stage
 from confirm.validation import mobile_number
 
@@ -92,6 +101,55 @@ def recipients_for(session: Session, student: Student, stage: Stage) -> Recipien
         elif mobile not in [p for p, _ in found.phones]:
             found.phones.append((mobile, None))
     return found
+
+
+def _has_mobile(raws: Iterable[str | None]) -> bool:
+    return any(raw and mobile_number(raw) is not None for raw in raws)
+
+
+def invitation_counts(session: Session, class_id: int, unregistered: Iterable[int]) -> dict[str, int]:
+    """The class's invitations at a glance: students whose latest invitation was delivered (``sent``), failed or is
+    ``pending``, how many were ever ``invited``, and of the ``unregistered`` students (ids) those with no mobile on
+    record (``no_mobile``: they cannot be invited, as ``recipients_for`` finds). Two statements however many
+    students; only the phone fields of the records are read."""
+    rows = session.execute(
+        select(Notification.student_id, Notification.status)
+        .join(Student, Student.id == Notification.student_id)
+        .where(Student.class_id == class_id, Notification.kind == MessageKind.INVITATION.value)
+        .order_by(Notification.id)
+    ).all()
+    per_student: dict[int, set[str]] = {}
+    for student_id, status in rows:
+        per_student.setdefault(student_id, set()).add(status)
+    counts: dict[str, int] = {}
+    for statuses in per_student.values():
+        if MessageStatus.SENT in statuses:
+            outcome = "sent"
+        elif statuses & {MessageStatus.QUEUED, MessageStatus.SCHEDULED, MessageStatus.SENDING}:
+            outcome = "pending"
+        elif MessageStatus.FAILED in statuses:
+            outcome = "failed"
+        else:
+            continue
+        counts[outcome] = counts.get(outcome, 0) + 1
+    phones: dict[int, list[str | None]] = {}
+    ids = list(unregistered)
+    if ids:
+        for student_id, own, member in session.execute(
+            select(Student.id, Student.record["phone"].as_string(), FamilyMember.record["phone"].as_string())
+            .outerjoin(FamilyMember, FamilyMember.student_id == Student.id)
+            .where(Student.id.in_(ids))
+        ):
+            phones.setdefault(student_id, [own]).append(member)
+    counts["no_mobile"] = sum(not _has_mobile(raws) for raws in phones.values())
+    counts["invited"] = len(per_student)
+    return counts
+
+
+def unregistered_students(session: Session, class_id: int, campaign_id: int | None) -> list[int]:
+    """The ids of the class's students no parent has registered for (one statement)."""
+    return list(session.scalars(stage_query(campaign_id, Student.id).where(
+        Student.class_id == class_id, stage_expression(campaign_id) == Stage.UNREGISTERED.value)))
 
 
 # --- the clock, quiet hours and the budget ----------------------------------------------------------------------

@@ -80,6 +80,11 @@ def is_missing_proof(session: Session, confirmation: Confirmation) -> bool:
     return needs_proof(confirmation) and not has_proof(session, confirmation)
 
 
+def is_missing_among(confirmation: Confirmation, found: list[StoredFile]) -> bool:
+    """``is_missing_proof`` for a page that has already loaded the confirmation's proofs (``proofs_of``)."""
+    return needs_proof(confirmation) and not found
+
+
 MISSING_PROOF = N_("关键信息的更正需要上传证明材料（户口簿或身份证的照片，或 PDF 文件），请先上传证明材料再提交")
 
 

@@ -45,7 +45,8 @@ def event_label(event: ConfirmationEvent, labels: dict[str, str]) -> str:
 
 
 def provenance_of(session: Session, confirmation: Confirmation | None) -> Provenance | None:
-    """How the confirmation's current sheet came; None before any submission. At most three small queries."""
+    """How the confirmation's current sheet came; None before any submission. At most three small queries (none
+    for the account already loaded)."""
     if confirmation is None:
         return None
     submits = [e for e in confirmation.events if e.to_state == State.SUBMITTED.value]
@@ -53,10 +54,13 @@ def provenance_of(session: Session, confirmation: Confirmation | None) -> Proven
         return None
     event = submits[-1]
     via = submission_via(event)
+    # by primary key: no statement when the page has loaded the account already (the linked parents, the teacher)
     if event.actor_kind == "parent":
-        by = session.scalar(select(ParentAccount.platform_no).where(ParentAccount.id == event.actor_id)) or ""
+        account = session.get(ParentAccount, event.actor_id)
+        by = account.platform_no if account else ""
     else:
-        by = session.scalar(select(StaffUser.display_name).where(StaffUser.id == event.actor_id)) or ""
+        account = session.get(StaffUser, event.actor_id)
+        by = account.display_name if account else ""
     file_id = event.sheet_file_id or confirmation.sheet_file_id
     override, batch = None, None
     if file_id is not None:

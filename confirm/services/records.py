@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, joinedload
 from confirm.errors import FieldErrors, InvalidTransition
 from confirm.fields import MEMBER_FIELDS, MEMBER_SLOTS, STUDENT_FIELDS, Field, field_for
 from confirm.i18n import N_, Message
-from confirm.models import Campaign, Confirmation, FamilyMember, FieldCorrection, Student, utcnow
+from confirm.models import Campaign, Confirmation, FamilyMember, FieldCorrection, School, Student, utcnow
 from confirm.services.common import Actor, audit
 from confirm.states import EDITABLE_STATES, CorrectionStatus, State
 from confirm.validation import clean_value, validate_record
@@ -31,6 +31,18 @@ def active_campaign(session: Session, school_id: int) -> Campaign | None:
         .order_by(Campaign.created_at.desc(), Campaign.id.desc())
         .limit(1)
     )
+
+
+def school_and_campaign(session: Session, school_id: int) -> tuple[School, Campaign | None]:
+    """The school and its running campaign (as ``active_campaign``) in one statement, for pages that show both."""
+    row = session.execute(
+        select(School, Campaign)
+        .outerjoin(Campaign, (Campaign.school_id == School.id) & Campaign.is_active)
+        .where(School.id == school_id)
+        .order_by(Campaign.created_at.desc(), Campaign.id.desc())
+        .limit(1)
+    ).one()
+    return row[0], row[1]
 
 
 def confirmation_for(session: Session, campaign: Campaign, student: Student, *,

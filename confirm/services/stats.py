@@ -81,6 +81,12 @@ def _school_counts_statement():
     return _grouped_counts(Student.school_id == bindparam("school_id"), bindparam("campaign_id"))
 
 
+def stage_query(campaign_id: int | None, *columns):
+    """``select(*columns)`` from the students joined with their confirmation in ``campaign_id``: a query that may
+    select or filter on ``stage_expression(campaign_id)``."""
+    return _join_confirmation(select(*columns), campaign_id)
+
+
 def stage_counts(session: Session, class_ids: Iterable[int], campaign_id: int | None) -> dict[int, Counter]:
     """For each class id, a Counter of students per Stage."""
     class_ids = list(class_ids)
@@ -108,12 +114,38 @@ def students_with_stage(
         query = query.where(expr == stage.value)
     search = search.strip()
     if search:
-        by_platform_no = exists().where(
-            Guardianship.student_id == Student.id, Guardianship.parent_id == ParentAccount.id,
-            ParentAccount.platform_no.startswith(search, autoescape=True))
-        query = query.where(or_(Student.name.contains(search, autoescape=True), by_platform_no))
+        query = query.where(_matching(search))
     rows = session.execute(query.order_by(Student.name, Student.id)).all()
     return [(student, Stage(value)) for student, value in rows]
+
+
+def _matching(search: str):
+    """A SQL condition: the student's name contains ``search`` or a linked parent's platform number starts with it."""
+    by_platform_no = exists().where(
+        Guardianship.student_id == Student.id, Guardianship.parent_id == ParentAccount.id,
+        ParentAccount.platform_no.startswith(search, autoescape=True))
+    return or_(Student.name.contains(search, autoescape=True), by_platform_no)
+
+
+@dataclass(frozen=True)
+class RosterLine:
+    """One student on the class page: a name and a stage are all it shows (the record is not loaded)."""
+
+    id: int
+    name: str
+    stage: Stage
+    matches: bool = True  # found by the page's search (always, without one)
+
+
+def class_roster(session: Session, class_id: int, campaign_id: int | None, search: str = "") -> list[RosterLine]:
+    """Every student of the class with their stage, by name, and whether each matches ``search`` (as in
+    ``students_with_stage``). One statement however many students."""
+    search = search.strip()
+    matches = _matching(search) if search else literal(True)
+    query = _join_confirmation(select(Student.id, Student.name, stage_expression(campaign_id), matches),
+                               campaign_id).where(Student.class_id == class_id)
+    rows = session.execute(query.order_by(Student.name, Student.id)).all()
+    return [RosterLine(sid, name, Stage(value), bool(found)) for sid, name, value, found in rows]
 
 
 @dataclass(frozen=True)
@@ -259,14 +291,30 @@ def deadline_of(campaign: Campaign | None, today: date | None = None) -> Deadlin
     return Deadline(campaign.deadline if campaign else None, today or date.today())
 
 
-def students_behind(session: Session, class_id: int, campaign_id: int | None) -> list[tuple[Student, Stage]]:
-    """The class's students still in BEHIND_STAGES, by name: one query."""
-    expr = stage_expression(campaign_id)
-    query = _join_confirmation(select(Student, expr), campaign_id).where(
-        Student.class_id == class_id, expr.in_([s.value for s in BEHIND_STAGES])
-    )
-    rows = session.execute(query.order_by(Student.name, Student.id)).all()
-    return [(student, Stage(value)) for student, value in rows]
+@dataclass(frozen=True)
+class ClassOverview:
+    """What the class page shows: the figures of the whole class, who is behind (once the deadline is near), and
+    the students the page lists (those at ``selected``, if given, found by the search)."""
+
+    roster: list[RosterLine]  # the whole class
+    figures: Figures
+    behind: list[RosterLine]
+    listed: list[RosterLine]
+
+    @property
+    def counts(self) -> Counter:
+        return self.figures.counts
+
+
+def class_overview(session: Session, class_id: int, campaign: Campaign | None, selected: Stage | None = None,
+                   search: str = "", today: date | None = None) -> ClassOverview:
+    """The class page's figures and lists from one statement (``class_roster``): counts, the students behind and
+    the listed students are all read from the same rows."""
+    roster = class_roster(session, class_id, campaign.id if campaign else None, search)
+    figures = Figures(Counter(line.stage for line in roster), deadline_of(campaign, today))
+    behind = [line for line in roster if line.stage in BEHIND_STAGES] if figures.deadline.lateness else []
+    listed = [line for line in roster if line.matches and (selected is None or line.stage == selected)]
+    return ClassOverview(roster, figures, behind, listed)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 import pytest
 from sqlalchemy import event, func, select
 
-from confirm.models import Notification
+from confirm.models import Confirmation, Notification, StoredFile
 from confirm.states import MessageKind, MessageStatus
 from tests.factories import make_parent, make_student
 from tests.webapp.conftest import sms_code
@@ -118,3 +118,68 @@ def test_the_class_list_and_the_student_page_take_the_same_queries_however_many_
         teacher.get(url, query_string={"q": "测试"})
         teacher.get(student_url)
     assert len(many) == len(few)
+
+
+def whole_records(statements: list[str]) -> list[str]:
+    """The statements that read a student's whole record (not one field of it, as ->> or JSON_EXTRACT do)."""
+    return [sql for sql in statements if re.search(r"(?<!JSON_EXTRACT\()students\.record\b(?!\s*->)", sql)]
+
+
+@contextmanager
+def statements_of(app):
+    seen: list[str] = []
+    engine = app.extensions["db_engine"]
+
+    def keep(_conn, _cursor, sql, *_args):
+        seen.append(sql)
+
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+
+
+def test_the_class_page_takes_the_same_statements_however_many_students_and_reads_no_whole_record(app, teacher,
+                                                                                                   world, db):
+    url = f"/teacher/classes/{world.class_a.id}"
+    teacher.get(url)  # warm
+    with statements_of(app) as few:
+        page = teacher.get(url).get_data(as_text=True)
+    assert "无有效手机号 0" in page
+    for n in range(12):  # unregistered, each with a family member: the invitation summary looks at their phones
+        extra = make_student(db, world.class_a)
+        if n % 3 == 0:
+            extra.set_value("phone", "")
+            extra.members[0].set_value("phone", "0851-86001234")  # a landline: no mobile on record
+    db.commit()
+    with statements_of(app) as many:
+        page = teacher.get(url).get_data(as_text=True)
+    assert len(many) == len(few)
+    assert "无有效手机号 4" in page and len(listed_names(page)) == 15
+    assert whole_records(many) == []  # a name and a stage are all a row shows
+
+
+def test_a_submissions_review_page_takes_the_same_statements_however_many_corrections_proofs_and_parents(
+        app, teacher, world, db):
+    from tests.webapp.test_teacher_review import hand_in
+
+    student = world.students_a[0]
+    hand_in(app, db, world, student, world.parent.id, entries={(0, "ethnicity"): "02"})  # key data: needs a proof
+    url = f"/teacher/students/{student.id}"
+    teacher.get(url)  # warm
+    with statements_of(app) as few:
+        page = teacher.get(url).get_data(as_text=True)
+    assert "不能通过" in page  # no proof yet: approving is disabled
+    confirmation = db.scalars(select(Confirmation).where(Confirmation.student_id == student.id)).one()
+    for n in range(3):
+        db.add(StoredFile(school_id=student.school_id, student_id=student.id, kind="proof",
+                          confirmation_id=confirmation.id, storage_key=f"proof/{n}.jpg", sha256=f"{n}" * 64,
+                          content_type="image/jpeg", size_bytes=10, quality={}, uploaded_by_kind="parent",
+                          uploaded_by_id=world.parent.id))
+    make_parent(db, student)
+    db.commit()
+    with statements_of(app) as many:
+        page = teacher.get(url).get_data(as_text=True)
+    assert len(many) == len(few)
+    assert "不能通过" not in page and "审核通过" in page

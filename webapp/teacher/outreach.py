@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -12,7 +11,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import HiddenField, SelectChoice, SelectField, SelectMultipleField
 
-from confirm.models import Notification, SchoolClass, Student, utcnow
+from confirm.models import Campaign, Notification, SchoolClass, Student, utcnow
 from confirm.services import outbox, outreach
 from confirm.services.common import mask_phone
 from confirm.services.outreach import REMINDER_STAGES
@@ -169,33 +168,12 @@ def student_messages(student_id: int):
     )
 
 
-def invitation_summary(school_class: SchoolClass) -> dict[str, int]:
-    """For the class page: students whose latest invitation was delivered, failed or is pending, and the
-    unregistered students with no mobile on record (who cannot be invited)."""
+def invitation_summary(school_class: SchoolClass, campaign: Campaign | None) -> dict[str, int]:
+    """For the outreach page: the class's invitations at a glance (``outreach.invitation_counts``) in the page's
+    running ``campaign`` (None: none is running). The class page counts them from its roster."""
     s = db.session()
-    rows = s.execute(
-        select(Notification.student_id, Notification.status)
-        .join(Student, Student.id == Notification.student_id)
-        .where(Student.class_id == school_class.id, Notification.kind == MessageKind.INVITATION.value)
-        .order_by(Notification.id)
-    ).all()
-    per_student: dict[int, set[str]] = {}
-    for student_id, status in rows:
-        per_student.setdefault(student_id, set()).add(status)
-    counts: Counter = Counter()
-    for statuses in per_student.values():
-        if MessageStatus.SENT in statuses:
-            counts["sent"] += 1
-        elif statuses & {MessageStatus.QUEUED, MessageStatus.SCHEDULED, MessageStatus.SENDING}:
-            counts["pending"] += 1
-        elif MessageStatus.FAILED in statuses:
-            counts["failed"] += 1
-    campaign = active_campaign(s, school_class.school_id)
-    unregistered = outreach.lagging_students(s, school_class.id, campaign.id if campaign else None,
-                                             [Stage.UNREGISTERED])
-    counts["no_mobile"] = len(outreach.students_without_mobile(s, [st for st, _ in unregistered]))
-    counts["invited"] = len(per_student)
-    return dict(counts)
+    unregistered = outreach.unregistered_students(s, school_class.id, campaign.id if campaign else None)
+    return outreach.invitation_counts(s, school_class.id, unregistered)
 
 
 @bp.app_context_processor

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from confirm.models import SchoolClass, Student
+from confirm.models import Campaign, SchoolClass, Student
 from confirm.services import records, review_queue
 from confirm.services.namesakes import student_labels
 from confirm.states import Stage
@@ -27,9 +27,11 @@ def waiting(student: Student) -> list[int]:
     return review_queue.submitted_in_order(db.session(), school_class.id, _campaign_id(school_class))
 
 
-def position(student: Student) -> review_queue.Position | None:
-    """The student's place among the class's waiting submissions (for the previous / next links)."""
-    return review_queue.position_in(waiting(student), student.id)
+def position(student: Student, campaign: Campaign | None) -> review_queue.Position | None:
+    """The student's place among the class's waiting submissions in the running ``campaign`` (for the previous /
+    next links)."""
+    queue = review_queue.submitted_in_order(db.session(), student.class_id, campaign.id if campaign else None)
+    return review_queue.position_in(queue, student.id)
 
 
 def url_after_decision(student: Student, queue_before: list[int]) -> str:

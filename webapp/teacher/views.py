@@ -10,7 +10,7 @@ from confirm.i18n import N_
 from confirm.roles import Role
 from confirm.services import directory, keydata, outreach, proofs, provenance, records, review, review_queue, stats
 from confirm.services.common import mask_phone
-from confirm.services.namesakes import student_labels
+from confirm.services.namesakes import class_labels, student_labels
 from confirm.services.school import issue_class_codes
 from confirm.states import REMINDER_STAGES, STAGE_LABELS, Stage, State, stage_of
 from webapp.adapters import db
@@ -20,7 +20,6 @@ from webapp.shared.links import registration_url
 from webapp.shared.record_view import record_blocks
 from webapp.teacher import bp
 from webapp.teacher.forms import ApproveForm, IssueCodesForm, ReturnForm
-from webapp.teacher.outreach import ReminderForm
 from webapp.teacher.queue import position, url_after_decision, waiting
 from webapp.unit_of_work import attempt
 
@@ -38,37 +37,44 @@ def home():
     return render_template("teacher/home.html", classes=classes, counts=counts, campaign=campaign)
 
 
+def _id_url(endpoint: str, key: str) -> str:
+    """``endpoint``'s URL without its trailing id, built once for a page that links many ids: + str(id)."""
+    return url_for(endpoint, **{key: 0}).removesuffix("0")
+
+
 @bp.get("/classes/<int:class_id>")
 @roles_required(*STAFF)
 def class_page(class_id: int):
     school_class = staff_class_or_404(class_id)
     s = db.session()
-    campaign = records.active_campaign(s, school_class.school_id)
-    campaign_id = campaign.id if campaign else None
-    counts = stats.stage_counts(s, [school_class.id], campaign_id)[school_class.id]
     try:
         selected = Stage(request.args["stage"]) if request.args.get("stage") else None
     except ValueError:
         abort(404)
     search = request.args.get("q", "").strip()[:50]
-    students = stats.students_with_stage(s, school_class.id, campaign_id, selected, search)
-    figures = stats.Figures(counts, stats.deadline_of(campaign))
-    behind = stats.students_behind(s, school_class.id, campaign_id) if figures.deadline.lateness else []
+    _school, campaign = records.school_and_campaign(s, school_class.school_id)  # the page shows the school's name
+    overview = stats.class_overview(s, school_class.id, campaign, selected, search)
+    labels = class_labels(s, school_class.id, overview.roster)
+    unregistered = [line.id for line in overview.roster if line.stage == Stage.UNREGISTERED]
     return render_template(
         "teacher/class.html",
         school_class=school_class,
         campaign=campaign,
-        counts=counts,
-        total=sum(counts.values()),
-        figures=figures,
-        behind=behind,
+        counts=overview.counts,
+        total=overview.figures.total,
+        figures=overview.figures,
+        behind=overview.behind,
         stages=list(Stage),
         stage_labels=STAGE_LABELS,
+        # said once, not per student: each stage's word, each student's label, the review link's path
+        stage_names={stage: _(STAGE_LABELS[stage]) for stage in Stage},
+        names=labels.shown([*overview.listed, *overview.behind], _),
+        student_url=_id_url("teacher.student_page", "student_id"),
         selected=selected,
         search=search,
-        students=students,
-        label=student_labels(s, [school_class.id]),
+        students=overview.listed,
         codes_form=IssueCodesForm(),
+        invitations=outreach.invitation_counts(s, school_class.id, unregistered),
     )
 
 
@@ -88,20 +94,21 @@ def issue_codes(class_id: int):
 
 def _review_context(student_id: int):
     student = staff_student_or_404(student_id)
-    s = db.session()
-    campaign = records.active_campaign(s, student.school_id)
-    confirmation = records.confirmation_for(s, campaign, student) if campaign else None
-    return student, confirmation
+    # the running campaign, the student's confirmation and its corrections: one statement
+    campaign, confirmation = records.campaign_and_confirmation(db.session(), student, with_corrections=True)
+    return student, campaign, confirmation
 
 
 EVENT_LABELS = {State.APPROVED.value: N_("审核通过"), State.RETURNED.value: N_("退回给家长")}  # submissions: how
 
 
-def _render_review(student, confirmation, approve_form=None, return_form=None, status=200):
+def _render_review(student, campaign, confirmation, approve_form=None, return_form=None, status=200):
     s = db.session()
     linked = directory.student_parents(s, student)
     stage = stage_of(confirmation.state if confirmation else None, bool(linked),
                      key_data_returned=bool(keydata.returned_corrections(s, confirmation)))
+    is_submitted = confirmation is not None and confirmation.state == State.SUBMITTED.value
+    found_proofs = proofs.proofs_of(s, confirmation) if confirmation else []
     return render_template(
         "teacher/student.html",
         student=student,
@@ -115,41 +122,42 @@ def _render_review(student, confirmation, approve_form=None, return_form=None, s
         kind_labels=outreach.KIND_LABELS,
         status_labels=outreach.STATUS_LABELS,
         can_remind=stage in REMINDER_STAGES,
-        reminder_form=ReminderForm(),
         stage_labels=STAGE_LABELS,
         event_label=lambda event: provenance.event_label(event, EVENT_LABELS),
         provenance=provenance.provenance_of(s, confirmation),
         key_outcomes=keydata.OUTCOME_LABELS,
         blocks=record_blocks(student, confirmation),
-        approve_form=approve_form or ApproveForm(),
-        return_form=return_form or ReturnForm(),
-        is_submitted=confirmation is not None and confirmation.state == State.SUBMITTED.value,
+        # the decision's forms only when there is a submission to decide on
+        approve_form=approve_form or (ApproveForm() if is_submitted else None),
+        return_form=return_form or (ReturnForm() if is_submitted else None),
+        is_submitted=is_submitted,
         # the review queue: proof documents, the checks of each new value, previous / next submission
-        proofs=proofs.proofs_of(db.session(), confirmation) if confirmation else [],
-        missing_proof=confirmation is not None and proofs.is_missing_proof(db.session(), confirmation),
+        proofs=found_proofs,
+        missing_proof=confirmation is not None and proofs.is_missing_among(confirmation, found_proofs),
         verdicts=review_queue.correction_verdicts(student, confirmation.corrections) if confirmation else {},
-        position=position(student),
+        # only a submission waits in the queue
+        position=position(student, campaign) if is_submitted else None,
     ), status
 
 
 @bp.get("/students/<int:student_id>")
 @roles_required(*STAFF)
 def student_page(student_id: int):
-    student, confirmation = _review_context(student_id)
-    return _render_review(student, confirmation)
+    student, campaign, confirmation = _review_context(student_id)
+    return _render_review(student, campaign, confirmation)
 
 
 @bp.post("/students/<int:student_id>/approve")
 @roles_required(*STAFF)
 def approve(student_id: int):
-    student, confirmation = _review_context(student_id)
+    student, campaign, confirmation = _review_context(student_id)
     form = ApproveForm()
     if confirmation is None or not form.validate_on_submit():
         abort(400)
     queue_before = waiting(student)
     ok, _result = attempt(form, lambda: review.approve_confirmation(db.session(), confirmation, actor=actor()))
     if not ok:
-        return _render_review(student, confirmation, approve_form=form, status=409)
+        return _render_review(student, campaign, confirmation, approve_form=form, status=409)
     flash(_("已通过 %(name)s 的确认表", name=student.name), "success")
     return redirect(url_after_decision(student, queue_before))
 
@@ -157,7 +165,7 @@ def approve(student_id: int):
 @bp.post("/students/<int:student_id>/return")
 @roles_required(*STAFF)
 def return_(student_id: int):
-    student, confirmation = _review_context(student_id)
+    student, campaign, confirmation = _review_context(student_id)
     form = ReturnForm()
     if confirmation is None:
         abort(400)
@@ -168,4 +176,4 @@ def return_(student_id: int):
         if ok:
             flash(_("已退回 %(name)s 的确认表，家长会收到短信通知", name=student.name), "success")
             return redirect(url_after_decision(student, queue_before))
-    return _render_review(student, confirmation, return_form=form, status=400)
+    return _render_review(student, campaign, confirmation, return_form=form, status=400)
