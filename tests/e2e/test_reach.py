@@ -181,8 +181,6 @@ def test_every_parent_page_passes_axe_and_has_no_tap_target_under_44_px(browser,
             page.wait_for_load_state()
             violations.extend(axe_violations(page))
             small.extend(small_targets(page))
-            if path == klass:
-                full_page_screenshot(page, screenshot_dir / "teacher-class-phone.png")
 
         for path in ("/login", "/login/forgot", "/register"):
             page.goto(base + path)
