@@ -4,9 +4,10 @@ Creates a private schema in postgresql+psycopg://postgres@127.0.0.1:5432/test_pe
 migrates it, seeds one class of 45 students with a parent (one correction typed) and the head teacher, signs both in,
 then sends GETs from 16 keep-alive connections (stdlib http.client, one thread each, loopback only) for a few
 seconds per page: /healthz (the baseline, same server, same run), the parent's record page and the teacher's class
-page, as a browser asks for them (Accept-Encoding: br, gzip). Prints requests/s, p50/p95, the ratio of each page to
-/healthz, the gunicorn processes' CPU time per request (steadier than requests/s on a busy machine: the same ratio,
-from CPU time), and the record page's size plain, gzip and brotli. Drops the schema at the end.
+page, as a browser asks for them (Accept-Encoding: br, gzip); for this checkout also a page a signed-in parent may
+open that shows nothing (what every parent page costs before its own work). Prints requests/s, p50/p95, the ratio
+of each page to /healthz, the gunicorn processes' CPU time per request (steadier than requests/s on a busy machine:
+the same ratio, from CPU time), and the record page's size plain, gzip and brotli. Drops the schema at the end.
 
     .venv/bin/python benchmarks/load_pages.py                         # this checkout
     .venv/bin/python benchmarks/load_pages.py --baseline /tmp/perf-base   # and another checkout first, for before/after
@@ -161,10 +162,23 @@ def _sizes(base: str, path: str, cookie: str) -> dict[str, int]:
     return out
 
 
+def floor_app():
+    """The app with a page a signed-in parent may open that shows nothing (benchmarks/profile_record.py): what any
+    parent page costs before its own work, on the same server."""
+    from benchmarks.profile_record import _add_floor_page
+    from webapp import create_app
+
+    app = create_app()
+    _add_floor_page(app)
+    return app
+
+
 def measure(app_root: Path, label: str) -> dict:
     """Migrate a fresh schema with ``app_root``'s code, seed it, serve it with gunicorn and load it."""
+    from benchmarks.profile_record import FLOOR
     from tests.servers import gunicorn
 
+    with_floor = app_root == ROOT  # the page is this checkout's benchmark code
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     admin = create_engine(BASE)
     with admin.begin() as conn:
@@ -179,12 +193,14 @@ def measure(app_root: Path, label: str) -> dict:
         seeded = _seed(url)
         with tempfile.TemporaryDirectory() as tmp, \
                 gunicorn(url, Path(tmp), workers=2, threads=THREADS, root=app_root, PYTHONPATH=str(app_root),
+                         app="benchmarks.load_pages:floor_app()" if with_floor else "webapp:create_app()",
                          # no worker recycled mid-run (max_requests): its CPU time would leave the sum
                          GUNICORN_CMD_ARGS="--max-requests 0") as base:
             parent = _sign_in(base, seeded["parent"], seeded["password"])
             teacher = _sign_in(base, seeded["teacher"], seeded["password"])
             pages = {
                 "/healthz": ("/healthz", ""),
+                **({"signed in, nothing shown": (FLOOR, parent)} if with_floor else {}),
                 "record page": (f"/parent/students/{seeded['student_id']}", parent),
                 "class page": (f"/teacher/classes/{seeded['class_id']}", teacher),
             }
@@ -210,9 +226,11 @@ def _report(label: str, results: dict) -> None:
     health = results["/healthz"]["rps"]
     health_cpu = results["/healthz"]["cpu_ms"]
     print(f"\n== {label}: gunicorn 2 workers × {THREADS} threads, {CONNECTIONS} connections, {SECONDS:.0f} s per page")
-    for name in ("/healthz", "record page", "class page"):
+    for name in ("/healthz", "signed in, nothing shown", "record page", "class page"):
+        if name not in results:
+            continue
         r = results[name]
-        print(f"{name:12s} {r['rps']:8.0f} req/s   p50 {r['p50']:6.1f} ms   p95 {r['p95']:6.1f} ms   "
+        print(f"{name:24s} {r['rps']:8.0f} req/s   p50 {r['p50']:6.1f} ms   p95 {r['p95']:6.1f} ms   "
               f"× /healthz {r['rps'] / health:5.3f}   server CPU {r['cpu_ms']:5.2f} ms/request "
               f"(/healthz's ÷ this: {health_cpu / r['cpu_ms']:5.3f})")
     sizes = results["sizes"]
@@ -236,7 +254,7 @@ def main() -> int:
     if args.baseline:
         print("\n== after / before")
         for name in ("/healthz", "record page", "class page"):
-            print(f"{name:12s} req/s × {after[name]['rps'] / before[name]['rps']:5.2f}   "
+            print(f"{name:24s} req/s × {after[name]['rps'] / before[name]['rps']:5.2f}   "
                   f"p95 × {after[name]['p95'] / before[name]['p95']:5.2f}")
         print(f"record page bytes sent to a browser: {abs(before['sizes']['br']):,} → {abs(after['sizes']['br']):,}")
     return 0

@@ -41,10 +41,11 @@ def serve(app: Flask) -> Iterator[str]:
 
 @contextmanager
 def gunicorn(database_url: str, workdir: Path, *, workers: int = 2, threads: int = 2, root: Path = ROOT,
-             **settings: str) -> Iterator[str]:
+             app: str = "webapp:create_app()", **settings: str) -> Iterator[str]:
     """The app as production runs it: gunicorn with the project's gunicorn.conf.py, ``workers`` processes of
     ``threads`` threads on a free loopback port, configured through the environment like a deployment; yields the
-    base URL. Its log is ``workdir/gunicorn.log``. ``root``: the checkout to serve (a benchmark's baseline)."""
+    base URL. Its log is ``workdir/gunicorn.log``. ``root``: the checkout to serve (a benchmark's baseline); ``app``:
+    the WSGI app to serve (a benchmark may add a page of its own)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -55,7 +56,7 @@ def gunicorn(database_url: str, workdir: Path, *, workers: int = 2, threads: int
     log = (workdir / "gunicorn.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(root / "gunicorn.conf.py"), "--workers", str(workers),
-         "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "2", "webapp:create_app()"],
+         "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "2", app],
         cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -10,7 +10,7 @@ from flask_babel import format_datetime, get_locale, gettext
 
 from webapp import adapters, rate_limits
 from webapp.config import from_environment
-from webapp.extensions import babel, csrf, login_manager, select_locale
+from webapp.extensions import babel, csrf, install_template_gettext, login_manager, quick_gettext, select_locale
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,6 +81,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(ROOT / "translations"))
     babel.init_app(app, locale_selector=select_locale)
+    install_template_gettext(app)
     login_manager.localize_callback = gettext
 
 
@@ -107,7 +108,7 @@ def register_templates(app: Flask) -> None:
     from webapp.shared.urls import id_url
 
     def msg(value):
-        return value.render(gettext) if isinstance(value, Message) else gettext(value)
+        return value.render(quick_gettext) if isinstance(value, Message) else quick_gettext(value)
 
     app.jinja_env.filters["msg"] = msg
     app.jinja_env.filters["datetime_local"] = lambda value: format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""
@@ -116,7 +117,7 @@ def register_templates(app: Flask) -> None:
     app.jinja_env.globals["readable"] = readable
     app.jinja_env.globals["id_url"] = id_url  # one URL pattern for a table's rows instead of url_for per row
     # One wording for each stage on every page, the parent's and the teacher's (confirm.states.STAGE_LABELS)
-    app.jinja_env.globals["stage_label"] = lambda stage: gettext(STAGE_LABELS[Stage(stage)])
+    app.jinja_env.globals["stage_label"] = lambda stage: quick_gettext(STAGE_LABELS[Stage(stage)])
 
 
 def register_errors(app: Flask) -> None:
