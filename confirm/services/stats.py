@@ -185,10 +185,15 @@ def school_students(session: Session, school_id: int, campaign_id: int | None, *
         matching = matching.where(expr == stage.value)
     total = session.scalar(select(func.count()).select_from(matching.subquery()))
     page = max(1, min(page, max(1, -(-total // per_page))))
+    # The page's ids first (walking the name index), then the columns of just those: the stage, with its
+    # subqueries, is not worked out for every student skipped before a later page.
+    ids = matching.order_by(Student.name, Student.id).limit(per_page).offset((page - 1) * per_page).subquery()
     rows = session.execute(
-        matching.add_columns(Student.name, SchoolClass.grade, SchoolClass.name.label("class_name"), expr)
+        _join_confirmation(select(Student.id, Student.name, SchoolClass.grade, SchoolClass.name.label("class_name"),
+                                  expr), campaign_id)
+        .join(ids, ids.c.id == Student.id)
         .join(SchoolClass, SchoolClass.id == Student.class_id)
-        .order_by(Student.name, Student.id).limit(per_page).offset((page - 1) * per_page)
+        .order_by(Student.name, Student.id)
     ).all()
     lines = [StudentLine(sid, student_name, f"{grade} {class_name}", Stage(value))
              for sid, student_name, grade, class_name, value in rows]
