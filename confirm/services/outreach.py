@@ -72,12 +72,6 @@ def preload_members(session: Session, students: Iterable[Student]) -> None:
         list(session.scalars(select(Student).where(Student.id.in_(ids)).options(selectinload(Student.members))))
 
 
-def students_without_mobile(session: Session, students: list[Student]) -> list[Student]:
-    """The unregistered students with no mobile anywhere on their record (they cannot be invited by SMS)."""
-    preload_members(session, students)
-    return [s for s in students if not recipients_for(session, s, Stage.UNREGISTERED).phones]
-
-
 def recipients_for(session: Session, student: Student, stage: Stage) -> Recipients:
     """Registered: the linked parents' phones. Unregistered: the mobiles on the family members and the student."""
     found = Recipients()
@@ -104,6 +98,8 @@ def recipients_for(session: Session, student: Student, stage: Stage) -> Recipien
 
 
 def _has_mobile(raws: Iterable[str | None]) -> bool:
+    """True when one of the raw phone fields is a mobile (the rule of ``recipients_for`` for an unregistered
+    student), for counting without loading the records."""
     return any(raw and mobile_number(raw) is not None for raw in raws)
 
 

@@ -62,13 +62,15 @@ def settled(app, expected: int, timeout: float = 20) -> list[Notification]:
 
 
 @pytest.mark.parametrize("redis", ["none", "down"])
-def test_a_reminder_to_45_phones_answers_within_a_second_though_the_provider_refuses_each(db_url, tmp_path,
-                                                                                         twilio, redis, monkeypatch):
+def test_a_reminder_to_45_phones_is_answered_before_the_provider_is_tried_and_each_refusal_is_kept(
+        db_url, tmp_path, twilio, redis, monkeypatch):
+    """The teacher's answer does not wait for the provider (how fast it is: benchmarks/outbox_latency.py)."""
     noon = datetime.now(LOCAL_TZ).replace(hour=12, minute=0, second=0, microsecond=0)  # not in quiet hours
     if noon > datetime.now(LOCAL_TZ):  # the last noon, never a future one: rows are dated by it
         noon -= timedelta(days=1)
     monkeypatch.setattr("webapp.teacher.outreach.clock", lambda: noon.astimezone(UTC))
     twilio.always = (429, message_error(429, 20429, "Too Many Requests"))
+    twilio.delay = 0.05  # 45 tries take 2.25 s or more: an answer that waited for them would come after all 45
     extra = {"REDIS_URL": f"redis://127.0.0.1:{_closed_port()}/0"} if redis == "down" else {}
     app = twilio_app(db_url, tmp_path, twilio, **extra)
     with app.extensions["db_sessionmaker"]() as s:
@@ -85,13 +87,12 @@ def test_a_reminder_to_45_phones_answers_within_a_second_though_the_provider_ref
     with serve(app) as url, requests.Session() as browser:
         assert browser.post(f"{url}/login", data={"login": username, "password": PASSWORD},
                             allow_redirects=False).status_code == 302
-        started = time.perf_counter()
         answer = browser.post(f"{url}/teacher/classes/{class_id}/reminders", data={"stage": "unregistered"},
                               allow_redirects=False)
-        elapsed = time.perf_counter() - started
+        tried_before_the_answer = len([r for r in twilio.requests if r.method == "POST"])
         messages = settled(app, 45)
 
-    assert answer.status_code == 302 and elapsed < 1.0, f"the teacher waited {elapsed:.2f} s"
+    assert answer.status_code == 302 and tried_before_the_answer < 45, tried_before_the_answer
     assert len(messages) == 45 and len([r for r in twilio.requests if r.method == "POST"]) == 45  # one try each
     assert {(n.status, n.attempts) for n in messages} == {("queued", 1)}  # none lost: each waits for its retry
     assert all("限流" in n.reason and n.scheduled_for > n.created_at for n in messages)

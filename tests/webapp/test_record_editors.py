@@ -127,20 +127,42 @@ def test_the_record_page_warns_before_leaving_with_unsaved_corrections(parent, w
     assert re.search(r'<script src="/static/js/record\.js\?v=[0-9a-f]{12}"', page)
 
 
-def _kept_rows() -> int:
-    from webapp.shared.record_view import _KEPT
+def _kept_rows(app) -> int:
+    from webapp.shared.record_view import KEPT
 
-    return len(_KEPT._items)
+    kept = app.extensions.get(KEPT)
+    return len(kept._items) if kept else 0
 
 
-def test_an_unchanged_record_is_rendered_once_and_its_rows_reused(parent, world):
+@pytest.fixture
+def nothing_kept(app):
+    """The app (one for the whole run) without rows kept by earlier tests."""
+    from webapp.shared.record_view import KEPT
+
+    app.extensions.pop(KEPT, None)
+    return app
+
+
+def test_an_unchanged_record_is_rendered_once_and_its_rows_reused(nothing_kept, parent, world):
+    app = nothing_kept
     first = parent.get(_record_url(world)).get_data(as_text=True)
-    kept = _kept_rows()
+    kept = _kept_rows(app)
     with patch("webapp.shared.record_view.render_template", side_effect=AssertionError("rendered again")):
         again = parent.get(_record_url(world)).get_data(as_text=True)
-    assert _kept_rows() == kept
-    rows = re.compile(r'<section class="card record-block">.*</section>', re.S)
+    assert _kept_rows(app) == kept == 1
+    rows = re.compile(r'<section class="card record-block">.*</section>\s*<div class="actionbar">', re.S)
     assert rows.search(again)[0] == rows.search(first)[0]
+
+
+def test_a_refused_save_shows_its_open_editor_and_is_never_kept(nothing_kept, parent, world):
+    app = nothing_kept
+    refused = parent.post(_record_url(world), data={"c0-current_address": "x" * 500})
+    page = refused.get_data(as_text=True)
+    assert 'has-error' in page and re.search(r'<input[^>]+name="c0-current_address"', page)
+    assert _kept_rows(app) == 0
+    shown = parent.get(_record_url(world)).get_data(as_text=True)  # the record as saved: no editor, no error
+    assert "has-error" not in shown and not re.search(r'<input[^>]+name="c0-', shown)
+    assert _kept_rows(app) == 1
 
 
 def test_a_change_to_any_shown_value_shows_at_once_after_the_rows_were_kept(parent, world, db):

@@ -149,10 +149,13 @@ def record_rows_html(student: Student, confirmation: Confirmation | None, *, edi
         blocks = record_blocks(student, confirmation)
         rows = {row.input_name: row for block in blocks for row in block.rows}
         return _render_rows(blocks, editable, fields_url, editors, rows)
+    kept = current_app.extensions.get(KEPT)
+    if kept is None:  # the first record page of this app in this process (a second thread's store is dropped)
+        kept = current_app.extensions.setdefault(KEPT, RecentlyRendered(256))
     key = (_record_data(student, confirmation), editable, fields_url, str(get_locale()))
-    html = _KEPT.get(key)
+    html = kept.get(key)
     if html is None:
-        html = _KEPT.put(key, _render_rows(record_blocks(student, confirmation), editable, fields_url, None, {}))
+        html = kept.put(key, _render_rows(record_blocks(student, confirmation), editable, fields_url, None, {}))
     return html
 
 
@@ -172,7 +175,7 @@ def _record_data(student: Student, confirmation: Confirmation | None) -> tuple:
     return tuple(sorted((student.record or {}).items())), members, corrections
 
 
-class _RecentlyRendered:
+class RecentlyRendered:
     """The HTML of the most recently shown records, shared by a process's threads (least recently used goes)."""
 
     def __init__(self, size: int):
@@ -194,7 +197,8 @@ class _RecentlyRendered:
         return html
 
 
-_KEPT = _RecentlyRendered(256)  # about 20 KB of HTML each
+# Per app and process: about 50 KB each with its key (the record itself), 256 of them about 12 MB per worker.
+KEPT = "kept_record_rows"
 
 
 # --- the correction editors: rendered only for the fields a parent opens ---------------------------------------------

@@ -18,6 +18,7 @@ from webapp.adapters.keys import code_key
 from webapp.auth.identity import STAFF, actor, roles_required, staff_class_or_404, staff_classes, staff_student_or_404
 from webapp.shared.links import registration_url
 from webapp.shared.record_view import record_blocks
+from webapp.shared.urls import id_url
 from webapp.teacher import bp
 from webapp.teacher.forms import ApproveForm, IssueCodesForm, ReturnForm
 from webapp.teacher.queue import position, url_after_decision, waiting
@@ -35,11 +36,6 @@ def home():
     campaign = records.active_campaign(db.session(), current_user.school_id)
     counts = stats.stage_counts(db.session(), [c.id for c in classes], campaign.id if campaign else None)
     return render_template("teacher/home.html", classes=classes, counts=counts, campaign=campaign)
-
-
-def _id_url(endpoint: str, key: str) -> str:
-    """``endpoint``'s URL without its trailing id, built once for a page that links many ids: + str(id)."""
-    return url_for(endpoint, **{key: 0}).removesuffix("0")
 
 
 @bp.get("/classes/<int:class_id>")
@@ -69,7 +65,7 @@ def class_page(class_id: int):
         # said once, not per student: each stage's word, each student's label, the review link's path
         stage_names={stage: _(STAGE_LABELS[stage]) for stage in Stage},
         names=labels.shown([*overview.listed, *overview.behind], _),
-        student_url=_id_url("teacher.student_page", "student_id"),
+        student_url=id_url("teacher.student_page", "student_id"),
         selected=selected,
         search=search,
         students=overview.listed,
