@@ -27,16 +27,16 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
-from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks._measure import migrate, private_schema  # noqa: E402
 
 BASE = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test_perf")
 CONNECTIONS = 16
@@ -179,23 +179,13 @@ def measure(app_root: Path, label: str) -> dict:
     from tests.servers import gunicorn
 
     with_floor = app_root == ROOT  # the page is this checkout's benchmark code
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(BASE)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{BASE}{'&' if '?' in BASE else '?'}options=-csearch_path%3D{schema}"
-    try:
-        env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(app_root), "SECRET_KEY": "bench-" + "x" * 40}
-        import subprocess
-
-        subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", "db", "upgrade"], cwd=app_root, env=env,
-                       check=True, capture_output=True, timeout=300)
+    with private_schema(BASE) as url, tempfile.TemporaryDirectory() as tmp:
+        migrate(url, app_root, PYTHONPATH=str(app_root))
         seeded = _seed(url)
-        with tempfile.TemporaryDirectory() as tmp, \
-                gunicorn(url, Path(tmp), workers=2, threads=THREADS, root=app_root, PYTHONPATH=str(app_root),
-                         app="benchmarks.load_pages:floor_app()" if with_floor else "webapp:create_app()",
-                         # no worker recycled mid-run (max_requests): its CPU time would leave the sum
-                         GUNICORN_CMD_ARGS="--max-requests 0") as base:
+        with gunicorn(url, Path(tmp), workers=2, threads=THREADS, root=app_root, PYTHONPATH=str(app_root),
+                      app="benchmarks.load_pages:floor_app()" if with_floor else "webapp:create_app()",
+                      # no worker recycled mid-run (max_requests): its CPU time would leave the sum
+                      GUNICORN_CMD_ARGS="--max-requests 0") as base:
             parent = _sign_in(base, seeded["parent"], seeded["password"])
             teacher = _sign_in(base, seeded["teacher"], seeded["password"])
             pages = {
@@ -214,10 +204,6 @@ def measure(app_root: Path, label: str) -> dict:
                 results[name] = {"rps": count / seconds, "p50": statistics.median(samples), "p95": cuts[94],
                                  "cpu_ms": cpu * 1000 / count}
             results["sizes"] = _sizes(base, pages["record page"][0], parent)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
     _report(label, results)
     return results
 

@@ -18,22 +18,20 @@ postgresql+psycopg://postgres@127.0.0.1:5432/test_perf (or BENCH_DATABASE_URL), 
 from __future__ import annotations
 
 import cProfile
-import io
 import logging
 import os
-import pstats
-import subprocess
 import sys
 import tempfile
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._measure import bench_app, migrate, print_profile, private_schema  # noqa: E402
 from benchmarks.profile_record import _per_request, _sign_in  # noqa: E402
 
 BASE = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test_perf")
@@ -98,62 +96,44 @@ def _print_statements(client, path: str, engine, name: str) -> None:
 
 def main() -> int:
     from benchmarks.load_pages import _seed
-    from webapp import create_app
 
     logging.disable(logging.WARNING)
-    schema = f"prof_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(BASE)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{BASE}{'&' if '?' in BASE else '?'}options=-csearch_path%3D{schema}"
     profiles: dict[str, cProfile.Profile] = {}
-    try:
-        env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-" + "x" * 40}
-        subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", "db", "upgrade"], cwd=ROOT, env=env,
-                       check=True, capture_output=True, timeout=300)
+    with private_schema(BASE, "prof") as url, tempfile.TemporaryDirectory() as tmp:
+        migrate(url, ROOT)
         seeded = _seed(url)
         submitted_id = _submitted_student(url, seeded)
-        with tempfile.TemporaryDirectory() as tmp:
-            app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-" + "x" * 40,
-                              "STORAGE_URL": f"file://{tmp}/storage", "SMS_BACKEND": "memory",
-                              "PUBLIC_BASE_URL": "http://127.0.0.1:5000"})
-            engine = app.extensions["db_engine"]
-            client = app.test_client()
-            _sign_in(client, seeded["teacher"], seeded["password"])
-            paths = {"class": f"/teacher/classes/{seeded['class_id']}",
-                     "review": f"/teacher/students/{submitted_id}"}
-            paths = {name: path for name, path in paths.items() if name in PAGES}
-            for path in paths.values():
-                _per_request(client, path, engine, 20)  # warm-up: templates compiled, pool filled
-            if os.environ.get("PROFILE_SQL"):
-                for name, path in paths.items():
-                    _print_statements(client, path, engine, name)
-            health_ms, health_cpu, _ = _per_request(client, "/healthz", engine, REQUESTS)
-            print(f"/healthz     {health_ms:6.2f} ms/request, CPU {health_cpu:6.2f} ms")
+        app = bench_app(url, tmp)
+        engine = app.extensions["db_engine"]
+        client = app.test_client()
+        _sign_in(client, seeded["teacher"], seeded["password"])
+        paths = {"class": f"/teacher/classes/{seeded['class_id']}",
+                 "review": f"/teacher/students/{submitted_id}"}
+        paths = {name: path for name, path in paths.items() if name in PAGES}
+        for path in paths.values():
+            _per_request(client, path, engine, 20)  # warm-up: templates compiled, pool filled
+        if os.environ.get("PROFILE_SQL"):
             for name, path in paths.items():
-                ms, cpu, counts = _per_request(client, path, engine, REQUESTS)
-                print(f"{name + ' page':12s} {ms:6.2f} ms/request, CPU {cpu:6.2f} ms  "
-                      f"(/healthz ÷ this: {health_cpu / cpu:5.3f})")
-                print(f"per {name} page: " + ", ".join(f"{v:g} {k}" for k, v in sorted(counts.items())))
-            if TOP:
-                for name, path in paths.items():
-                    profiler = cProfile.Profile()
-                    profiler.enable()
-                    _per_request(client, path, engine, REQUESTS)
-                    profiler.disable()
-                    if os.environ.get("PROFILE_DUMP"):
-                        profiler.dump_stats(f"{os.environ['PROFILE_DUMP']}.{name}")
-                    profiles[name] = profiler
-            engine.dispose()
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+                _print_statements(client, path, engine, name)
+        health_ms, health_cpu, _ = _per_request(client, "/healthz", engine, REQUESTS)
+        print(f"/healthz     {health_ms:6.2f} ms/request, CPU {health_cpu:6.2f} ms")
+        for name, path in paths.items():
+            ms, cpu, counts = _per_request(client, path, engine, REQUESTS)
+            print(f"{name + ' page':12s} {ms:6.2f} ms/request, CPU {cpu:6.2f} ms  "
+                  f"(/healthz ÷ this: {health_cpu / cpu:5.3f})")
+            print(f"per {name} page: " + ", ".join(f"{v:g} {k}" for k, v in sorted(counts.items())))
+        if TOP:
+            for name, path in paths.items():
+                profiler = cProfile.Profile()
+                profiler.enable()
+                _per_request(client, path, engine, REQUESTS)
+                profiler.disable()
+                if os.environ.get("PROFILE_DUMP"):
+                    profiler.dump_stats(f"{os.environ['PROFILE_DUMP']}.{name}")
+                profiles[name] = profiler
+        engine.dispose()
     for name, profiler in profiles.items():
-        for order in ("tottime", "cumulative"):
-            out = io.StringIO()
-            pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(TOP)
-            print(f"\n== {name} page by {order} ({REQUESTS} requests)\n" + out.getvalue().split("\n", 6)[-1])
+        print_profile(profiler, REQUESTS, TOP, f"{name} page ")
     return 0
 
 

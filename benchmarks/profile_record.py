@@ -14,23 +14,21 @@ BENCH_DATABASE_URL), dropped at the end.
 from __future__ import annotations
 
 import cProfile
-import io
 import logging
 import os
-import pstats
 import re
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import event
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks._measure import bench_app, migrate, print_profile, private_schema  # noqa: E402
 
 BASE = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test_perf")
 REQUESTS = int(os.environ.get("PROFILE_REQUESTS", "200"))
@@ -93,52 +91,34 @@ def _add_floor_page(app) -> None:
 
 def main() -> int:
     from benchmarks.load_pages import _seed
-    from webapp import create_app
 
     logging.disable(logging.WARNING)
-    schema = f"prof_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(BASE)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{BASE}{'&' if '?' in BASE else '?'}options=-csearch_path%3D{schema}"
-    try:
-        env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-" + "x" * 40}
-        subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", "db", "upgrade"], cwd=ROOT, env=env,
-                       check=True, capture_output=True, timeout=300)
+    with private_schema(BASE, "prof") as url, tempfile.TemporaryDirectory() as tmp:
+        migrate(url, ROOT)
         seeded = _seed(url)
-        with tempfile.TemporaryDirectory() as tmp:
-            app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-" + "x" * 40,
-                              "STORAGE_URL": f"file://{tmp}/storage", "SMS_BACKEND": "memory",
-                              "PUBLIC_BASE_URL": "http://127.0.0.1:5000"})
-            _add_floor_page(app)
-            engine = app.extensions["db_engine"]
-            client = app.test_client()
-            _sign_in(client, seeded["parent"], seeded["password"])
-            path = f"/parent/students/{seeded['student_id']}"
-            _per_request(client, path, engine, 20)  # warm-up: templates compiled, pool filled
-            health_ms, health_cpu, _ = _per_request(client, "/healthz", engine, REQUESTS)
-            floor_ms, floor_cpu, floor_counts = _per_request(client, FLOOR, engine, REQUESTS)
-            ms, cpu, counts = _per_request(client, path, engine, REQUESTS)
-            print(f"/healthz     {health_ms:6.2f} ms/request, CPU {health_cpu:6.2f} ms")
-            print(f"signed in, nothing shown {floor_ms:6.2f} ms/request, CPU {floor_cpu:6.2f} ms  ("
-                  + ", ".join(f"{v:g} {k}" for k, v in sorted(floor_counts.items())) + ")")
-            print(f"record page  {ms:6.2f} ms/request, CPU {cpu:6.2f} ms  (/healthz ÷ this: {health_cpu / cpu:5.3f})")
-            print("per record page: " + ", ".join(f"{v:g} {k}" for k, v in sorted(counts.items())))
-            profiler = cProfile.Profile()
-            profiler.enable()
-            _per_request(client, path, engine, REQUESTS)
-            profiler.disable()
-            if os.environ.get("PROFILE_DUMP"):
-                profiler.dump_stats(os.environ["PROFILE_DUMP"])
-            engine.dispose()
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-    for order in ("tottime", "cumulative"):
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(TOP)
-        print(f"\n== by {order} ({REQUESTS} requests)\n" + out.getvalue().split("\n", 6)[-1])
+        app = bench_app(url, tmp)
+        _add_floor_page(app)
+        engine = app.extensions["db_engine"]
+        client = app.test_client()
+        _sign_in(client, seeded["parent"], seeded["password"])
+        path = f"/parent/students/{seeded['student_id']}"
+        _per_request(client, path, engine, 20)  # warm-up: templates compiled, pool filled
+        health_ms, health_cpu, _ = _per_request(client, "/healthz", engine, REQUESTS)
+        floor_ms, floor_cpu, floor_counts = _per_request(client, FLOOR, engine, REQUESTS)
+        ms, cpu, counts = _per_request(client, path, engine, REQUESTS)
+        print(f"/healthz     {health_ms:6.2f} ms/request, CPU {health_cpu:6.2f} ms")
+        print(f"signed in, nothing shown {floor_ms:6.2f} ms/request, CPU {floor_cpu:6.2f} ms  ("
+              + ", ".join(f"{v:g} {k}" for k, v in sorted(floor_counts.items())) + ")")
+        print(f"record page  {ms:6.2f} ms/request, CPU {cpu:6.2f} ms  (/healthz ÷ this: {health_cpu / cpu:5.3f})")
+        print("per record page: " + ", ".join(f"{v:g} {k}" for k, v in sorted(counts.items())))
+        profiler = cProfile.Profile()
+        profiler.enable()
+        _per_request(client, path, engine, REQUESTS)
+        profiler.disable()
+        if os.environ.get("PROFILE_DUMP"):
+            profiler.dump_stats(os.environ["PROFILE_DUMP"])
+        engine.dispose()
+    print_profile(profiler, REQUESTS, TOP)
     return 0
 
 

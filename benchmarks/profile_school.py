@@ -12,24 +12,22 @@ postgresql+psycopg://postgres@127.0.0.1:5432/test_perf (or BENCH_DATABASE_URL), 
 from __future__ import annotations
 
 import cProfile
-import io
 import logging
 import os
-import pstats
 import sys
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from pathlib import Path
 
 from alembic import command
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.orm import Session
+from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.stats_queries import PASSWORD, populate  # noqa: E402
+from benchmarks._measure import print_profile, private_schema  # noqa: E402
+from benchmarks.school_page_pg import populate_school  # noqa: E402
+from benchmarks.stats_queries import PASSWORD  # noqa: E402
 
 BASE = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test_perf")
 REQUESTS = int(os.environ.get("PROFILE_REQUESTS", "100"))
@@ -69,48 +67,31 @@ def main() -> int:
     from webapp.cli.database import alembic_config
 
     logging.disable(logging.WARNING)
-    schema = f"prof_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(BASE)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{BASE}{'&' if '?' in BASE else '?'}options=-csearch_path%3D{schema}"
-    try:
+    with private_schema(BASE, "prof") as url, tempfile.TemporaryDirectory() as tmp:
         command.upgrade(alembic_config(url), "head")
-        with tempfile.TemporaryDirectory() as tmp:
-            app = create_app({"TESTING": True, "SECRET_KEY": "bench-" + "x" * 40, "DATABASE_URL": url,
-                              "STORAGE_URL": f"file://{tmp}", "SMS_BACKEND": "memory", "WTF_CSRF_ENABLED": False})
-            engine = app.extensions["db_engine"]
-            with Session(engine) as s:
-                built = populate(s, classes=100, per_class=50)
-                s.commit()
-                s.execute(text("ANALYZE"))
-                s.commit()
-            client = app.test_client()
-            assert client.post("/login", data={"login": built["admin"], "password": PASSWORD}).status_code == 302
-            _run(client, 10)  # warm-up: templates compiled, pool filled
-            ms, cpu = _run(client, REQUESTS)
-            print(f"{PATH}  {ms:6.2f} ms/request, CPU {cpu:6.2f} ms")
-            times = _statement_times(client, engine, REQUESTS)
-            total = sum(sum(v) for v in times.values()) / REQUESTS
-            print(f"{sum(len(v) for v in times.values()) / REQUESTS:g} statements per request, "
-                  f"{total:.2f} ms wall in the database driver:")
-            for sql, samples in sorted(times.items(), key=lambda kv: -sum(kv[1])):
-                print(f"  {sum(samples) / REQUESTS:6.2f} ms  {len(samples) / REQUESTS:g}×  {sql}")
-            profiler = cProfile.Profile(time.process_time)  # CPU time: waits on the database count as nothing
-            profiler.enable()
-            _run(client, REQUESTS)
-            profiler.disable()
-            if os.environ.get("PROFILE_DUMP"):
-                profiler.dump_stats(os.environ["PROFILE_DUMP"])
-            engine.dispose()
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-    for order in ("tottime", "cumulative"):
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(TOP)
-        print(f"\n== by {order} ({REQUESTS} requests)\n" + out.getvalue().split("\n", 6)[-1])
+        app = create_app({"TESTING": True, "SECRET_KEY": "bench-" + "x" * 40, "DATABASE_URL": url,
+                          "STORAGE_URL": f"file://{tmp}", "SMS_BACKEND": "memory", "WTF_CSRF_ENABLED": False})
+        engine = app.extensions["db_engine"]
+        built = populate_school(engine)
+        client = app.test_client()
+        assert client.post("/login", data={"login": built["admin"], "password": PASSWORD}).status_code == 302
+        _run(client, 10)  # warm-up: templates compiled, pool filled
+        ms, cpu = _run(client, REQUESTS)
+        print(f"{PATH}  {ms:6.2f} ms/request, CPU {cpu:6.2f} ms")
+        times = _statement_times(client, engine, REQUESTS)
+        total = sum(sum(v) for v in times.values()) / REQUESTS
+        print(f"{sum(len(v) for v in times.values()) / REQUESTS:g} statements per request, "
+              f"{total:.2f} ms wall in the database driver:")
+        for sql, samples in sorted(times.items(), key=lambda kv: -sum(kv[1])):
+            print(f"  {sum(samples) / REQUESTS:6.2f} ms  {len(samples) / REQUESTS:g}×  {sql}")
+        profiler = cProfile.Profile(time.process_time)  # CPU time: waits on the database count as nothing
+        profiler.enable()
+        _run(client, REQUESTS)
+        profiler.disable()
+        if os.environ.get("PROFILE_DUMP"):
+            profiler.dump_stats(os.environ["PROFILE_DUMP"])
+        engine.dispose()
+    print_profile(profiler, REQUESTS, TOP)
     return 0
 
 
