@@ -67,3 +67,42 @@ def bench_app(url: str, storage_dir):
     return create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-" + "x" * 40,
                        "STORAGE_URL": f"file://{storage_dir}/storage", "SMS_BACKEND": "memory",
                        "PUBLIC_BASE_URL": "http://127.0.0.1:5000"})
+
+
+def login_form(page: str, login: str, password: str) -> dict[str, str]:
+    """The login form as a browser sends it: the page's hidden fields (CSRF, one-time token) and the credentials."""
+    import re
+
+    form = {}
+    for tag in re.findall(r"<input[^>]*>", page):
+        name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
+        if 'type="hidden"' in tag and name and value:
+            form[name[1]] = value[1]
+    return {**form, "login": login, "password": password}
+
+
+def timed_gets(client, path: str, n: int) -> tuple[list[float], float]:
+    """Wall ms of each of ``n`` GETs of ``path`` through a test client, and this process's CPU ms per GET."""
+    import time
+
+    wall = []
+    cpu = time.process_time()
+    for _ in range(n):
+        start = time.perf_counter()
+        response = client.get(path)
+        wall.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200, (path, response.status_code)
+    return wall, (time.process_time() - cpu) * 1000 / n
+
+
+def profiled(run, dump: str | None = None, *, timer=None):
+    """``run()`` under cProfile (``timer``: e.g. time.process_time, so waits count as nothing); saved to ``dump``."""
+    import cProfile
+
+    profiler = cProfile.Profile(timer) if timer else cProfile.Profile()
+    profiler.enable()
+    run()
+    profiler.disable()
+    if dump:
+        profiler.dump_stats(dump)
+    return profiler

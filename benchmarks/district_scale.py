@@ -42,6 +42,7 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._measure import timed_gets  # noqa: E402
 from benchmarks.stats_queries import StatementCounter  # noqa: E402
 
 BASE = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test_county")
@@ -184,18 +185,6 @@ def _count(app, client, path: str) -> int:
     return counter.count
 
 
-def _time(client, path: str, n: int) -> tuple[list[float], float]:
-    """Wall times in ms of ``n`` GETs, and this process's CPU ms per request."""
-    wall = []
-    cpu_start = time.process_time()
-    for _ in range(n):
-        start = time.perf_counter()
-        response = client.get(path)
-        wall.append((time.perf_counter() - start) * 1000)
-        assert response.status_code == 200, (path, response.status_code)
-    return wall, (time.process_time() - cpu_start) * 1000 / n
-
-
 def _percentiles(samples: list[float]) -> tuple[float, float]:
     cuts = statistics.quantiles(samples, n=100, method="inclusive")
     return statistics.median(samples), cuts[94]
@@ -265,8 +254,8 @@ def main() -> int:
             ok &= small["school page"] == large["school page"] and small["class page"] == large["class page"]
 
             health_client = _client(app, built["supervisor"])
-            _time(health_client, "/healthz", 10)
-            health, health_cpu = _time(health_client, "/healthz", args.requests)
+            timed_gets(health_client, "/healthz", 10)
+            health, health_cpu = timed_gets(health_client, "/healthz", args.requests)
             h50, h95 = _percentiles(health)
             load = os.getloadavg()[0]
             print(f"\nload average now {load:.1f} on {os.cpu_count()} CPUs (the machine is shared)")
@@ -276,8 +265,8 @@ def main() -> int:
             for name, who, path in PAGES:
                 client = _client(app, built[who])
                 path = built.get(path, path)
-                _time(client, path, 5)  # warm-up
-                samples, cpu = _time(client, path, args.requests)
+                timed_gets(client, path, 5)  # warm-up
+                samples, cpu = timed_gets(client, path, args.requests)
                 p50, p95 = _percentiles(samples)
                 print(f"  {name:22s} {p50:8.1f} {p95:9.1f} {p50 / h50:12.1f}× {cpu:14.1f}")
                 if name == "district page":

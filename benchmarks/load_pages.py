@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import re
 import statistics
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._measure import migrate, private_schema  # noqa: E402
+from benchmarks._measure import login_form, migrate, private_schema  # noqa: E402
 
 BASE = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test_perf")
 CONNECTIONS = 16
@@ -80,13 +79,7 @@ def _seed(url: str) -> dict:
 def _sign_in(base: str, login: str, password: str) -> str:
     """Sign in through the login form (CSRF and one-time token included); returns the Cookie header."""
     browser = requests.Session()
-    page = browser.get(f"{base}/login", timeout=10).text
-    form = {}
-    for tag in re.findall(r"<input[^>]*>", page):
-        name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
-        if 'type="hidden"' in tag and name and value:
-            form[name[1]] = value[1]
-    form.update(login=login, password=password)
+    form = login_form(browser.get(f"{base}/login", timeout=10).text, login, password)
     answer = browser.post(f"{base}/login", data=form, allow_redirects=False, timeout=10)
     assert answer.status_code == 302, (answer.status_code, answer.text[:500])
     return "; ".join(f"{c.name}={c.value}" for c in browser.cookies)

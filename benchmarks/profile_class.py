@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._measure import bench_app, migrate, print_profile, private_schema  # noqa: E402
+from benchmarks._measure import bench_app, migrate, print_profile, private_schema, profiled  # noqa: E402
 from benchmarks.profile_record import _per_request, _sign_in  # noqa: E402
 
 BASE = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test_perf")
@@ -124,13 +124,9 @@ def main() -> int:
             print(f"per {name} page: " + ", ".join(f"{v:g} {k}" for k, v in sorted(counts.items())))
         if TOP:
             for name, path in paths.items():
-                profiler = cProfile.Profile()
-                profiler.enable()
-                _per_request(client, path, engine, REQUESTS)
-                profiler.disable()
-                if os.environ.get("PROFILE_DUMP"):
-                    profiler.dump_stats(f"{os.environ['PROFILE_DUMP']}.{name}")
-                profiles[name] = profiler
+                dump = os.environ.get("PROFILE_DUMP")
+                profiles[name] = profiled(lambda path=path: _per_request(client, path, engine, REQUESTS),
+                                          f"{dump}.{name}" if dump else None)
         engine.dispose()
     for name, profiler in profiles.items():
         print_profile(profiler, REQUESTS, TOP, f"{name} page ")

@@ -13,10 +13,8 @@ BENCH_DATABASE_URL), dropped at the end.
 
 from __future__ import annotations
 
-import cProfile
 import logging
 import os
-import re
 import sys
 import tempfile
 import time
@@ -28,7 +26,14 @@ from sqlalchemy import event
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._measure import bench_app, migrate, print_profile, private_schema  # noqa: E402
+from benchmarks._measure import (  # noqa: E402
+    bench_app,
+    login_form,
+    migrate,
+    print_profile,
+    private_schema,
+    profiled,
+)
 
 BASE = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test_perf")
 REQUESTS = int(os.environ.get("PROFILE_REQUESTS", "200"))
@@ -36,14 +41,7 @@ TOP = int(os.environ.get("PROFILE_TOP", "30"))
 
 
 def _sign_in(client, login: str, password: str) -> None:
-    page = client.get("/login").get_data(as_text=True)
-    form = {}
-    for tag in re.findall(r"<input[^>]*>", page):
-        name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
-        if 'type="hidden"' in tag and name and value:
-            form[name[1]] = value[1]
-    form.update(login=login, password=password)
-    answer = client.post("/login", data=form)
+    answer = client.post("/login", data=login_form(client.get("/login").get_data(as_text=True), login, password))
     assert answer.status_code == 302, (answer.status_code, answer.get_data(as_text=True)[:500])
 
 
@@ -111,12 +109,7 @@ def main() -> int:
               + ", ".join(f"{v:g} {k}" for k, v in sorted(floor_counts.items())) + ")")
         print(f"record page  {ms:6.2f} ms/request, CPU {cpu:6.2f} ms  (/healthz ÷ this: {health_cpu / cpu:5.3f})")
         print("per record page: " + ", ".join(f"{v:g} {k}" for k, v in sorted(counts.items())))
-        profiler = cProfile.Profile()
-        profiler.enable()
-        _per_request(client, path, engine, REQUESTS)
-        profiler.disable()
-        if os.environ.get("PROFILE_DUMP"):
-            profiler.dump_stats(os.environ["PROFILE_DUMP"])
+        profiler = profiled(lambda: _per_request(client, path, engine, REQUESTS), os.environ.get("PROFILE_DUMP"))
         engine.dispose()
     print_profile(profiler, REQUESTS, TOP)
     return 0

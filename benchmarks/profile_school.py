@@ -11,7 +11,6 @@ postgresql+psycopg://postgres@127.0.0.1:5432/test_perf (or BENCH_DATABASE_URL), 
 
 from __future__ import annotations
 
-import cProfile
 import logging
 import os
 import sys
@@ -25,7 +24,7 @@ from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._measure import print_profile, private_schema  # noqa: E402
+from benchmarks._measure import print_profile, private_schema, profiled  # noqa: E402
 from benchmarks.school_page_pg import populate_school  # noqa: E402
 from benchmarks.stats_queries import PASSWORD  # noqa: E402
 
@@ -84,12 +83,8 @@ def main() -> int:
               f"{total:.2f} ms wall in the database driver:")
         for sql, samples in sorted(times.items(), key=lambda kv: -sum(kv[1])):
             print(f"  {sum(samples) / REQUESTS:6.2f} ms  {len(samples) / REQUESTS:g}×  {sql}")
-        profiler = cProfile.Profile(time.process_time)  # CPU time: waits on the database count as nothing
-        profiler.enable()
-        _run(client, REQUESTS)
-        profiler.disable()
-        if os.environ.get("PROFILE_DUMP"):
-            profiler.dump_stats(os.environ["PROFILE_DUMP"])
+        # CPU time: waits on the database count as nothing
+        profiler = profiled(lambda: _run(client, REQUESTS), os.environ.get("PROFILE_DUMP"), timer=time.process_time)
         engine.dispose()
     print_profile(profiler, REQUESTS, TOP)
     return 0

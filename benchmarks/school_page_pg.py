@@ -26,7 +26,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks._measure import private_schema  # noqa: E402  (this checkout's, also when measuring another)
+# this checkout's, also when measuring another
+from benchmarks._measure import private_schema, timed_gets  # noqa: E402
 
 if os.environ.get("BENCH_APP_ROOT"):
     sys.path.insert(0, os.environ["BENCH_APP_ROOT"])
@@ -40,18 +41,6 @@ REQUESTS = 200
 def _percentiles(samples: list[float]) -> tuple[float, float]:
     cuts = statistics.quantiles(samples, n=100, method="inclusive")
     return statistics.median(samples), cuts[94]
-
-
-def _time(client, path: str, n: int = REQUESTS) -> tuple[list[float], float]:
-    """Wall ms of each of ``n`` GETs, and the CPU ms per GET (this process: the app and the driver)."""
-    out = []
-    cpu = time.process_time()
-    for _ in range(n):
-        start = time.perf_counter()
-        response = client.get(path)
-        out.append((time.perf_counter() - start) * 1000)
-        assert response.status_code == 200, (path, response.status_code)
-    return out, (time.process_time() - cpu) * 1000 / n
 
 
 def populate_school(engine) -> dict:
@@ -92,8 +81,8 @@ def main() -> int:
             assert first.status_code == 200, (path, first.status_code)
             packed = client.get(path, headers={"Accept-Encoding": "gzip"})
             gzip_size = len(packed.get_data()) if packed.headers.get("Content-Encoding") == "gzip" else None
-            _time(client, path, 10)  # warm-up
-            samples, cpu = _time(client, path)
+            timed_gets(client, path, 10)  # warm-up
+            samples, cpu = timed_gets(client, path, REQUESTS)
             health_cpu = health_cpu or cpu
             p50, p95 = _percentiles(samples)
             gz = f"{gzip_size / 1024:5.1f} KB gzip" if gzip_size else "  (no gzip)  "
