@@ -7,6 +7,19 @@ cd "$(dirname "$0")/.."
 BIN=${VENV:-.venv}/bin
 PG_URL=${TEST_PG_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}
 CI=${CI:-false}
+# The suite runs on every core (pytest-xdist, one test file per worker at a time); TEST_WORKERS=0 runs it in one
+# process. Tests marked `timing` assert how long something takes: they run afterwards, alone, on a quiet machine.
+WORKERS=${TEST_WORKERS:-auto}
+
+suite() {
+  "$BIN/pytest" -n "$WORKERS" --dist loadfile -m "not timing" "$@"
+  local parallel=$?
+  "$BIN/pytest" -m timing "$@"
+  local timing=$?
+  [ $parallel -eq 5 ] && parallel=0  # 5: nothing was selected (e.g. a -k that names only timing tests)
+  [ $timing -eq 5 ] && timing=0
+  [ $parallel -eq 0 ] && [ $timing -eq 0 ]
+}
 
 bash scripts/system-deps.sh || echo "warning: could not install the browser for the browser test"
 
@@ -48,13 +61,13 @@ else
 fi
 
 echo "=== test suite on SQLite ==="
-"$BIN/pytest" "$@"
+suite "$@"
 sqlite_rc=$?
 
 pg_rc=0
 if pg_up; then
   echo "=== test suite on PostgreSQL ($PG_URL) ==="
-  TEST_DATABASE_URL="$PG_URL" "$BIN/pytest" "$@"
+  TEST_DATABASE_URL="$PG_URL" suite "$@"
   pg_rc=$?
 elif [ "$CI" = "true" ]; then
   echo "PostgreSQL is required under CI but is not reachable at $PG_URL" >&2

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # Upper-case words in the guides that are not settings of the app: SQL, the test runner's own variables, apt's.
 NOT_SETTINGS = {"TRUNCATE", "UPDATE", "DELETE", "INSERT", "SELECT", "TEST_DATABASE_URL", "TEST_PG_URL",
-                "TEST_REDIS_URL", "CI", "SCREENSHOT_DIR", "DEBIAN_FRONTEND", "MAX_CONTENT_LENGTH",
+                "TEST_REDIS_URL", "TEST_WORKERS", "CI", "SCREENSHOT_DIR", "DEBIAN_FRONTEND", "MAX_CONTENT_LENGTH",
                 "PERMANENT_SESSION_LIFETIME", "PORT", "HOST"}
 
 

@@ -353,6 +353,7 @@ class NetworkClock:
         return total
 
 
+@pytest.mark.timing
 def test_the_whole_parent_journey_fits_slow_3g_with_big_photos(browser, school, tmp_path, screenshot_dir):
     from playwright.sync_api import expect
 

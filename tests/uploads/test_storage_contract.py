@@ -205,6 +205,7 @@ def test_check_raises_when_the_bucket_is_missing(s3_server):
         store.check()
 
 
+@pytest.mark.timing
 def test_unreachable_endpoint_fails_within_bounded_time():
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))

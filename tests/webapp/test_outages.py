@@ -23,6 +23,7 @@ from webapp import create_app
 from webapp.adapters.breaker import Breaker
 from webapp.adapters.db import make_engine
 
+pytestmark = pytest.mark.timing
 PAGE_BUDGET = 3.0
 DB_DOWN = "系统暂时连不上数据库"
 

@@ -133,6 +133,7 @@ def app_for_cli(db_url, tmp_path, twilio):
 
 
 @pytest.mark.slow
+@pytest.mark.timing
 def test_forgot_password_takes_as_long_for_a_registered_phone_as_for_an_unknown_one(db_url, tmp_path, twilio):
     twilio.delay = 0.3  # a provider that takes its time: the answer must not
     app = twilio_app(db_url, tmp_path, twilio)

@@ -30,7 +30,7 @@ from tests.webapp.conftest import jpeg_bytes
 from uploads.storage import S3Store, StorageMisconfigured, StorageUnavailable
 from webapp import create_app
 
-pytestmark = pytest.mark.s3
+pytestmark = [pytest.mark.s3, pytest.mark.timing]
 UPLOAD_BUDGET = 10.0
 PHOTO_DOWN = "照片服务暂时不可用，您的照片没有保存"
 
