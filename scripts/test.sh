@@ -7,16 +7,36 @@ cd "$(dirname "$0")/.."
 BIN=${VENV:-.venv}/bin
 PG_URL=${TEST_PG_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}
 CI=${CI:-false}
-# The suite runs on every core (pytest-xdist, one test file per worker at a time); TEST_WORKERS=0 runs it in one
-# process. Tests marked `timing` assert how long something takes: they run afterwards, alone, on a quiet machine.
+# The suite runs on every core (pytest-xdist, one test file per worker at a time, at most 8 workers: each has a
+# Redis database of its own); TEST_WORKERS=0 runs it in one process. Tests marked `timing` assert how long
+# something takes: they run afterwards, alone. A `-m EXPR` given to this script selects within both runs.
 WORKERS=${TEST_WORKERS:-auto}
 
 suite() {
-  "$BIN/pytest" -n "$WORKERS" --dist loadfile -m "not timing" "$@"
+  local args=() marks=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      -m) marks="$2"; shift 2 ;;
+      -m*) marks="${1#-m}"; shift ;;
+      *) args+=("$1"); shift ;;
+    esac
+  done
+  local parallel_marks="not timing" timing_marks="timing"
+  if [ -n "$marks" ]; then
+    parallel_marks="not timing and ($marks)"
+    timing_marks="timing and ($marks)"
+  fi
+  "$BIN/pytest" -n "$WORKERS" --maxprocesses 8 --dist loadfile -m "$parallel_marks" "${args[@]}"
   local parallel=$?
-  "$BIN/pytest" -m timing "$@"
+  if [ $parallel -ne 0 ] && [ $parallel -ne 1 ] && [ $parallel -ne 5 ]; then
+    return $parallel  # interrupted, or pytest itself failed: no second run
+  fi
+  "$BIN/pytest" -m "$timing_marks" "${args[@]}"
   local timing=$?
-  [ $parallel -eq 5 ] && parallel=0  # 5: nothing was selected (e.g. a -k that names only timing tests)
+  if [ $parallel -eq 5 ] && [ $timing -eq 5 ]; then
+    return 5  # nothing at all was selected
+  fi
+  [ $parallel -eq 5 ] && parallel=0  # 5: this part selected nothing (a -k naming only timing tests, say)
   [ $timing -eq 5 ] && timing=0
   [ $parallel -eq 0 ] && [ $timing -eq 0 ]
 }

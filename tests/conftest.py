@@ -293,13 +293,20 @@ LEAK_CATCHER = LeakCatcher()
 
 def pytest_configure(config):
     """In a parallel run each worker has a Redis database of its own (tests empty theirs): the test database's
-    number, counted down by the worker's number (gw0: 15, gw1: 14, …)."""
-    worker = getattr(config, "workerinput", {}).get("workerid")
+    number counted down by the worker's (gw0: 15, gw1: 14, …); refused when there are not that many below it."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    worker = getattr(config, "workerinput", None)
     url = os.environ.get("TEST_REDIS_URL")
-    if worker and url:
-        base, _, number = url.rpartition("/")
-        own = (int(number) if number.isdigit() else 15) - int(worker.removeprefix("gw"))
-        os.environ["TEST_REDIS_URL"] = f"{base}/{own % 16}"
+    if worker is None or not url:
+        return
+    parts = urlsplit(url)
+    first = int(parts.path.strip("/") or 0)
+    if first - (worker["workercount"] - 1) < 1:  # never database 0, where a developer's own data usually is
+        raise pytest.UsageError(f"TEST_REDIS_URL {url}: {worker['workercount']} workers need databases "
+                                f"{first} down to {first - worker['workercount'] + 1}; use a higher number")
+    own = first - int(worker["workerid"].removeprefix("gw"))
+    os.environ["TEST_REDIS_URL"] = urlunsplit(parts._replace(path=f"/{own}"))
 
 
 def pytest_sessionstart(session):

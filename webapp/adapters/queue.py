@@ -5,9 +5,10 @@ A job is a plain function in ``webapp.jobs`` taking ids, queued only after the d
 are stored as JSON (the function's import path and its ids), so the queue can never be made to run other code.
 In the worker (``flask --app webapp worker``) a job runs inside the app context.
 
-"After the response" means once the server has written the response's last byte (``_BodyThenJobs``), not when it
-calls ``close()``: werkzeug's server (``flask run``, the browser tests) skips ``close()`` when the client resets the
-connection after reading the answer, which would have left a parent's SMS code unsent.
+"After the response" means when the server closes the response (``AfterResponse``), as every WSGI server must — except
+that werkzeug's own server (``flask run``, the browser tests) skips ``close()`` when the client resets the connection
+after reading the answer, which left a parent's SMS code unsent: there the jobs run as soon as the last byte of a
+body of known length has been handed over.
 """
 
 from __future__ import annotations
@@ -83,29 +84,44 @@ def _run_after_response(response: Response) -> Response:
 
 
 class AfterResponse:
-    """WSGI middleware: a response that has jobs waiting runs them after its last chunk has been handed to the
-    server (or at ``close()``, if the client went away before that)."""
+    """WSGI middleware: the jobs of a request run after its response, in the thread that served it."""
 
     def __init__(self, wsgi_app):
         self.wsgi_app = wsgi_app
 
     def __call__(self, environ, start_response):
-        body = self.wsgi_app(environ, start_response)
+        if not environ.get("SERVER_SOFTWARE", "").startswith("Werkzeug/"):
+            body = self.wsgi_app(environ, start_response)
+            jobs = environ.pop(_ENVIRON_KEY, None)
+            return _BodyThenJobs(body, jobs) if jobs else body
+        length: list[int] = []
+
+        def start(status, headers, exc_info=None):
+            length[:] = [int(v) for k, v in headers if k.lower() == "content-length"][:1]
+            return start_response(status, headers, exc_info)
+
+        body = self.wsgi_app(environ, start)
         jobs = environ.pop(_ENVIRON_KEY, None)
-        return _BodyThenJobs(body, jobs) if jobs else body
+        return _BodyThenJobs(body, jobs, length=length[0] if length else None) if jobs else body
 
 
 class _BodyThenJobs:
-    """The response body, then the jobs: each job runs exactly once, whichever of the end of the body and
-    ``close()`` comes first."""
+    """The response body, then the jobs, which run once: at ``close()``, or — given the body's ``length`` — as soon
+    as that many bytes have been handed to the server (all of the answer is written then; the client does not wait
+    for the jobs, and a server that never calls ``close()`` still runs them)."""
 
-    def __init__(self, body: Iterable[bytes], jobs: list[Callable[[], None]]):
+    def __init__(self, body: Iterable[bytes], jobs: list[Callable[[], None]], *, length: int | None = None):
         self.body = body
         self.jobs = jobs
+        self.length = length
 
     def __iter__(self) -> Iterator[bytes]:
-        yield from self.body
-        self._run()  # the server asks for the next chunk only once it has written the last one
+        handed = 0
+        for chunk in self.body:  # not ``yield from``: that would close the body a second time when dropped
+            yield chunk
+            handed += len(chunk)
+        if self.length and handed >= self.length:
+            self._run()
 
     def close(self) -> None:
         try:
