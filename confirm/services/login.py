@@ -66,8 +66,9 @@ def authenticate(
     # Each limit is counted only while the ones before it allow the try: an address past its limits adds nothing
     # to the name's count from everywhere, so it cannot lock the owner out elsewhere.
     spent = []
-    for limit, parts in ((LOGIN_FROM_ADDRESS, (counted, ip or "")), (LOGIN_ADDRESS_ALL, (ip or "",)),
-                         (LOGIN_ANYWHERE, (counted,))):
+    counters = ((LOGIN_FROM_ADDRESS, (counted, ip or "")), (LOGIN_ADDRESS_ALL, (ip or "",)),
+                (LOGIN_ANYWHERE, (counted,)))
+    for limit, parts in counters:
         spent.append(spend(session, limit, *parts, key=key, now=now))
         if not spent[-1].is_within:
             break
@@ -87,7 +88,10 @@ def authenticate(
     if not is_right or account is None:
         audit(session, who, "login.failed", school_id=school_id, at=now)
         return None
-    spend(session, LOGIN_ADDRESS_ALL, ip or "", key=key, now=now, amount=-1)  # only failures count per address
+    # Only failures count: the right password gives back the tries it spent (counted first, so that parallel
+    # guesses queue on the counters), or a parent signing in six times in a quarter of an hour would be locked out.
+    for limit, parts in counters:
+        spend(session, limit, *parts, key=key, now=now, amount=-1)
     account.last_login_at = now
     audit(session, who, "login.succeeded", school_id=school_id, at=now)
     return account
@@ -112,4 +116,5 @@ def check_password_again(session: Session, account: ParentAccount | StaffUser, p
     if not verify_password(account.password_hash, password):
         audit(session, who, "reauth.failed", school_id=school_id, at=now)
         raise RecordedRefusal([(field, Message(N_("当前密码不正确")))])
+    spend(session, LOGIN_FROM_ADDRESS, f"{kind}:{account.id}", ip or "", key=key, now=now, amount=-1)  # a right one
     audit(session, who, "reauth.succeeded", school_id=school_id, at=now)

@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from confirm.errors import FieldErrors, RecordedRefusal
-from confirm.models import utcnow
+from confirm.models import MisuseFlag, utcnow
 from confirm.privacy import NOTICE_VERSION
 from confirm.services import login as login_service
 from confirm.services import resets, stepup
@@ -18,9 +19,11 @@ from confirm.services.limits import (
     CODES_ANYWHERE,
     CODES_FROM_ADDRESS,
     LOGIN_ADDRESS_ALL,
+    LOGIN_FROM_ADDRESS,
     SMS_FROM_ADDRESS,
     SMS_FROM_SESSION,
     SMS_TO_PHONE_DAILY,
+    peek,
 )
 from confirm.services.registration import RegistrationStart, issue_code, start_registration
 from confirm.services.sms_codes import Requester
@@ -79,6 +82,28 @@ def test_right_passwords_from_a_shared_address_never_pause_it(session, env):
         assert login_service.authenticate(session, parent.phone, PASSWORD, key=b"k", ip=OWNER,
                                           now=start + timedelta(seconds=n)) is parent
 
+
+
+def test_signing_in_again_and_again_with_the_right_password_never_locks_the_account(session, env):
+    """A parent in WeChat whose session keeps being lost signs in six times in a quarter of an hour, after one
+    mistyped password; only that one failure counts."""
+    _, _, parent = env
+    start = utcnow()
+    assert login_service.authenticate(session, parent.phone, "mistyped", key=b"k", ip=OWNER, now=start) is None
+    for n in range(1, LOGIN_FROM_ADDRESS.most + 4):
+        assert login_service.authenticate(session, parent.phone, PASSWORD, key=b"k", ip=OWNER,
+                                          now=start + timedelta(seconds=n)) is parent
+        session.commit()
+    assert peek(session, LOGIN_FROM_ADDRESS, f"parent:{parent.id}", OWNER, key=b"k",
+                now=start + timedelta(seconds=10)) == 1
+    assert session.scalars(select(MisuseFlag)).all() == []  # nor is the head teacher told of failures
+
+
+def test_typing_the_password_again_before_a_sensitive_step_counts_only_the_wrong_ones(session, env):
+    _, _, parent = env
+    for _ in range(LOGIN_FROM_ADDRESS.most + 2):
+        login_service.check_password_again(session, parent, PASSWORD, key=b"k", ip=OWNER)
+    assert peek(session, LOGIN_FROM_ADDRESS, f"parent:{parent.id}", OWNER, key=b"k") == 0
 
 def test_ten_anonymous_reset_requests_for_a_teachers_phone_leave_the_teachers_step_up(session, env):
     teacher, _, _ = env
