@@ -80,7 +80,7 @@ def healthz_ms(url: str, n: int = 50) -> float:
 
 def reminder(tmp: Path, fake, label: str, **overrides) -> None:
     import webapp.teacher.outreach as outreach_views
-    from confirm.services.outreach import LOCAL_TZ
+    from confirm.clock import LOCAL_TZ
 
     noon = datetime.now(LOCAL_TZ).replace(hour=12, minute=0, second=0, microsecond=0)  # outside quiet hours
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from alembic import command
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from confirm.clock import local_today
 from confirm.models import (  # noqa: E402
     Campaign,
     Confirmation,
@@ -59,7 +60,7 @@ def populate(session: Session, *, classes: int, per_class: int, deadline_days: i
         for i, t in enumerate(teacher_ids)])
     class_ids = list(session.scalars(select(SchoolClass.id).where(SchoolClass.school_id == school.id)
                                      .order_by(SchoolClass.id)))
-    campaign = Campaign(school_id=school.id, name="统计核查", deadline=date.today() + timedelta(days=deadline_days))
+    campaign = Campaign(school_id=school.id, name="统计核查", deadline=local_today() + timedelta(days=deadline_days))
     session.add(campaign)
     session.flush()
     session.execute(insert(Student), [

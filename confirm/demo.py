@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from confirm.clock import local_today
 from confirm.districts import DistrictKind
 from confirm.models import Campaign, District, Guardianship, ParentAccount, School, SchoolClass, StaffUser, Student
 from confirm.roles import Role
@@ -91,7 +92,7 @@ def _staff(session: Session, school: School | None, username: str, display: str,
 
 def load_demo(session: Session, *, key: bytes, today: date | None = None) -> str:
     """Create the demo school if it is missing and return a printable summary with fresh codes."""
-    today = today or date.today()
+    today = today or local_today()
     rng = random.Random(20261129)
     school = session.scalar(select(School).where(School.code == SCHOOL_CODE))
     if school is None:

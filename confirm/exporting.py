@@ -12,6 +12,7 @@ from openpyxl.styles import Font
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from confirm.clock import LOCAL_TZ_NAME, local_time
 from confirm.fields import field_for
 from confirm.models import (
     Campaign,
@@ -27,7 +28,7 @@ from confirm.models import (
     StoredFile,
     Student,
 )
-from confirm.presentation import LOCAL_TZ_NAME, local_time, stable_identifier
+from confirm.presentation import stable_identifier
 from confirm.services.namesakes import student_labels
 from confirm.states import ConflictChoice, CorrectionStatus, ImportStatus
 from confirm.template import CLASS_CODE, CLASS_NAME, EXPORT_COLUMNS, GRADE

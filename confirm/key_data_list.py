@@ -11,13 +11,15 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
+from confirm.clock import LOCAL_TZ_NAME, local_time
 from confirm.exporting import CORRECTION_STATUS, _as_text, _header_cells, _save
 from confirm.fields import KEY_DATA_KEYS, field_for
 from confirm.models import Confirmation, District, FieldCorrection, School, SchoolClass, StaffUser, StoredFile, Student
 from confirm.states import CorrectionStatus
 
 HEADERS = ("学校标识码", "学校名称", "年级", "班级", "姓名", "身份证件号", "变更项", "变更前", "变更后",
-           "证明材料（份）", "学校意见", "学校审核人", "学校审核时间", "主管部门", "主管部门审核人", "主管部门审核时间",
+           "证明材料（份）", "学校意见", "学校审核人", f"学校审核时间（{LOCAL_TZ_NAME}）", "主管部门", "主管部门审核人",
+           f"主管部门审核时间（{LOCAL_TZ_NAME}）",
            "状态", "不通过原因")
 LISTED = (CorrectionStatus.PENDING_ADMIN, CorrectionStatus.PENDING_DISTRICT, CorrectionStatus.APPLIED,
           CorrectionStatus.REJECTED)
@@ -26,7 +28,7 @@ FIELD_ORDER = {key: field_for(0, key).kd or 99 for key in KEY_DATA_KEYS}
 
 
 def _when(at) -> str:
-    return at.strftime("%Y-%m-%d %H:%M") if at else ""
+    return local_time(at)
 
 
 def _listed(query, *, school_id: int | None, district_id: int | None):

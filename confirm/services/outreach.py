@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from confirm.clock import LOCAL_TZ, local_today
 from confirm.errors import DomainError
 from confirm.i18n import N_, Message
 from confirm.models import (
@@ -35,7 +35,6 @@ from confirm.services.stats import stage_expression, stage_query, students_with_
 from confirm.states import REMINDER_STAGES, STAGE_LABELS, MessageKind, MessageStatus, Stage
 from confirm.validation import mobile_number
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)
 DEFAULT_DAILY_BUDGET = 500
 
@@ -149,11 +148,6 @@ def unregistered_students(session: Session, class_id: int, campaign_id: int | No
 
 
 # --- the clock, quiet hours and the budget ----------------------------------------------------------------------
-
-
-def local_today(now: datetime | None = None) -> date:
-    """Today's date in Shanghai."""
-    return (now or utcnow()).astimezone(LOCAL_TZ).date()
 
 
 def send_time(now: datetime) -> datetime | None:

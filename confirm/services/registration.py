@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from confirm.clock import local_today
 from confirm.errors import DomainError, FieldErrors, RecordedRefusal
 from confirm.i18n import N_, Message
 from confirm.invitations import InvalidInvitation, parse_invitation_token
@@ -30,7 +30,6 @@ from confirm.services.sms_codes import Requester, send_challenge, verify_challen
 from confirm.validation import mobile_number, normalize_text
 
 PURPOSE = "register"
-CHINA = ZoneInfo("Asia/Shanghai")  # campaign deadlines are dates in China time
 
 
 @dataclass(frozen=True)
@@ -147,7 +146,7 @@ def invited_student(session: Session, token: str, *, key: bytes, now: datetime |
     if student is None or campaign is None or campaign.school_id != student.school_id:
         raise InvalidInvitation(Message(N_("邀请链接无效，请使用短信中的完整链接，或向班主任索取注册码")))
     current = active_campaign(session, student.school_id)
-    if current is None or current.id != campaign.id or campaign.deadline < now.astimezone(CHINA).date():
+    if current is None or current.id != campaign.id or campaign.deadline < local_today(now):
         raise InvalidInvitation(Message(N_("邀请链接已过期（核查已结束），请向班主任索取注册码")))
     return student
 

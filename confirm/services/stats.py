@@ -13,6 +13,7 @@ from sqlalchemy import and_, bindparam, case, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
+from confirm.clock import local_today
 from confirm.exporting import _as_text, _header_cells, _save, student_identifier
 from confirm.i18n import N_
 from confirm.models import (
@@ -293,7 +294,7 @@ class Figures:
 
 def deadline_of(campaign: Campaign | None, today: date | None = None) -> Deadline:
     """The campaign's Deadline as of ``today`` (default: the server's date)."""
-    return Deadline(campaign.deadline if campaign else None, today or date.today())
+    return Deadline(campaign.deadline if campaign else None, today or local_today())
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from confirm.clock import LOCAL_TZ
 from confirm.models import AuditEvent, Notification
 from confirm.presentation import given_name
 from confirm.services import outbox, outreach, review
@@ -147,13 +148,13 @@ def test_in_quiet_hours_messages_are_scheduled_for_eight_in_the_morning(session,
 ])
 def test_quiet_hours_run_from_nine_in_the_evening_to_eight_in_the_morning(local, expected):
     hour, minute = map(int, local.split(":"))
-    now = datetime(2026, 9, 20, hour, minute, tzinfo=outreach.LOCAL_TZ)
+    now = datetime(2026, 9, 20, hour, minute, tzinfo=LOCAL_TZ)
     at = outreach.send_time(now)
     if expected is None:
         assert at is None
     else:
         day = 21 if "next" in expected else 20
-        assert at == datetime(2026, 9, day, 8, 0, tzinfo=outreach.LOCAL_TZ)
+        assert at == datetime(2026, 9, day, 8, 0, tzinfo=LOCAL_TZ)
 
 
 def test_a_burst_past_the_daily_budget_is_refused_whole_with_the_remaining_budget(session, school_class):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from confirm.presentation import Namesake, distinguishing_labels, local_time, stable_identifier
+from confirm.clock import local_time
+from confirm.presentation import Namesake, distinguishing_labels, stable_identifier
 
 
 def labels_of(*students: Namesake) -> list[str]:
@@ -48,3 +49,12 @@ def test_a_stable_identifier_is_the_student_number_or_class_name_and_birth_date(
 def test_times_are_shown_in_beijing_time():
     assert local_time(datetime(2026, 9, 8, 8, 22, tzinfo=UTC)) == "2026-09-08 16:22"
     assert local_time(None) == ""
+
+
+def test_at_seven_in_the_morning_in_beijing_today_is_beijings_date_not_the_servers():
+    from datetime import date
+
+    from confirm.clock import local_today
+
+    assert local_today(datetime(2026, 12, 1, 23, 20, tzinfo=UTC)) == date(2026, 12, 2)  # 07:20 on the 2nd
+    assert local_today(datetime(2026, 12, 1, 15, 59, tzinfo=UTC)) == date(2026, 12, 1)  # 23:59 on the 1st

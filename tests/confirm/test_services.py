@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import DBAPIError
 
+from confirm.clock import local_today
 from confirm.errors import DomainError, FieldErrors, InvalidTransition, RecordedRefusal
 from confirm.models import (
     AuditEvent,
@@ -566,7 +567,7 @@ def test_a_phone_gets_at_most_ten_codes_a_day(session, key):
 @pytest.fixture
 def staged(session, env):
     """A class with one student in each stage, plus one approved only in last year's campaign."""
-    old = Campaign(school_id=env.school.id, name="去年", deadline=date.today() - timedelta(days=300),
+    old = Campaign(school_id=env.school.id, name="去年", deadline=local_today() - timedelta(days=300),
                    is_active=False)
     session.add(old)
     session.flush()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from confirm import validation
+from confirm.clock import local_today
 from confirm.fields import (
     MEMBER_FIELDS,
     NO_ID,
@@ -570,7 +571,7 @@ def test_excel_float_id_error_does_not_echo_the_number():
 
 
 def test_today_defaults_to_the_real_date():
-    tomorrow = date.today() + timedelta(days=1)
+    tomorrow = local_today() + timedelta(days=1)
     _, errors, _ = clean_value(student_field("birth_date"), tomorrow)
     assert errors
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from confirm.clock import local_today
 from confirm.invitations import Invitation, make_invitation_token
 from confirm.models import AuditEvent, Guardianship, ParentAccount, RegistrationCode
 from tests.factories import PASSWORD
@@ -171,7 +172,7 @@ def test_invitation_link_registers_a_family_member_phone_without_a_code(app, cli
 def test_invitation_of_an_ended_or_forged_campaign_is_refused(app, client, world, db):
     student = world.students_a[1]
     campaign = db.merge(world.campaign)
-    campaign.deadline = date.today() - timedelta(days=2)
+    campaign.deadline = local_today() - timedelta(days=2)
     db.commit()
     expired = client.get("/register", query_string={"invite": _invite(app, world, student)}, follow_redirects=True)
     assert "邀请链接已过期" in expired.get_data(as_text=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from confirm.clock import local_today
 from confirm.models import Campaign, SchoolClass, StaffUser
 from tests.factories import PASSWORD, make_class
 
@@ -110,7 +111,7 @@ def test_bad_head_teacher_account_is_refused(admin, world, db, data, message):
 
 
 def test_admin_starts_a_campaign_which_closes_the_previous_one(admin, world, db):
-    deadline = date.today() + timedelta(days=20)
+    deadline = local_today() + timedelta(days=20)
     response = admin.post("/admin/campaign", data={"name": "2027年春季核查", "deadline": deadline.isoformat()})
     assert response.status_code == 302
     db.expire_all()
@@ -120,7 +121,7 @@ def test_admin_starts_a_campaign_which_closes_the_previous_one(admin, world, db)
 
 
 def test_campaign_with_a_deadline_in_the_past_is_refused(admin, world, db):
-    past = date.today() - timedelta(days=2)
+    past = local_today() - timedelta(days=2)
     response = admin.post("/admin/campaign", data={"name": "补查", "deadline": past.isoformat()})
     assert response.status_code == 400
     assert "截止日期不能早于今天" in response.get_data(as_text=True)

@@ -29,7 +29,7 @@ import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from openpyxl import load_workbook
 from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
+from confirm.clock import local_today
 from confirm.exporting import export_students
 from confirm.importing.service import import_file
 from confirm.models import (
@@ -571,7 +572,7 @@ ROUTES: dict[str, Route] = {
                                              "password": "new-password-42"}),
     "admin.start_campaign": Route(frozenset({ADMIN}), ("POST",), effect=_campaign_started,
                                   data=lambda s: {"name": NEW_CAMPAIGN,
-                                                  "deadline": (date.today() + timedelta(days=20)).isoformat()}),
+                                                  "deadline": (local_today() + timedelta(days=20)).isoformat()}),
     # setting a head teacher's phone (step-up codes go to it)
     "admin.set_staff_phone": Route(frozenset({ADMIN}), ("POST",), effect=_staff_phone_set,
                                    data=lambda s: {"staff_id": str(s.world.teacher.id), "phone": "13712345678"},

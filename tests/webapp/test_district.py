@@ -4,13 +4,14 @@ a school's classes; messages to a school; a district sees nothing of another dis
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from benchmarks.stats_queries import StatementCounter
+from confirm.clock import local_today
 from confirm.districts import DistrictKind
 from confirm.models import Campaign, Confirmation, DistrictMessage, Notification, School, StoredFile
 from confirm.services.common import SYSTEM
@@ -43,12 +44,12 @@ def county(db, world):
     county = make_district(db, world.school, name="道真县教育局")
     township = make_district(db, parent=county, name="玉溪镇中心校", kind=DistrictKind.CENTRAL_SCHOOL.value)
     late = make_school(db, name="玉溪镇小学")
-    campaign = Campaign(school_id=late.id, name="秋季核查", deadline=date.today() - timedelta(days=2))
+    campaign = Campaign(school_id=late.id, name="秋季核查", deadline=local_today() - timedelta(days=2))
     db.add(campaign)
     late_class = make_class(db, late)
     late_students = [make_student(db, late_class) for _ in range(4)]
     _approve(db, campaign, late_students[0])
-    add_school_to_district(db, late, township, on=date.today() - timedelta(days=10), actor=SYSTEM)
+    add_school_to_district(db, late, township, on=local_today() - timedelta(days=10), actor=SYSTEM)
     supervisor = make_supervisor(db, county, username="county_sup")
     township_supervisor = make_supervisor(db, township, username="township_sup")
     other = make_district(db, world.other_school, name="别县教育局")
@@ -101,7 +102,7 @@ def test_district_page_statements_do_not_grow_with_schools(app, db, world, count
         school_class = make_class(db, school)
         for _ in range(3):
             make_student(db, school_class)
-        add_school_to_district(db, school, county["township"], on=date.today(), actor=SYSTEM)
+        add_school_to_district(db, school, county["township"], on=local_today(), actor=SYSTEM)
     db.commit()
     with StatementCounter(app.extensions["db_engine"]) as many:
         page = client.get("/district/").get_data(as_text=True)
@@ -166,7 +167,7 @@ def test_a_supervisor_of_another_district_gets_404_on_every_school(app, db, worl
 
 
 def test_a_moved_school_leaves_the_old_district_and_shows_in_the_new_one(app, db, world, county):
-    add_school_to_district(db, db.merge(county["late"]), county["other"], on=date.today(), actor=SYSTEM)
+    add_school_to_district(db, db.merge(county["late"]), county["other"], on=local_today(), actor=SYSTEM)
     db.commit()
     old = logged_in(app, "county_sup")
     page = old.get("/district/").get_data(as_text=True)
@@ -278,7 +279,7 @@ def test_large_district_page_statements_do_not_grow_with_schools(app, db, world,
         school = make_school(db)
         make_campaign(db, school)
         make_student(db, make_class(db, school))
-        add_school_to_district(db, school, county["township"], on=date.today(), actor=SYSTEM)
+        add_school_to_district(db, school, county["township"], on=local_today(), actor=SYSTEM)
     db.commit()
     client.get("/district/")  # the new schools are counted by the job after this response
     with StatementCounter(app.extensions["db_engine"]) as many:

@@ -14,9 +14,9 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from confirm.clock import LOCAL_TZ
 from confirm.models import Notification, utcnow
 from confirm.services.outbox import queue_sms
-from confirm.services.outreach import LOCAL_TZ
 from confirm.states import MessageKind
 from tests.conftest import test_app_config
 from tests.factories import PASSWORD, make_campaign, make_class, make_parent, make_school, make_staff, make_student

@@ -13,10 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
+from confirm.clock import LOCAL_TZ, local_today
 from confirm.invitations import Invitation, parse_invitation_token
 from confirm.models import Campaign, Notification
 from confirm.services.outbox import SmsError
-from confirm.services.outreach import LOCAL_TZ, local_today
 from tests.conftest import ClosingClient, test_app_config
 from tests.factories import PASSWORD
 from webapp import create_app

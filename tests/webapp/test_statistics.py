@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
 from benchmarks.stats_queries import count_page, populate
+from confirm.clock import local_today
 from confirm.models import Campaign, Confirmation, StoredFile
 from confirm.services.stats import Deadline
 from tests.factories import PASSWORD
@@ -28,7 +29,7 @@ def _decide(db, world, student, state: str) -> None:
 
 
 def _deadline_in(db, world, days: int) -> None:
-    db.get(Campaign, world.campaign.id).deadline = date.today() + timedelta(days=days)
+    db.get(Campaign, world.campaign.id).deadline = local_today() + timedelta(days=days)
     db.commit()
 
 

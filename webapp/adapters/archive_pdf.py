@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 from xml.sax.saxutils import escape
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from pypdf import PdfReader, PdfWriter
@@ -29,9 +28,9 @@ from reportlab.lib.utils import ImageReader
 from reportlab.platypus import Image, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from confirm.archives import Document, StudentArchive
+from confirm.clock import local_time
 from webapp.adapters.pdf import register_font
 
-LOCAL_TIME = ZoneInfo("Asia/Shanghai")  # the schools' clock, as on every page of the app
 MARGIN = 15 * mm
 
 
@@ -53,7 +52,7 @@ class RenderedArchive:
 
 
 def _when(at: datetime | None) -> str:
-    return at.astimezone(LOCAL_TIME).strftime("%Y-%m-%d %H:%M") if at else ""
+    return local_time(at)
 
 
 class _Styles:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import get_locale
@@ -14,6 +13,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from confirm.clock import local_today
 from confirm.fields import KEY_DATA_KEYS, field_for
 from confirm.models import FieldCorrection, School, StoredFile
 from confirm.presentation import readable
@@ -137,4 +137,4 @@ def key_data_export():
     s = db.session()
     school = s.get_one(School, current_user.school_id)
     _ok, data = attempt(None, lambda: exports.key_data_workbook(s, school=school, actor=actor()))
-    return xlsx_download(data, f"{school.name}-关键数据变更清单-{date.today().isoformat()}.xlsx")
+    return xlsx_download(data, f"{school.name}-关键数据变更清单-{local_today().isoformat()}.xlsx")

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import click
 from flask.cli import with_appcontext
 
+from confirm.clock import local_today
 from confirm.districts import DistrictKind
 from webapp.cli.bootstrap import _fail_on
 
@@ -66,7 +65,7 @@ def add_school_command(school_code: str, district_code: str, from_date):
     if school is None:
         raise click.ClickException(f"no school with code {school_code}; run create-school first")
     district = _district_or_fail(session, district_code)
-    on = from_date.date() if from_date else date.today()
+    on = from_date.date() if from_date else local_today()
     try:
         membership = add_school_to_district(session, school, district, on=on, actor=SYSTEM)
     except DomainError as exc:

@@ -42,6 +42,7 @@ def send_daily_reminders_command(days: int, now_text: str | None):
     One SMS per phone per 24 hours still applies, so running it more than once a day sends nothing new. Exit
     status 1 when a school's reminders were refused (over the daily budget).
     """
+    from confirm.clock import local_today
     from confirm.errors import DomainError
     from confirm.models import Campaign, School, SchoolClass
     from confirm.services import outreach
@@ -52,7 +53,7 @@ def send_daily_reminders_command(days: int, now_text: str | None):
     from webapp.shared.links import command_base_url, message_link
 
     now = _parse_now(now_text) or outreach.utcnow()
-    today = outreach.local_today(now)
+    today = local_today(now)
     budget = int(current_app.config.get("SMS_DAILY_BUDGET_PER_SCHOOL", outreach.DEFAULT_DAILY_BUDGET))
     session = db.session()
     refused = False

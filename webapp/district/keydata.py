@@ -4,7 +4,6 @@ reject with a reason, the per-school setting, and the change list export."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
@@ -16,6 +15,7 @@ from sqlalchemy import select
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
+from confirm.clock import local_today
 from confirm.fields import field_for
 from confirm.models import FieldCorrection, School, StoredFile
 from confirm.presentation import readable
@@ -167,4 +167,4 @@ def key_data_export():
         return ask
     district = own_district()
     _ok, data = attempt(None, lambda: exports.key_data_workbook(db.session(), district=district, actor=actor()))
-    return xlsx_download(data, f"{district.name}-关键数据变更清单-{date.today().isoformat()}.xlsx")
+    return xlsx_download(data, f"{district.name}-关键数据变更清单-{local_today().isoformat()}.xlsx")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -12,6 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
+from confirm.clock import local_today
 from confirm.districts import DISTRICT_KIND_LABELS, DistrictKind
 from confirm.services import district_messages, district_stats, records, stats
 from confirm.services.districts import past_memberships
@@ -42,7 +41,7 @@ def _table(district, today):
 @bp.get("/")
 def home():
     district = own_district()
-    today = date.today()
+    today = local_today()
     table = _table(district, today)
     search = request.args.get("q", "").strip()
     page = table.page(request.args.get("page", 1, type=int), search=search)
@@ -59,7 +58,7 @@ def home():
 @bp.get("/export.xlsx")
 def export():
     district = own_district()
-    today = date.today()
+    today = local_today()
     data = district_stats.district_workbook(district, _table(district, today), today)
     return xlsx_download(data, f"{district.name}-各校进度-{today.isoformat()}.xlsx")
 

@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import HiddenField, SelectChoice, SelectField, SelectMultipleField
 
+from confirm.clock import LOCAL_TZ
 from confirm.models import Campaign, Notification, SchoolClass, Student, utcnow
 from confirm.services import outbox, outreach
 from confirm.services.common import mask_phone
@@ -54,7 +55,7 @@ def flash_outcome(plan: outreach.Plan, created: list[Notification]) -> None:
     if created:
         if plan.send_at:
             flash(_("现在是夜间（21:00–8:00），%(n)s 条短信已安排在 %(at)s 发送", n=len(created),
-                    at=plan.send_at.astimezone(outreach.LOCAL_TZ).strftime("%m-%d %H:%M")), "warning")
+                    at=plan.send_at.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M")), "warning")
         else:
             flash(_("%(n)s 条短信已交给后台发送，发送结果见下方列表", n=len(created)), "success")
     else:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import date
 from io import BytesIO
 
 from flask import current_app, render_template, send_file
@@ -14,6 +13,7 @@ from sqlalchemy import select
 from wtforms import BooleanField, RadioField, SelectChoice, SelectMultipleField
 from wtforms.validators import InputRequired
 
+from confirm.clock import local_today
 from confirm.models import Guardianship, Student
 from confirm.services import records
 from confirm.services.namesakes import student_labels
@@ -99,7 +99,7 @@ def print_sheets(class_id: int):
     out.seek(0)
     current_app.logger.info("printed %s sheets on %s pages for class %s", *counts, school_class.id)
     kind = _("邀请版") if form.invitation.data else _("确认表")
-    name = f"{school_class.grade}{school_class.name}-{kind}-{date.today():%Y%m%d}.pdf"
+    name = f"{school_class.grade}{school_class.name}-{kind}-{local_today():%Y%m%d}.pdf"
     if size <= SPOOL_BYTES:  # still in memory: hand over the bytes and free the file now
         with out:
             body = BytesIO(out.read())
