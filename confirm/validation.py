@@ -695,6 +695,15 @@ def _check_student(student: Mapping[str, str], today: date) -> list[Problem]:
     return problems
 
 
+def id_number_disagreements(student: Mapping[str, str]) -> list[Message]:
+    """Where a student's resident ID number disagrees with the birth date or gender beside it (none for other
+    kinds of ID, or a number that is not a resident ID's shape)."""
+    id_number = _get(student, "id_number").upper()
+    if _get(student, "id_type") != RESIDENT_ID or not _RESIDENT_ID_RE.match(id_number):
+        return []
+    return [problem.message for problem in _id_cross_checks(student, id_number)]
+
+
 def _id_cross_checks(student: Mapping[str, str], id_number: str) -> list[Problem]:
     problems = []
     embedded, birth = resident_id_birth_date(id_number), _get(student, "birth_date")

@@ -24,6 +24,7 @@ from confirm.services.outbox import public_url
 from confirm.services.records import apply_correction
 from confirm.services.review import tell_parents
 from confirm.states import CORRECTION_MOVES, CorrectionStatus, move
+from confirm.validation import id_number_disagreements
 
 PENDING = CorrectionStatus.PENDING_ADMIN.value
 PENDING_DISTRICT = CorrectionStatus.PENDING_DISTRICT.value
@@ -34,6 +35,9 @@ OUTCOME_LABELS = {CorrectionStatus.PENDING_ADMIN: N_("待学校审核"),
                   CorrectionStatus.APPLIED: N_("已生效"),
                   CorrectionStatus.REJECTED: N_("未通过"), CorrectionStatus.WITHDRAWN: N_("已撤回")}
 SCHOOL, DISTRICT = "学校", "主管部门"  # who decided, in the key_data_applied / key_data_rejected messages
+# The resident ID number carries the birth date and the gender: corrections of these are decided so that the record
+# never ends with an ID number that disagrees with them.
+LINKED_KEYS = ("id_number", "birth_date", "gender")
 
 
 def pending_corrections(session: Session, school_id: int) -> list[FieldCorrection]:
@@ -85,6 +89,30 @@ def _check_id_number_free(session: Session, student: Student, correction: FieldC
             raise FieldErrors([("", Message(N_("本校已有学生使用这个身份证件号，请先核实后再处理")))])
 
 
+def decided_together(session: Session, correction: FieldCorrection) -> list[FieldCorrection]:
+    """The corrections applying ``correction`` takes: itself, or — when the record would then disagree with itself
+    (an ID number's birth date or gender against the record's) — itself with the student's other linked corrections
+    waiting at the same step, if together they agree. Raises FieldErrors naming the disagreement otherwise."""
+    if correction.slot != 0 or correction.field_key not in LINKED_KEYS:
+        return [correction]
+    student = correction.confirmation.student
+    values = {key: student.value(key) or "" for key in ("id_type", *LINKED_KEYS)}
+    alone = {**values, correction.field_key: correction.new_value or ""}
+    if not id_number_disagreements(alone):
+        return [correction]
+    partners = list(session.scalars(select(FieldCorrection).where(
+        FieldCorrection.confirmation_id == correction.confirmation_id, FieldCorrection.slot == 0,
+        FieldCorrection.field_key.in_(LINKED_KEYS), FieldCorrection.status == correction.status,
+        FieldCorrection.id != correction.id).order_by(FieldCorrection.id)))
+    together = {**alone, **{p.field_key: p.new_value or "" for p in partners}}
+    if partners and not id_number_disagreements(together):
+        return [correction, *partners]
+    problem = id_number_disagreements(together if partners else alone)[0]
+    raise FieldErrors([("", Message(N_(
+        "通过这项更正后，%(problem)s。身份证件号、出生日期和性别要一起核对：请一并处理这名学生的相关更正，"
+        "或不通过这一项"), {"problem": problem}))])
+
+
 def _clean_text(text: str | None, field: str) -> str:
     text = " ".join((text or "").split())
     if len(text) > MAX_REASON_LENGTH:
@@ -105,15 +133,19 @@ def approve_key_correction(
     if correction.confirmation.campaign.key_data_needs_district:
         _pass_to_district(session, correction, student, opinion=_clean_text(opinion, "opinion"), actor=actor, now=now)
         return
-    label = field_for(0, correction.field_key).label_zh
-    apply_correction(student, correction)
-    correction.status = move(correction.status, CorrectionStatus.APPLIED, CORRECTION_MOVES)
-    correction.decided_by_id = actor.id
-    correction.decided_at = now
-    correction.decision_reason = None
-    audit(session, actor, "key_correction.applied", school_id=student.school_id, target=correction,
-          detail={"student_id": student.id, "field": correction.field_key}, at=now)
+    taken = decided_together(session, correction)
+    for each in taken:
+        _check_id_number_free(session, student, each)
+        apply_correction(student, each)
+        each.status = move(each.status, CorrectionStatus.APPLIED, CORRECTION_MOVES)
+        each.decided_by_id = actor.id
+        each.decided_at = now
+        each.decision_reason = None
+        audit(session, actor, "key_correction.applied", school_id=student.school_id, target=each,
+              detail={"student_id": student.id, "field": each.field_key,
+                      **({"with": correction.id} if each is not correction else {})}, at=now)
     session.flush()
+    label = "、".join(field_for(0, each.field_key).label_zh for each in taken)
     tell_parents(session, student, "key_data_applied", {"student_name": student.name, "field": label,
                                                         "decider": SCHOOL})
 
@@ -266,13 +298,18 @@ def district_approve(session: Session, correction: FieldCorrection, *, superviso
     now = now or utcnow()
     student = correction.confirmation.student
     _check_id_number_free(session, student, correction)
-    _claim(session, correction, CorrectionStatus.APPLIED, supervisor=supervisor, reason=None, now=now)
-    apply_correction(student, correction)
-    audit(session, actor, "key_correction.district_applied", school_id=student.school_id, target=correction, at=now,
-          detail={"student_id": student.id, "field": correction.field_key, "district_id": supervisor.district_id})
+    taken = decided_together(session, correction)
+    for each in taken:
+        _check_id_number_free(session, student, each)
+        _claim(session, each, CorrectionStatus.APPLIED, supervisor=supervisor, reason=None, now=now)
+        apply_correction(student, each)
+        audit(session, actor, "key_correction.district_applied", school_id=student.school_id, target=each, at=now,
+              detail={"student_id": student.id, "field": each.field_key, "district_id": supervisor.district_id,
+                      **({"with": correction.id} if each is not correction else {})})
     session.flush()
     tell_parents(session, student, "key_data_applied", {
-        "student_name": student.name, "field": field_for(0, correction.field_key).label_zh, "decider": DISTRICT})
+        "student_name": student.name, "field": "、".join(field_for(0, each.field_key).label_zh for each in taken),
+        "decider": DISTRICT})
 
 
 def district_reject(session: Session, correction: FieldCorrection, reason: str, *, supervisor: StaffUser,

@@ -102,6 +102,48 @@ def test_admin_approval_writes_the_key_data_into_the_record_and_texts_the_parent
         keydata.reject_key_correction(session, correction, "晚了", actor=env["admin"])
 
 
+
+def born_a_day_later(session, env) -> tuple[Confirmation, str, str]:
+    """The family corrects the birth date one day later, and the ID number to match it (both with proof)."""
+    from datetime import date, timedelta
+
+    from confirm.validation import make_resident_id
+
+    student = env["student"]
+    later = date.fromisoformat(student.value("birth_date")) + timedelta(days=1)
+    new_id = make_resident_id(student.value("id_number")[:6], later, 203, student.value("gender"))
+    confirmation = hand_in(session, env, {(0, "birth_date"): f"{later:%Y%m%d}", (0, "id_number"): new_id}, proof=True)
+    review.approve_confirmation(session, confirmation, actor=env["teacher"])
+    session.commit()
+    return confirmation, f"{later:%Y%m%d}", new_id
+
+
+def test_approving_the_id_number_takes_the_birth_date_it_carries_with_it(session, env):
+    confirmation, birth, new_id = born_a_day_later(session, env)
+    by_key = {c.field_key: c for c in confirmation.corrections}
+    outbox = SentMessages(session)
+    keydata.approve_key_correction(session, by_key["id_number"], actor=env["admin"])
+    session.commit()
+    student = session.get(Student, env["student"].id)
+    assert (student.value("birth_date"), student.value("id_number")) == (birth, new_id)
+    assert {c.status for c in confirmation.corrections} == {"applied"}
+    assert len(outbox.sent) == 1 and "出生日期" in outbox.sent[0][1] and "身份证件号" in outbox.sent[0][1]
+
+
+def test_the_birth_date_alone_is_refused_once_the_id_number_that_carries_it_was_turned_down(session, env):
+    confirmation, _birth, _new_id = born_a_day_later(session, env)
+    by_key = {c.field_key: c for c in confirmation.corrections}
+    before = (env["student"].value("birth_date"), env["student"].value("id_number"))
+    keydata.reject_key_correction(session, by_key["id_number"], "证件复印件看不清", actor=env["admin"])
+    session.commit()
+    with pytest.raises(FieldErrors, match="身份证号中的出生日期") as refused:
+        keydata.approve_key_correction(session, by_key["birth_date"], actor=env["admin"])
+    assert "一并处理" in refused.value.errors[0][1].text
+    session.rollback()
+    student = session.get(Student, env["student"].id)
+    assert (student.value("birth_date"), student.value("id_number")) == before
+    assert by_key["birth_date"].status == "pending_admin"  # the admin may still turn it down
+
 def test_admin_rejection_needs_a_reason_and_leaves_the_record_alone(session, env):
     confirmation = hand_in(session, env, {(0, "ethnicity"): "06"}, proof=True)
     review.approve_confirmation(session, confirmation, actor=env["teacher"])
