@@ -172,8 +172,9 @@ def save_corrections(
         elif str(raw).strip():
             cleaned[(slot, key)] = value
             value_warnings[(slot, key)] = warnings
-    if errors:
-        raise FieldErrors(errors)
+    # With a value refused on its own, the record is still checked for the others (an ID number's check digit), so
+    # the parent hears of every problem at once; only checks between two fields wait, as one side is not known yet.
+    refused = {name for name, _message in errors}
 
     def stored(slot: int, key: str) -> str:
         return (stored_values if slot == 0 else stored_members[slot]).get(key, "")
@@ -196,7 +197,7 @@ def save_corrections(
             result.warnings.extend((form_name(*slot_key), m) for m in value_warnings.get(slot_key, []))
     for problem in validate_record(values, members):
         where = problem.where(changed)  # a mismatch shows at the field the parent changed
-        if where not in relevant:
+        if where not in relevant or (refused and (problem.other_key or form_name(*where) in refused)):
             continue
         if problem.is_warning:
             result.warnings.append((form_name(*where), problem.message))

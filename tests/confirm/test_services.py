@@ -156,6 +156,20 @@ def test_corrections_are_cleaned_and_stored_as_drafts_beside_the_old_value(sessi
     assert env.student.value("current_address") == "贵阳市测试路1号"  # the record waits for the review
 
 
+
+def test_a_wrong_birth_date_and_a_wrong_id_check_digit_are_both_told_at_once(session, env):
+    """The parent hears of every problem in one try; the check between the two waits for a birth date it can read."""
+    confirmation = confirmation_of(session, env)
+    good = env.student.value("id_number")
+    wrong_digit = good[:17] + ("0" if good[17] != "0" else "1")
+    with pytest.raises(FieldErrors) as refused:
+        records.save_corrections(session, confirmation, {(0, "birth_date"): "20300101", (0, "id_number"): wrong_digit},
+                                 actor=env.by_parent)
+    by_field = {name: message.text for name, message in refused.value.errors}
+    assert set(by_field) == {"c0-birth_date", "c0-id_number"}, by_field
+    assert "晚于今天" in by_field["c0-birth_date"] and "校验位" in by_field["c0-id_number"]
+    assert corrections(session) == {}
+
 def test_a_value_equal_to_the_record_is_not_a_correction(session, env):
     confirmation = confirmation_of(session, env)
     result = records.save_corrections(
