@@ -27,7 +27,13 @@ from confirm.services.registration import issue_code
 from tests.conftest import test_app_config
 from tests.e2e.browser import sign_in
 from tests.e2e.conftest import ACTION_TIMEOUT_MS
-from tests.e2e.test_browser_journey import ANDROID_WECHAT_UA, full_page_screenshot, newest_sms, watch_page
+from tests.e2e.test_browser_journey import (
+    ANDROID_WECHAT_UA,
+    assert_fits_the_screen,
+    full_page_screenshot,
+    newest_sms,
+    watch_page,
+)
 from tests.factories import make_campaign, make_class, make_parent, make_school, make_staff, make_student
 from tests.images import sheet_image
 from tests.servers import serve
@@ -243,8 +249,11 @@ def test_every_teacher_page_passes_axe_and_has_no_tap_target_under_44_px_on_a_ph
             page.wait_for_load_state()
             violations.extend(axe_violations(page))
             small.extend(small_targets(page))
+            assert_fits_the_screen(page)  # a review's table of corrections too: no sideways scrolling
             if path == klass:
                 full_page_screenshot(page, screenshot_dir / "teacher-class-phone.png")
+            if path == f"/teacher/students/{ids['submitted']}":
+                full_page_screenshot(page, screenshot_dir / "teacher-review-phone.png")
     finally:
         context.close()
     assert not violations, "\n".join(violations)
