@@ -283,6 +283,9 @@
       return;
     }
     var summary = page.getElementById("problems");
+    var shown = document.getElementById("problems");  // the list at the top from an earlier try: now this try's
+    if (shown && summary) { shown.parentNode.replaceChild(document.importNode(summary, true), shown); }
+    else if (shown) { shown.parentNode.removeChild(shown); }
     this.say(first ? form.getAttribute("data-refused") : (summary ? summary.textContent.replace(/\s+/g, " ").trim()
                                                                   : form.getAttribute("data-refused")), true);
     if (this.bar) { this.bar.value = 0; }

@@ -78,3 +78,40 @@ def test_a_refused_upload_keeps_the_photo_and_shows_the_servers_message_in_place
     with Session(app.extensions["db_engine"]) as s:
         assert s.scalar(select(func.count()).select_from(StoredFile)) == 1
     app.extensions["db_engine"].dispose()
+
+
+def test_a_second_refused_try_replaces_the_list_of_problems_at_the_top(browser, db_url, tmp_path):
+    """Submitted empty without JavaScript's help (the server's page lists both problems), then with the box ticked
+    and a file that is not a photo: the list at the top names only what is still wrong."""
+    from playwright.sync_api import expect
+
+    app = create_app(test_app_config(db_url, tmp_path, WTF_CSRF_ENABLED=True))
+    with Session(app.extensions["db_engine"], expire_on_commit=False) as s:
+        school = make_school(s)
+        make_campaign(s, school)
+        student = make_student(s, make_class(s, school, make_staff(s, school)))
+        parent = make_parent(s, student)
+        s.commit()
+        student_id, phone = student.id, parent.phone
+    not_a_photo = tmp_path / "notes.txt"
+    not_a_photo.write_text("这不是照片")
+
+    with serve(app) as base:
+        context = browser.new_context(**PHONE_CONTEXT)
+        try:
+            page = context.new_page()
+            sign_in(page, base, phone)
+            page.goto(f"{base}/parent/students/{student_id}/submit")
+            page.locator("form:has(input[name=sheet])").evaluate("form => form.submit()")  # as without JavaScript
+            problems = page.locator("#problems")
+            expect(problems).to_contain_text("请确认您已核对信息并签字")
+
+            page.locator("input[name=sheet]").set_input_files(str(not_a_photo))
+            page.locator("input[name=confirmed]").check()
+            page.get_by_role("button", name="提交").click()
+            expect(page.locator(".field.has-error")).to_have_count(1)
+            expect(problems).not_to_contain_text("请确认您已核对信息并签字")
+            expect(problems).to_have_count(1)
+        finally:
+            context.close()
+    app.extensions["db_engine"].dispose()
