@@ -50,6 +50,17 @@ def test_registration_without_consent_is_refused_with_a_clear_message_and_keeps_
     assert outbox == [] and db.scalar(select(SmsChallenge.id)) is None
 
 
+
+def test_a_short_phone_number_and_no_consent_are_both_told_in_one_try(client, world, issue, outbox):
+    student = world.students_a[1]
+
+    refused = client.post("/register", data={"code": issue(student), "student_name": student.name,
+                                             "phone": "1391234567"})
+
+    body = refused.get_data(as_text=True)
+    assert refused.status_code == 200 and NOT_TICKED in body and "请输入正确的 11 位手机号码" in body
+    assert outbox == []
+
 def test_the_consent_is_recorded_with_the_new_account_and_in_the_audit_trail(client, world, issue, outbox, db):
     student = world.students_a[1]
     client.post("/register", data={"code": issue(student), "student_name": student.name, "phone": "13912345678",

@@ -3,7 +3,16 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from confirm.validation import mobile_number
+
+
+def mainland_mobile(form, field) -> None:
+    """The phone is checked with the form's other fields, so a parent hears of every problem at once (the service
+    checks it again: confirm.services.registration.clean_mobile)."""
+    if field.data and mobile_number(field.data) is None:
+        raise ValidationError(_l("请输入正确的 11 位手机号码"))
 
 
 class LoginForm(FlaskForm):
@@ -21,7 +30,8 @@ def consent_field() -> BooleanField:
 class RegisterStartForm(FlaskForm):
     code = StringField(_l("学生注册码"), validators=[DataRequired(_l("请输入注册码")), Length(max=20)])
     student_name = StringField(_l("学生姓名"), validators=[DataRequired(_l("请输入学生姓名")), Length(max=50)])
-    phone = StringField(_l("家长手机号"), validators=[DataRequired(_l("请输入手机号")), Length(max=20)])
+    phone = StringField(_l("家长手机号"),
+                        validators=[DataRequired(_l("请输入手机号")), Length(max=20), mainland_mobile])
     consent = consent_field()
 
 
@@ -34,7 +44,8 @@ class RegisterVerifyForm(FlaskForm):
 class InvitedRegisterForm(FlaskForm):
     """Registration through an invitation link: the student comes from the link, only the phone is typed."""
 
-    phone = StringField(_l("家长手机号"), validators=[DataRequired(_l("请输入手机号")), Length(max=20)])
+    phone = StringField(_l("家长手机号"),
+                        validators=[DataRequired(_l("请输入手机号")), Length(max=20), mainland_mobile])
     consent = consent_field()
 
 
