@@ -141,6 +141,11 @@ def _unreadable() -> IntakeError:
     return IntakeError(Message(N_("无法识别的文件，请上传照片（JPG、PNG、WebP 或 HEIC 格式）")))
 
 
+def unreadable_proof() -> IntakeError:
+    """A proof document that is neither a photo nor a PDF (the proof form takes both)."""
+    return IntakeError(Message(N_("无法识别的文件，请上传照片（JPG、PNG、WebP 或 HEIC 格式）或 PDF 文件")))
+
+
 def _too_large() -> IntakeError:
     return IntakeError(Message(N_("图片尺寸过大，请用手机相机直接拍照上传")))
 

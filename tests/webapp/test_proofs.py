@@ -40,6 +40,15 @@ def test_key_data_correction_without_proof_cannot_be_submitted(app, db, world):
     assert db.scalar(select(StoredFile.id).where(StoredFile.kind == "sheet")) is None
 
 
+
+def test_a_proof_that_is_neither_a_photo_nor_a_pdf_is_refused_saying_both_are_taken(app, db, world):
+    parent = logged_in(app, world.parent.phone)
+    student = world.students_a[0]
+    parent.post(f"/parent/students/{student.id}", data={"c0-ethnicity": "06"})
+    refused = _upload(parent, student.id, b"just notes, not a scan\n", "hukou.txt")
+    assert refused.status_code == 400 and "或 PDF 文件" in refused.get_data(as_text=True)
+    assert db.scalar(select(StoredFile.id)) is None
+
 def test_with_a_proof_photo_the_sheet_is_submitted_and_the_teacher_sees_the_proof(app, db, world):
     parent = logged_in(app, world.parent.phone)
     student = world.students_a[0]

@@ -6,7 +6,7 @@ from confirm.errors import UnreadablePhoto
 from confirm.models import Campaign, Student
 from confirm.services.proofs import ProofUpload
 from confirm.sheets import InvalidSheetCode, SheetRef, parse_sheet_payload
-from uploads.intake import IntakeError, accept_proof_pdf, sanitize_image, sniff
+from uploads.intake import IntakeError, accept_proof_pdf, sanitize_image, sniff, unreadable_proof
 from uploads.pipeline import SheetExpectation, Verdict, examine
 from webapp.adapters.keys import sheet_key
 
@@ -49,9 +49,12 @@ class Examiner:
 
 
 def _proof(data: bytes) -> ProofUpload:
-    if sniff(data) == "PDF":
+    kind = sniff(data)
+    if kind == "PDF":
         document = accept_proof_pdf(data)
         return ProofUpload(document.data, document.sha256, document.content_type)
+    if kind is None:
+        raise unreadable_proof()
     image = sanitize_image(data)  # no sheet QR code or blur gate: a 户口簿 page is judged by the teacher
     return ProofUpload(image.data, image.sha256, image.content_type, thumbnail=image.thumbnail,
                        width=image.width, height=image.height)
