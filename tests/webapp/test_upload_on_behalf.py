@@ -80,6 +80,15 @@ def test_refused_photo_offers_the_override_and_files_nothing(teacher, world, db)
     assert db.scalars(select(StoredFile)).all() == []
 
 
+
+def test_a_file_that_is_not_a_photo_is_refused_without_offering_to_use_it_anyway(teacher, world, db):
+    student = world.students_a[1]
+    for extra in ({}, {"override": "y", "override_reason": "家长只有这个文件"}):
+        response = upload(teacher, world, student, b"%PDF-1.4 not a photo", **extra)
+        body = response.get_data(as_text=True)
+        assert response.status_code == 400 and "无法识别的文件" in body and "仍然使用这张照片" not in body
+    assert confirmation_of(db, student) is None
+
 def test_override_needs_a_reason(teacher, world, db):
     student = world.students_a[1]
     response = upload(teacher, world, student, jpeg_bytes(size=(800, 600)), override="y", override_reason=" ")

@@ -60,11 +60,20 @@ def upload_on_behalf(class_id: int):
         status = 400
     if student is not None and request.method == "POST":
         if form.validate_on_submit():
-            ok, _sheet = attempt(form, lambda: _hand_in(student, campaign, form))
+            gate_refused = []
+
+            def hand_in():
+                try:
+                    return _hand_in(student, campaign, form)
+                except paper.GateRefused:  # a photo the gate doubts: the teacher may use it anyway, with a reason
+                    gate_refused.append(True)
+                    raise
+
+            ok, _sheet = attempt(form, hand_in)
             if ok:
                 flash(_("已代 %(name)s 的家长提交确认表，请在待审核中审核", name=student.name), "success")
                 return redirect(url_for("teacher.upload_on_behalf", class_id=school_class.id))
-            show_override, status = bool(form.override.data) or bool(form.sheet.errors), 400
+            show_override, status = bool(gate_refused), 400  # never for a file that is not a photo at all
         else:
             status = 400
     if student is not None:
