@@ -123,9 +123,9 @@ def test_review_page_shows_each_correction_old_to_new_and_the_sheet(app, teacher
                                 "c0-ethnicity": "06"}, proof=True)
     confirmation = db.scalar(select(Confirmation))
     page = teacher.get(f"/teacher/students/{world.students_a[0].id}").get_data(as_text=True)
-    assert "<del>贵阳市测试路1号</del></td><td><ins>贵阳市新地址8号</ins>" in page
-    assert "<del>13900002222</del></td><td><ins>13911112222</ins>" in page
-    assert "<del>汉族</del></td><td><ins>苗族</ins>" in page  # codes are shown by name
+    assert '<del>贵阳市测试路1号</del></td><td data-label="更正为"><ins>贵阳市新地址8号</ins>' in page
+    assert '<del>13900002222</del></td><td data-label="更正为"><ins>13911112222</ins>' in page
+    assert '<del>汉族</del></td><td data-label="更正为"><ins>苗族</ins>' in page  # codes are shown by name
     assert "关键信息" in page  # 民族 is key data: the teacher is told it goes to the admin
     assert f'src="/files/{confirmation.sheet_file_id}"' in page
     assert "审核通过" in page and "退回给家长" in page
