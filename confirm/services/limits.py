@@ -33,10 +33,10 @@ class Limit:
 
 
 # Sign-in: a login name (platform number, phone or username, whether or not it has an account) from one address;
-# the failed tries of any names from one address (a school's Wi-Fi or a carrier's NAT carries many families, so it
-# is generous, and a right password gives its count back); and a login name from all addresses together in a short
-# window, counted only for tries an address was still allowed — so one address's burst never locks the owner out
-# from elsewhere, and many addresses together do so for a minute at a time.
+# the tries of any names from one address (a school's Wi-Fi or a carrier's NAT carries many families, so it is
+# generous); and a login name from all addresses together in a short window, counted only for tries an address was
+# still allowed — so one address's burst never locks the owner out from elsewhere, and many addresses together do
+# so for a minute at a time. A right password gives back what it spent on each: only failures stay counted.
 LOGIN_FROM_ADDRESS = Limit("login-address", 5, timedelta(minutes=15))
 LOGIN_ADDRESS_ALL = Limit("login-address-all", 50, timedelta(minutes=15))
 LOGIN_ANYWHERE = Limit("login-anywhere", 10, timedelta(minutes=1))

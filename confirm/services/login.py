@@ -1,9 +1,10 @@
 """Logging in: parents by platform number or phone, staff by username.
 
 Every try is counted before the password is looked at (``confirm.services.limits``): five per login name from one
-address in 15 minutes, fifty failed tries of any names from one address in 15 minutes, ten per login name from
-anywhere in a minute — a right password counts too, except against the address's fifty (parallel guesses sent
-beside it must not get a fresh count). Past any, the answer is the same whether or not the name has an account, and
+address in 15 minutes, fifty tries of any names from one address in 15 minutes, ten per login name from anywhere in
+a minute. A right password gives back the tries it spent once it has been checked (counted first, parallel guesses
+sent beside it queue on the counters and never see a fresh count; only wrong ones stay counted). Past any limit, the
+answer is the same whether or not the name has an account, and
 it costs the same — nothing is verified. The owner, from another address, signs in at once however many tries one
 attacker's address makes (its refused tries are not counted from everywhere), and within a minute of a burst from
 many addresses.
