@@ -67,7 +67,7 @@ def test_roles_are_named_by_their_enum_only():
 def test_every_date_a_school_sees_is_beijings():
     """The server's clock is UTC: from 00:00 to 08:00 in Beijing its date is yesterday's. Dates come from
     confirm.clock.local_today, never from the server's own date."""
-    server_dates = re.compile(r"\bdate\.today\(\)|\bdatetime\.now\(\)|\bdatetime\.today\(\)")
+    server_dates = re.compile(r"\bdate\.today\(\)|\bdatetime\.now\(\)|\bdatetime\.today\(\)|utcnow\(\)\.date\(\)")
     found = [str(p.relative_to(ROOT)) for pkg in ("webapp", "confirm", "uploads") for p in (ROOT / pkg).rglob("*.py")
              if server_dates.search(p.read_text())]
     assert found == []

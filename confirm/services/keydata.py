@@ -37,7 +37,7 @@ OUTCOME_LABELS = {CorrectionStatus.PENDING_ADMIN: N_("待学校审核"),
 SCHOOL, DISTRICT = "学校", "主管部门"  # who decided, in the key_data_applied / key_data_rejected messages
 # The resident ID number carries the birth date and the gender: corrections of these are decided so that the record
 # never ends with an ID number that disagrees with them.
-LINKED_KEYS = ("id_number", "birth_date", "gender")
+LINKED_KEYS = ("id_type", "id_number", "birth_date", "gender")
 
 
 def pending_corrections(session: Session, school_id: int) -> list[FieldCorrection]:
@@ -96,7 +96,7 @@ def decided_together(session: Session, correction: FieldCorrection) -> list[Fiel
     if correction.slot != 0 or correction.field_key not in LINKED_KEYS:
         return [correction]
     student = correction.confirmation.student
-    values = {key: student.value(key) or "" for key in ("id_type", *LINKED_KEYS)}
+    values = {key: student.value(key) or "" for key in LINKED_KEYS}
     alone = {**values, correction.field_key: correction.new_value or ""}
     if not id_number_disagreements(alone):
         return [correction]
@@ -106,7 +106,7 @@ def decided_together(session: Session, correction: FieldCorrection) -> list[Fiel
         FieldCorrection.id != correction.id).order_by(FieldCorrection.id)))
     together = {**alone, **{p.field_key: p.new_value or "" for p in partners}}
     if partners and not id_number_disagreements(together):
-        return [correction, *partners]
+        return sorted([correction, *partners], key=lambda c: c.id)  # one order of row locks for every decider
     problem = id_number_disagreements(together if partners else alone)[0]
     raise FieldErrors([("", Message(N_(
         "通过这项更正后，%(problem)s。身份证件号、出生日期和性别要一起核对：请一并处理这名学生的相关更正，"
@@ -130,10 +130,11 @@ def approve_key_correction(
     _check_pending(correction)
     student = correction.confirmation.student
     _check_id_number_free(session, student, correction)
+    taken = decided_together(session, correction)  # passed on together, as they will be applied together
     if correction.confirmation.campaign.key_data_needs_district:
-        _pass_to_district(session, correction, student, opinion=_clean_text(opinion, "opinion"), actor=actor, now=now)
+        for each in taken:
+            _pass_to_district(session, each, student, opinion=_clean_text(opinion, "opinion"), actor=actor, now=now)
         return
-    taken = decided_together(session, correction)
     for each in taken:
         _check_id_number_free(session, student, each)
         apply_correction(student, each)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from confirm.class_names import matching
+from confirm.clock import local_today
 from confirm.errors import DomainError, FieldErrors
 from confirm.folding import fold_digits
 from confirm.i18n import N_, Message
@@ -109,7 +110,7 @@ def create_campaign(
     session: Session, school: School, *, name: str, deadline: date, actor: Actor, today: date | None = None
 ) -> Campaign:
     """Start a campaign; the previous one of the school is closed."""
-    today = today or utcnow().date()
+    today = today or local_today()
     errors = []
     if not name.strip():
         errors.append(("name", Message(N_("请填写核查名称"))))

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from confirm.errors import FieldErrors, InvalidTransition
-from confirm.models import AuditEvent, Confirmation, FieldCorrection, Student
+from confirm.models import AuditEvent, Confirmation, FieldCorrection, School, Student
 from confirm.services import keydata, proofs, records, review, review_queue
 from confirm.services.common import Actor
 from confirm.services.files import record_file
@@ -143,6 +143,26 @@ def test_the_birth_date_alone_is_refused_once_the_id_number_that_carries_it_was_
     student = session.get(Student, env["student"].id)
     assert (student.value("birth_date"), student.value("id_number")) == before
     assert by_key["birth_date"].status == "pending_admin"  # the admin may still turn it down
+
+
+def test_with_the_districts_approval_the_id_number_and_its_birth_date_go_on_and_come_back_together(session, env):
+    from tests.factories import make_district, make_supervisor
+
+    district = make_district(session, session.get(School, env["student"].school_id))
+    supervisor = make_supervisor(session, district)
+    env["campaign"].key_data_needs_district = True
+    session.commit()
+    confirmation, birth, new_id = born_a_day_later(session, env)
+    by_key = {c.field_key: c for c in confirmation.corrections}
+
+    keydata.approve_key_correction(session, by_key["id_number"], actor=env["admin"], opinion="与户口簿一致")
+    session.commit()
+    assert {c.status for c in confirmation.corrections} == {"pending_district"}
+    keydata.district_approve(session, by_key["birth_date"], supervisor=supervisor, actor=Actor("staff", supervisor.id))
+    session.commit()
+    student = session.get(Student, env["student"].id)
+    assert (student.value("birth_date"), student.value("id_number")) == (birth, new_id)
+    assert {c.status for c in confirmation.corrections} == {"applied"}
 
 def test_admin_rejection_needs_a_reason_and_leaves_the_record_alone(session, env):
     confirmation = hand_in(session, env, {(0, "ethnicity"): "06"}, proof=True)

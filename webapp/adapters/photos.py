@@ -53,7 +53,7 @@ def _proof(data: bytes) -> ProofUpload:
     if kind == "PDF":
         document = accept_proof_pdf(data)
         return ProofUpload(document.data, document.sha256, document.content_type)
-    if kind is None:
+    if kind is None and data:  # an empty file is told as such by the photo intake
         raise unreadable_proof()
     image = sanitize_image(data)  # no sheet QR code or blur gate: a 户口簿 page is judged by the teacher
     return ProofUpload(image.data, image.sha256, image.content_type, thumbnail=image.thumbnail,

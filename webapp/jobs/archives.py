@@ -25,6 +25,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 from confirm.archives import StudentArchive, load_archives, safe_name
+from confirm.clock import LOCAL_TZ
 from confirm.exporting import _as_text
 from confirm.models import ArchiveJob, Campaign, utcnow
 from confirm.services import archives as service
@@ -60,7 +61,7 @@ class _Names:
 
 
 def _entry(name: str, when: datetime) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(name, date_time=when.timetuple()[:6])
+    info = zipfile.ZipInfo(name, date_time=when.astimezone(LOCAL_TZ).timetuple()[:6])  # ZIP times are local
     info.compress_type = zipfile.ZIP_STORED  # PDFs of JPEG photos do not shrink; storing keeps the CPU for drawing
     return info
 

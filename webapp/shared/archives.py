@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from confirm.clock import local_today
 from confirm.models import ArchiveJob, School, SchoolClass
 from confirm.roles import STAFF_ROLES, Role
 from confirm.services import archives
@@ -90,7 +91,7 @@ def download(token: str):
     attempt(None, lambda: archives.record_download(s, job, actor=actor()))
     scope = job.school_class.title if job.school_class else _("全校")
     school = s.get_one(School, job.school_id)
-    name = f"{school.name}-{scope}-{_('电子档案')}-{job.finished_at:%Y%m%d}.zip".replace(" ", "")
+    name = f"{school.name}-{scope}-{_('电子档案')}-{local_today(job.finished_at):%Y%m%d}.zip".replace(" ", "")
     objects = store()
     url = objects.presigned_url(job.object_key, expires=300)  # S3: a URL that works for five minutes
     if url:
