@@ -123,9 +123,10 @@ def _clean_text(text: str | None, field: str) -> str:
 def approve_key_correction(
     session: Session, correction: FieldCorrection, *, actor: Actor, opinion: str | None = None,
     now: datetime | None = None
-) -> None:
+) -> list[FieldCorrection]:
     """The school admin's approval: the change is written into the record (the parent is told by SMS after the
-    commit) — or, when the campaign needs the district's approval, passed on to the district with ``opinion``."""
+    commit) — or, when the campaign needs the district's approval, passed on to the district with ``opinion``.
+    Returns the corrections decided (with their linked ones, see ``decided_together``)."""
     now = now or utcnow()
     _check_pending(correction)
     student = correction.confirmation.student
@@ -134,7 +135,7 @@ def approve_key_correction(
     if correction.confirmation.campaign.key_data_needs_district:
         for each in taken:
             _pass_to_district(session, each, student, opinion=_clean_text(opinion, "opinion"), actor=actor, now=now)
-        return
+        return taken
     for each in taken:
         _check_id_number_free(session, student, each)
         apply_correction(student, each)
@@ -149,6 +150,7 @@ def approve_key_correction(
     label = "、".join(field_for(0, each.field_key).label_zh for each in taken)
     tell_parents(session, student, "key_data_applied", {"student_name": student.name, "field": label,
                                                         "decider": SCHOOL})
+    return taken
 
 
 def _pass_to_district(session: Session, correction: FieldCorrection, student: Student, *, opinion: str,
@@ -294,8 +296,9 @@ def _claim(session: Session, correction: FieldCorrection, target: CorrectionStat
 
 
 def district_approve(session: Session, correction: FieldCorrection, *, supervisor: StaffUser, actor: Actor,
-                     now: datetime | None = None) -> None:
-    """The district approves the change: it is written into the record; the family is told after the commit."""
+                     now: datetime | None = None) -> list[FieldCorrection]:
+    """The district approves the change: it is written into the record; the family is told after the commit.
+    Returns the corrections applied (with their linked ones)."""
     now = now or utcnow()
     student = correction.confirmation.student
     _check_id_number_free(session, student, correction)
@@ -311,6 +314,7 @@ def district_approve(session: Session, correction: FieldCorrection, *, superviso
     tell_parents(session, student, "key_data_applied", {
         "student_name": student.name, "field": "、".join(field_for(0, each.field_key).label_zh for each in taken),
         "decider": DISTRICT})
+    return taken
 
 
 def district_reject(session: Session, correction: FieldCorrection, reason: str, *, supervisor: StaffUser,

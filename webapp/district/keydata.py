@@ -106,11 +106,12 @@ def key_data_approve(correction_id: int):
     correction = keydata.district_case(db.session(), current_user.account.district_id, correction_id)
     if correction is None:
         return _already_decided(correction_id)
-    ok, _result = attempt(form, lambda: keydata.district_approve(db.session(), correction,
-                                                                 supervisor=current_user.account, actor=actor()))
+    ok, taken = attempt(form, lambda: keydata.district_approve(db.session(), correction,
+                                                               supervisor=current_user.account, actor=actor()))
     if ok:
+        locale = str(get_locale())
         flash(_("已核准 %(name)s 的%(field)s变更，学籍已更新", name=correction.confirmation.student.name,
-                field=field_for(0, correction.field_key).label(str(get_locale()))), "success")
+                field=_("、").join(field_for(0, each.field_key).label(locale) for each in taken)), "success")
     return redirect(url_for("district.key_data"))  # a refusal (an ID number now taken) is flashed there
 
 
