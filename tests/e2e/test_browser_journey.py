@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from confirm.models import ParentAccount
-from tests.e2e.browser import sign_in
+from tests.e2e.browser import DESKTOP_CONTEXT, PHONE_CONTEXT, sign_in
 from tests.e2e.conftest import ACTION_TIMEOUT_MS
 from tests.images import sheet_image
 
@@ -24,16 +24,6 @@ pytestmark = pytest.mark.browser
 PHONE = "13912345678"
 PARENT_PASSWORD = "secret-pass-1"
 NEW_ADDRESS = "贵阳市云岩区新地址8号"
-ANDROID_WECHAT_UA = (
-    "Mozilla/5.0 (Linux; Android 13; V2219A Build/TP1A.220624.014; wv) AppleWebKit/537.36 "
-    "(KHTML, like Gecko) Version/4.0 Chrome/116.0.0.0 Mobile Safari/537.36 XWEB/1160065 MMWEBSDK/20231202 "
-    "MMWEBID/2305 MicroMessenger/8.0.47.2560(0x28002F3B) WeChat/arm64 Weixin NetType/WIFI Language/zh_CN ABI/arm64"
-)
-PHONE_CONTEXT = dict(
-    viewport={"width": 390, "height": 844}, device_scale_factor=3, is_mobile=True, has_touch=True,
-    user_agent=ANDROID_WECHAT_UA, locale="zh-CN", timezone_id="Asia/Shanghai",
-)
-DESKTOP_CONTEXT = dict(viewport={"width": 1280, "height": 800}, locale="zh-CN", timezone_id="Asia/Shanghai")
 
 
 def sheet_photo(path):

@@ -14,8 +14,7 @@ from confirm.services import keydata, proofs, records, review
 from confirm.services.common import Actor
 from confirm.services.files import record_file
 from tests.conftest import test_app_config
-from tests.e2e.browser import sign_in
-from tests.e2e.test_browser_journey import DESKTOP_CONTEXT, PHONE_CONTEXT
+from tests.e2e.browser import DESKTOP_CONTEXT, PHONE_CONTEXT, sign_in
 from tests.factories import (
     make_campaign,
     make_class,

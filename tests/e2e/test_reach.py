@@ -25,10 +25,9 @@ from confirm.services.common import SYSTEM, Actor
 from confirm.services.files import record_file
 from confirm.services.registration import issue_code
 from tests.conftest import test_app_config
-from tests.e2e.browser import sign_in
+from tests.e2e.browser import ANDROID_WECHAT_UA, sign_in
 from tests.e2e.conftest import ACTION_TIMEOUT_MS
 from tests.e2e.test_browser_journey import (
-    ANDROID_WECHAT_UA,
     assert_fits_the_screen,
     full_page_screenshot,
     newest_sms,

@@ -10,10 +10,7 @@ from sqlalchemy.orm import Session
 
 from confirm.models import FieldCorrection
 from tests.conftest import test_app_config
-from tests.e2e.browser import sign_in
-from tests.e2e.test_browser_journey import PHONE_CONTEXT
-from tests.factories import make_campaign, make_class, make_parent, make_school, make_staff, make_student
-from tests.servers import serve
+from tests.e2e.browser import PHONE_CONTEXT, parent_on_phone
 from webapp import create_app
 
 pytestmark = pytest.mark.browser
@@ -25,23 +22,9 @@ NEW_ADDRESS = "贵阳市云岩区新地址9号"
 def parent_page(browser, db_url, tmp_path):
     """A parent signed in on a phone, on the record page of one of two children; yields (page, app, ids)."""
     app = create_app(test_app_config(db_url, tmp_path, WTF_CSRF_ENABLED=True))
-    with Session(app.extensions["db_engine"], expire_on_commit=False) as s:
-        school = make_school(s)
-        make_campaign(s, school)
-        school_class = make_class(s, school, make_staff(s, school))
-        first, second = make_student(s, school_class), make_student(s, school_class)
-        parent = make_parent(s, first, second)
-        s.commit()
-        ids, phone = (first.id, second.id), parent.phone
-    with serve(app) as base:
-        context = browser.new_context(**PHONE_CONTEXT)
-        try:
-            page = context.new_page()
-            sign_in(page, base, phone)
-            page.goto(f"{base}/parent/students/{ids[0]}")
-            yield page, app, ids
-        finally:
-            context.close()
+    with parent_on_phone(browser, app, children=2) as parent:
+        parent.page.goto(f"{parent.base}/parent/students/{parent.student_ids[0]}")
+        yield parent.page, app, parent.student_ids
 
 
 def test_the_editor_opens_in_place_and_saves(parent_page):
